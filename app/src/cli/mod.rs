@@ -1,0 +1,98 @@
+//! Command-line interface: the same jobs as the GUI, without a window.
+
+mod bench;
+mod eval;
+mod train;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use patchwork_core::device::DeviceChoice;
+
+#[derive(Parser, Debug)]
+#[command(name = "patchwork", version, about = "Train part-based and disentangled image models and look inside them while they learn.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Device for the GUI's training runs.
+    #[arg(long, default_value = "auto", global = true)]
+    pub device: DeviceChoice,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Open the explorer window (the default).
+    Gui,
+    /// Train a model, with a progress bar; metrics go to OUT/metrics.jsonl, the checkpoint to OUT/checkpoint.
+    Train(train::TrainArgs),
+    /// Evaluate a checkpoint.
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
+    /// Measure training throughput and inference latency.
+    Bench(bench::BenchArgs),
+    /// List the wgpu adapters and say which device `auto` picks.
+    Devices,
+}
+
+/// Model settings shared by `train` and `bench`.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Model family.
+    #[arg(long, default_value = "beta-vae")]
+    pub model: String,
+    /// Architecture (beta-vae: resnet9, higgins, mlp).
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// Image size the model sees (28, 32 or 64; resnet9 and higgins take 32 or 64).
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// Latent dimensions.
+    #[arg(long)]
+    pub latent: Option<usize>,
+    /// KL weight β.
+    #[arg(long)]
+    pub beta: Option<f64>,
+    /// Image channels (1 = grey, 3 = RGB); default: the data's.
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// Capacity-annealed objective (Burgess et al.) with γ = 1000, C_max = 25, ramp 1e5 steps.
+    #[arg(long)]
+    pub capacity: bool,
+    /// Reconstruction loss: mse or bernoulli.
+    #[arg(long)]
+    pub recon: Option<String>,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None | Some(Command::Gui) => crate::gui::run_native(cli.device),
+        Some(Command::Train(args)) => train::run(args),
+        Some(Command::Eval(cmd)) => eval::run(cmd),
+        Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Devices) => {
+            let adapters = patchwork_core::device::list_adapters();
+            if adapters.is_empty() {
+                println!("no wgpu adapter");
+            }
+            for a in &adapters {
+                println!("adapter: {} (driver {})", a.describe(), a.driver);
+            }
+            for choice in [DeviceChoice::Auto, DeviceChoice::Gpu, DeviceChoice::Cpu] {
+                match patchwork_core::device::resolve(choice) {
+                    Ok(d) => println!("--device {choice}: {}", d.description),
+                    Err(e) => println!("--device {choice}: unavailable: {e}"),
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+pub(crate) fn resolve_device(choice: DeviceChoice) -> anyhow::Result<patchwork_core::device::ResolvedDevice> {
+    patchwork_core::device::resolve(choice).map_err(|e| anyhow::anyhow!("--device {choice}: {e}"))
+}
+
+pub(crate) fn default_out_dir(model: &str) -> PathBuf {
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    PathBuf::from("runs").join(format!("{model}-{stamp}"))
+}

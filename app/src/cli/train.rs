@@ -1,0 +1,163 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use patchwork_core::data::DataSpec;
+use patchwork_core::device::DeviceChoice;
+use patchwork_core::models::ModelConfig;
+use patchwork_core::models::beta_vae::{BetaVaeConfig, Capacity, ReconLoss, VaeArch};
+use patchwork_core::train::{RunSpec, TrainConfig, TrainEvent, spawn};
+
+use super::ModelArgs;
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Data: fashion-mnist, mnist, dsprites, folder:PATH, idx:PATH or cifar:PATH.
+    #[arg(long, default_value = "fashion-mnist")]
+    pub data: String,
+    #[arg(long)]
+    pub epochs: Option<u64>,
+    #[arg(long)]
+    pub batch: Option<usize>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop after this many steps.
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// Run folder (default runs/MODEL-TIMESTAMP).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// A TrainConfig JSON (as saved in a checkpoint's config.json); flags override it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Continue the checkpoint in this folder.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+/// Builds a model config from flags, on top of `base` when given.
+pub(crate) fn model_config(args: &ModelArgs, data_channels: usize, base: Option<ModelConfig>) -> anyhow::Result<ModelConfig> {
+    match args.model.as_str() {
+        "beta-vae" | "vae" => {
+            let mut c = match base {
+                Some(ModelConfig::BetaVae(c)) => c,
+                _ => BetaVaeConfig::new(VaeArch::Resnet9).with_channels(data_channels),
+            };
+            if let Some(a) = &args.arch {
+                c.arch = match a.as_str() {
+                    "resnet9" => VaeArch::Resnet9,
+                    "higgins" => VaeArch::Higgins,
+                    "mlp" => VaeArch::Mlp,
+                    other => anyhow::bail!("--arch {other}: expected resnet9, higgins or mlp"),
+                };
+            }
+            if let Some(r) = &args.recon {
+                c.recon = match r.as_str() {
+                    "mse" => ReconLoss::Mse,
+                    "bernoulli" | "bce" => ReconLoss::Bernoulli,
+                    other => anyhow::bail!("--recon {other}: expected mse or bernoulli"),
+                };
+            }
+            if c.arch == VaeArch::Mlp && args.size.is_none() {
+                c.image_size = 28;
+            }
+            c.image_size = args.size.unwrap_or(c.image_size);
+            c.latent = args.latent.unwrap_or(c.latent);
+            c.beta = args.beta.unwrap_or(c.beta);
+            c.channels = args.channels.unwrap_or(c.channels);
+            if args.capacity {
+                c.capacity = Some(Capacity::default());
+            }
+            let m = ModelConfig::BetaVae(c);
+            m.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(m)
+        }
+        other => anyhow::bail!("--model {other}: this build trains beta-vae (other families are on the way)"),
+    }
+}
+
+fn native_channels(data: &str) -> usize {
+    match data.parse::<DataSpec>() {
+        Ok(DataSpec::Cifar(_) | DataSpec::Folder(_)) => 3,
+        _ => 1,
+    }
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let base = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
+            Some(serde_json::from_str::<TrainConfig>(&text).map_err(|e| anyhow::anyhow!("{}: invalid config: {e}", path.display()))?)
+        }
+        None => None,
+    };
+    let data = base.as_ref().filter(|_| args.data == "fashion-mnist").map_or(args.data.clone(), |b| b.data.clone());
+    let model = model_config(&args.model, native_channels(&data), base.as_ref().map(|b| b.model.clone()))?;
+    let mut config = base.map(|b| TrainConfig { model: model.clone(), ..b }).unwrap_or_else(|| TrainConfig::new(model.clone(), data.clone()));
+    config.data = data;
+    config.epochs = args.epochs.unwrap_or(config.epochs);
+    config.batch_size = args.batch.unwrap_or(config.batch_size);
+    config.lr = args.lr.unwrap_or(config.lr);
+    config.seed = args.seed.unwrap_or(config.seed);
+    config.max_steps = args.max_steps.or(config.max_steps);
+    config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let device = super::resolve_device(args.device)?;
+    let out = args.out.clone().unwrap_or_else(|| super::default_out_dir(model.kind()));
+    eprintln!("device: {}", device.description);
+    eprintln!("run folder: {}", out.display());
+    let handle = spawn(RunSpec { config, device, run_dir: Some(out.clone()), resume_from: args.resume.clone(), source: None });
+    let bar = ProgressBar::new(1);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} epoch {prefix} [{bar:30}] step {pos}/{len} {msg} ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let mut result = Ok(());
+    for event in handle.events.iter() {
+        match event {
+            TrainEvent::Started { parameters, progress, .. } => {
+                bar.set_length(progress.total_steps);
+                bar.set_position(progress.step);
+                bar.println(format!("{parameters} parameters, {} steps per epoch", progress.steps_per_epoch));
+            }
+            TrainEvent::Step { metrics, progress } => {
+                bar.set_position(progress.step);
+                bar.set_prefix(format!("{}/{}", (progress.epoch + 1).min(progress.epochs), progress.epochs));
+                let terms: Vec<String> =
+                    metrics.terms.iter().take(3).map(|(n, v)| format!("{n} {v:.3}")).collect();
+                bar.set_message(format!("{} | {:.0} img/s", terms.join(" "), metrics.images_per_sec));
+            }
+            TrainEvent::CheckpointSaved { path, step } => bar.println(format!("step {step}: checkpoint saved to {}", path.display())),
+            TrainEvent::Diverged { step, term, value } => {
+                bar.println(format!(
+                    "step {step}: {term} = {value}; the run diverged. The last good weights are kept; stopping. Resume with --resume {} and a lower --lr.",
+                    out.join("checkpoint").display()
+                ));
+                handle.send(patchwork_core::train::TrainCommand::Stop);
+            }
+            TrainEvent::Finished { step, checkpoint } => {
+                bar.finish_with_message(format!(
+                    "finished at step {step}{}",
+                    checkpoint.map(|c| format!("; checkpoint {}", c.display())).unwrap_or_default()
+                ));
+            }
+            TrainEvent::Failed { message } => {
+                bar.abandon();
+                result = Err(anyhow::anyhow!(message));
+            }
+            _ => {}
+        }
+    }
+    handle.join();
+    result
+}

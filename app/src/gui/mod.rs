@@ -1,0 +1,111 @@
+//! The explorer window. One module per view, all implementing [`View`]; shared state in
+//! [`state::AppState`]. Training runs on its own thread; views only read what its
+//! typed events delivered, so nothing here waits on the model.
+
+pub mod images;
+pub mod session;
+pub mod state;
+pub mod views;
+
+use patchwork_core::device::DeviceChoice;
+
+pub use state::AppState;
+
+/// A tab of the explorer.
+pub trait View {
+    fn name(&self) -> &'static str;
+    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState);
+}
+
+pub struct PatchworkApp {
+    pub state: AppState,
+    pub views: Vec<Box<dyn View>>,
+}
+
+const STORAGE_KEY: &str = "patchwork-settings";
+
+impl PatchworkApp {
+    pub fn new(cc: &eframe::CreationContext<'_>, device: DeviceChoice) -> Self {
+        let settings = cc.storage.and_then(|s| eframe::get_value::<state::Settings>(s, STORAGE_KEY));
+        Self::with_settings(settings, device)
+    }
+
+    /// An app with the given persisted settings (or defaults); used by tests too.
+    pub fn with_settings(settings: Option<state::Settings>, device: DeviceChoice) -> Self {
+        let mut settings = settings.unwrap_or_default();
+        if device != DeviceChoice::Auto {
+            settings.device = device;
+        }
+        Self { state: AppState::new(settings), views: views::all() }
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        let (space, save) = ctx.input(|i| {
+            (i.key_pressed(egui::Key::Space) && !ctx.egui_wants_keyboard_input(), i.modifiers.command && i.key_pressed(egui::Key::S))
+        });
+        if let Some(session) = &mut self.state.session {
+            if space {
+                session.toggle_pause();
+            }
+            if save {
+                session.save_now();
+            }
+        }
+    }
+
+    /// Everything shown in one frame.
+    pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        ctx.set_theme(if self.state.settings.dark { egui::Theme::Dark } else { egui::Theme::Light });
+        self.state.poll(&ctx);
+        self.shortcuts(&ctx);
+        egui::Panel::top("tabs").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading("Patchwork");
+                ui.separator();
+                for (i, view) in self.views.iter().enumerate() {
+                    ui.selectable_value(&mut self.state.settings.tab, i, view.name());
+                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    let label = if self.state.settings.dark { "☀ Light" } else { "🌙 Dark" };
+                    if ui.button(label).clicked() {
+                        self.state.settings.dark = !self.state.settings.dark;
+                    }
+                });
+            });
+        });
+        egui::Panel::bottom("status").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.label(self.state.status_line());
+            });
+        });
+        let tab = self.state.settings.tab.min(self.views.len() - 1);
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.views[tab].ui(ui, &mut self.state);
+        });
+        if self.state.busy() {
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl eframe::App for PatchworkApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame_ui(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, STORAGE_KEY, &self.state.settings);
+    }
+}
+
+/// Opens the window.
+pub fn run_native(device: DeviceChoice) -> anyhow::Result<()> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default().with_inner_size([1280.0, 820.0]).with_title("Patchwork").with_drag_and_drop(true),
+        persist_window: true,
+        ..Default::default()
+    };
+    eframe::run_native("Patchwork", options, Box::new(move |cc| Ok(Box::new(PatchworkApp::new(cc, device)))))
+        .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}

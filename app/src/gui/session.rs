@@ -1,0 +1,124 @@
+//! A training run as the GUI sees it: the handle to its thread and what its events said.
+
+use std::path::PathBuf;
+
+use patchwork_core::train::{Progress, Snapshot, StepMetrics, TrainCommand, TrainEvent, TrainerHandle};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunStatus {
+    Starting,
+    Running,
+    Paused,
+    /// A loss term went non-finite; the last good weights are kept and the run waits.
+    Diverged { step: u64, term: String },
+    Finished,
+    Failed(String),
+}
+
+pub struct TrainingSession {
+    handle: TrainerHandle,
+    pub run_dir: Option<PathBuf>,
+    pub device: String,
+    pub parameters: usize,
+    pub status: RunStatus,
+    pub progress: Option<Progress>,
+    pub history: Vec<StepMetrics>,
+    pub snapshot: Option<Snapshot>,
+    pub log: Vec<String>,
+}
+
+impl TrainingSession {
+    pub fn new(handle: TrainerHandle, run_dir: Option<PathBuf>, device: String) -> Self {
+        Self { handle, run_dir, device, parameters: 0, status: RunStatus::Starting, progress: None, history: vec![], snapshot: None, log: vec![] }
+    }
+
+    /// Applies every event that has arrived; never blocks.
+    pub fn poll(&mut self) {
+        while let Ok(event) = self.handle.events.try_recv() {
+            self.apply(event);
+        }
+    }
+
+    fn apply(&mut self, event: TrainEvent) {
+        match event {
+            TrainEvent::Started { device, parameters, progress } => {
+                self.device = device;
+                self.parameters = parameters;
+                self.progress = Some(progress);
+                self.status = RunStatus::Running;
+            }
+            TrainEvent::Step { metrics, progress } => {
+                self.history.push(metrics);
+                self.progress = Some(progress);
+            }
+            TrainEvent::Snapshot(s) => self.snapshot = Some(s),
+            TrainEvent::CheckpointSaved { path, step } => self.log.push(format!("step {step}: saved {}", path.display())),
+            TrainEvent::Paused { step } => {
+                self.status = RunStatus::Paused;
+                self.log.push(format!("paused at step {step}"));
+            }
+            TrainEvent::Resumed { step } => {
+                self.status = RunStatus::Running;
+                self.log.push(format!("resumed at step {step}"));
+            }
+            TrainEvent::HyperparameterChanged { name, value } => self.log.push(format!("{name} set to {value}")),
+            TrainEvent::Diverged { step, term, value } => {
+                self.log.push(format!("step {step}: {term} = {value}: diverged, last good weights kept"));
+                self.status = RunStatus::Diverged { step, term };
+            }
+            TrainEvent::Finished { step, .. } => {
+                self.status = RunStatus::Finished;
+                self.log.push(format!("finished at step {step}"));
+            }
+            TrainEvent::Failed { message } => {
+                self.log.push(message.clone());
+                // "not changed"/"not saved" messages leave the run going.
+                if !message.starts_with("not ") {
+                    self.status = RunStatus::Failed(message);
+                }
+            }
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        matches!(self.status, RunStatus::Starting | RunStatus::Running | RunStatus::Paused | RunStatus::Diverged { .. })
+    }
+
+    pub fn send(&self, command: TrainCommand) {
+        self.handle.send(command);
+    }
+
+    pub fn toggle_pause(&mut self) {
+        match self.status {
+            RunStatus::Running => self.send(TrainCommand::Pause),
+            RunStatus::Paused | RunStatus::Diverged { .. } => self.send(TrainCommand::Resume),
+            _ => {}
+        }
+    }
+
+    pub fn save_now(&self) {
+        if self.is_active() {
+            self.send(TrainCommand::SaveNow(None));
+        }
+    }
+
+    pub fn status_text(&self) -> String {
+        let progress = self.progress.map(|p| format!("epoch {}/{}, step {}/{}", (p.epoch + 1).min(p.epochs), p.epochs, p.step, p.total_steps));
+        let rate = self.history.last().map(|m| format!("{:.0} images/s", m.images_per_sec));
+        let state = match &self.status {
+            RunStatus::Starting => "starting".to_string(),
+            RunStatus::Running => "training".to_string(),
+            RunStatus::Paused => "paused".to_string(),
+            RunStatus::Diverged { step, term } => format!("diverged at step {step} ({term} not finite)"),
+            RunStatus::Finished => "finished".to_string(),
+            RunStatus::Failed(m) => format!("failed: {m}"),
+        };
+        [Some(state), progress, rate].into_iter().flatten().collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl Drop for TrainingSession {
+    fn drop(&mut self) {
+        self.handle.send(TrainCommand::Stop);
+    }
+}

@@ -1,0 +1,183 @@
+//! What every view shares: persisted settings, the current data, the training session.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, channel};
+
+use patchwork_core::data::{DataSpec, SharedSource, Split, embedded::EmbeddedSet, folder::{FolderSource, collect_images}};
+use patchwork_core::device::DeviceChoice;
+use serde::{Deserialize, Serialize};
+
+use super::session::TrainingSession;
+
+/// The training form, persisted between launches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainForm {
+    pub arch: String,
+    pub latent: usize,
+    pub beta: f64,
+    pub lr: f64,
+    pub epochs: u64,
+    pub batch_size: usize,
+    pub image_size: usize,
+    pub seed: u64,
+}
+
+impl Default for TrainForm {
+    fn default() -> Self {
+        Self { arch: "resnet9".into(), latent: 10, beta: 4.0, lr: 1e-3, epochs: 5, batch_size: 64, image_size: 32, seed: 42 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub tab: usize,
+    pub dark: bool,
+    pub device: DeviceChoice,
+    pub data: String,
+    pub form: TrainForm,
+    pub recent_runs: Vec<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { tab: 0, dark: true, device: DeviceChoice::Auto, data: "fashion-mnist".into(), form: TrainForm::default(), recent_runs: vec![] }
+    }
+}
+
+/// The data the views work on, and a background job loading new data.
+pub struct DataState {
+    pub spec: String,
+    pub source: Option<SharedSource>,
+    pub error: Option<String>,
+    pub loading: Option<Receiver<Result<(String, SharedSource), String>>>,
+    /// Bumped whenever `source` changes, so cached grids rebuild.
+    pub generation: u64,
+}
+
+pub struct AppState {
+    pub settings: Settings,
+    pub data: DataState,
+    pub session: Option<TrainingSession>,
+    pub message: Option<String>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings) -> Self {
+        let spec = settings.data.clone();
+        let mut state = Self {
+            settings,
+            data: DataState { spec: String::new(), source: None, error: None, loading: None, generation: 0 },
+            session: None,
+            message: None,
+        };
+        // Embedded sets open in milliseconds; anything else loads in the background.
+        let opened = spec.parse::<DataSpec>().ok().filter(|s| matches!(s, DataSpec::Embedded(_)));
+        match opened {
+            Some(s) => state.open_spec(&s.to_string()),
+            None => state.open_spec(&EmbeddedSet::FashionMnist.name().to_string()),
+        }
+        state
+    }
+
+    /// Opens a data source by spec, in the background when it may be slow.
+    pub fn open_spec(&mut self, spec: &str) {
+        let size = self.settings.form.image_size;
+        let spec_owned = spec.to_string();
+        let job = move || -> Result<(String, SharedSource), String> {
+            let parsed: DataSpec = spec_owned.parse().map_err(|e: patchwork_core::data::DataError| e.to_string())?;
+            let source = parsed.open(Split::Train, size).map_err(|e| e.to_string())?;
+            Ok((spec_owned, source))
+        };
+        if matches!(spec.parse::<DataSpec>(), Ok(DataSpec::Embedded(_))) {
+            self.finish_loading(job());
+        } else {
+            let (tx, rx) = channel();
+            std::thread::spawn(move || {
+                let _ = tx.send(job());
+            });
+            self.data.loading = Some(rx);
+        }
+    }
+
+    /// Opens dropped or picked files (images, or folders of them) in the background.
+    pub fn open_paths(&mut self, paths: Vec<PathBuf>) {
+        let size = self.settings.form.image_size;
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let result = if paths.len() == 1 && paths[0].is_dir() {
+                FolderSource::open(&paths[0], size).map(|s| (format!("folder:{}", paths[0].display()), s))
+            } else {
+                let name = format!("{} dropped file(s)", paths.len());
+                let mut files = Vec::new();
+                for p in &paths {
+                    if p.is_dir() {
+                        files.extend(collect_images(p));
+                    } else {
+                        files.push(p.clone());
+                    }
+                }
+                FolderSource::from_files(&name, None, &files, size).map(|s| (name, s))
+            };
+            let _ = tx.send(result.map(|(n, s)| (n, std::sync::Arc::new(s) as SharedSource)).map_err(|e| e.to_string()));
+        });
+        self.data.loading = Some(rx);
+    }
+
+    fn finish_loading(&mut self, result: Result<(String, SharedSource), String>) {
+        match result {
+            Ok((spec, source)) => {
+                let skipped = source.info().skipped.len();
+                self.message = (skipped > 0).then(|| format!("{skipped} unreadable file(s) skipped (see the Data tab)"));
+                self.data.spec = spec.clone();
+                if spec.parse::<DataSpec>().is_ok() {
+                    self.settings.data = spec;
+                }
+                self.data.source = Some(source);
+                self.data.error = None;
+                self.data.generation += 1;
+            }
+            // Bad input changes nothing but the message.
+            Err(e) => self.data.error = Some(e),
+        }
+    }
+
+    /// Drains background results and training events; called once per frame.
+    pub fn poll(&mut self, ctx: &egui::Context) {
+        if let Some(rx) = &self.data.loading {
+            if let Ok(result) = rx.try_recv() {
+                self.data.loading = None;
+                self.finish_loading(result);
+            }
+        }
+        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
+        if !dropped.is_empty() {
+            self.open_paths(dropped);
+        }
+        if let Some(session) = &mut self.session {
+            session.poll();
+        }
+    }
+
+    pub fn busy(&self) -> bool {
+        self.data.loading.is_some() || self.session.as_ref().is_some_and(|s| s.is_active())
+    }
+
+    pub fn status_line(&self) -> String {
+        let mut parts = vec![];
+        match &self.session {
+            Some(s) => parts.push(format!("{} | {}", s.device, s.status_text())),
+            None => parts.push(format!("device: {} (chosen when training starts)", self.settings.device)),
+        }
+        if let Some(src) = &self.data.source {
+            parts.push(format!("data: {} ({} images)", src.info().name, src.len()));
+        }
+        if self.data.loading.is_some() {
+            parts.push("loading data…".into());
+        }
+        if let Some(m) = &self.message {
+            parts.push(m.clone());
+        }
+        parts.join("   •   ")
+    }
+}

@@ -1,0 +1,92 @@
+//! Data: choose a dataset, open a folder, drop files; a thumbnail grid with counts.
+
+use patchwork_core::data::embedded::EmbeddedSet;
+
+use crate::gui::images::CachedGrid;
+use crate::gui::{AppState, View};
+
+const SHOWN: usize = 256;
+
+#[derive(Default)]
+pub struct DataView {
+    grid: CachedGrid,
+    picking: Option<std::sync::mpsc::Receiver<Option<std::path::PathBuf>>>,
+}
+
+impl View for DataView {
+    fn name(&self) -> &'static str {
+        "Data"
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        if let Some(rx) = &self.picking {
+            if let Ok(choice) = rx.try_recv() {
+                self.picking = None;
+                if let Some(dir) = choice {
+                    state.open_paths(vec![dir]);
+                }
+            }
+        }
+        ui.horizontal(|ui| {
+            ui.label("Dataset:");
+            for set in EmbeddedSet::ALL {
+                let selected = state.data.spec == set.name();
+                if ui.selectable_label(selected, set.name()).on_hover_text("embedded: 10,000 training images").clicked() {
+                    state.open_spec(set.name());
+                }
+            }
+            if ui.selectable_label(state.data.spec == "dsprites", "dsprites-like").on_hover_text("procedural: 3 shapes × 6 scales × 40 orientations × 32 × 32 positions").clicked() {
+                state.open_spec("dsprites");
+            }
+            if ui.add_enabled(self.picking.is_none(), egui::Button::new("Open folder…")).clicked() {
+                let (tx, rx) = std::sync::mpsc::channel();
+                // The portal dialog blocks, so it runs off the UI thread.
+                std::thread::spawn(move || {
+                    let _ = tx.send(rfd::FileDialog::new().set_title("Open an image folder").pick_folder());
+                });
+                self.picking = Some(rx);
+            }
+            ui.label("or drop image files / folders on the window");
+        });
+        if let Some(err) = &state.data.error {
+            ui.colored_label(ui.visuals().error_fg_color, format!("Could not open: {err}"));
+        }
+        if state.data.loading.is_some() {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("decoding images…");
+            });
+        }
+        let Some(source) = state.data.source.clone() else { return };
+        let info = source.info();
+        ui.separator();
+        ui.horizontal(|ui| {
+            ui.strong(&info.name);
+            ui.label(format!("{} images", source.len()));
+            if let Some((h, w)) = info.size {
+                ui.label(format!("{w}×{h}, {} channel(s)", info.channels));
+            }
+            if !info.class_names.is_empty() {
+                ui.label(format!("{} classes", info.class_names.len()));
+            }
+        });
+        if !info.class_names.is_empty() {
+            ui.label(egui::RichText::new(info.class_names.join(", ")).small());
+        }
+        if !info.skipped.is_empty() {
+            egui::CollapsingHeader::new(format!("⚠ {} unreadable file(s) skipped", info.skipped.len())).show(ui, |ui| {
+                for (path, reason) in info.skipped.iter().take(50) {
+                    ui.label(format!("{}: {reason}", path.display()));
+                }
+            });
+        }
+        let n = source.len().min(SHOWN);
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            let width = ui.available_width().min(1100.0);
+            self.grid.ui(ui, ("data-grid".into(), state.data.generation), || (0..n).map(|i| source.get(i).image).collect(), 16, width);
+            if source.len() > SHOWN {
+                ui.label(format!("showing the first {SHOWN} of {}", source.len()));
+            }
+        });
+    }
+}

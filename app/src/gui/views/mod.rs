@@ -1,0 +1,10 @@
+//! The explorer's tabs, one module each.
+
+pub mod data;
+pub mod train;
+
+use super::View;
+
+pub fn all() -> Vec<Box<dyn View>> {
+    vec![Box::new(data::DataView::default()), Box::new(train::TrainView::default())]
+}

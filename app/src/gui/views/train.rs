@@ -1,0 +1,252 @@
+//! Train: model form, device, start / pause / resume / stop / save, live curves and
+//! the live reconstruction grid.
+
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+use patchwork_core::models::ModelConfig;
+use patchwork_core::models::beta_vae::{BetaVaeConfig, VaeArch};
+use patchwork_core::train::{RunSpec, TrainCommand, TrainConfig, spawn};
+
+use crate::gui::images::CachedGrid;
+use crate::gui::session::{RunStatus, TrainingSession};
+use crate::gui::{AppState, View};
+
+#[derive(Default)]
+pub struct TrainView {
+    inputs: CachedGrid,
+    recons: CachedGrid,
+    samples: CachedGrid,
+    log_scale: bool,
+    smoothing: f64,
+}
+
+fn arch_of(name: &str) -> VaeArch {
+    match name {
+        "higgins" => VaeArch::Higgins,
+        "mlp" => VaeArch::Mlp,
+        _ => VaeArch::Resnet9,
+    }
+}
+
+/// Builds the run the form describes.
+pub fn form_config(state: &AppState) -> TrainConfig {
+    let f = &state.settings.form;
+    let channels = state.data.source.as_ref().map_or(1, |s| s.info().channels);
+    let arch = arch_of(&f.arch);
+    let size = if arch == VaeArch::Mlp { f.image_size } else if f.image_size <= 32 { 32 } else { 64 };
+    let model = BetaVaeConfig::new(arch).with_latent(f.latent).with_beta(f.beta).with_image_size(size).with_channels(channels);
+    let mut c = TrainConfig::new(ModelConfig::BetaVae(model), state.data.spec.clone());
+    c.lr = f.lr;
+    c.epochs = f.epochs;
+    c.batch_size = f.batch_size;
+    c.seed = f.seed;
+    c
+}
+
+/// Starts training what the form says on the current data.
+pub fn start_training(state: &mut AppState) {
+    let config = form_config(state);
+    if let Err(e) = config.validate() {
+        state.message = Some(format!("cannot start: {e}"));
+        return;
+    }
+    let device = match patchwork_core::device::resolve(state.settings.device) {
+        Ok(d) => d,
+        Err(e) => {
+            state.message = Some(format!("cannot start on {}: {e}", state.settings.device));
+            return;
+        }
+    };
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let run_dir = std::path::PathBuf::from("runs").join(format!("gui-{}-{stamp}", config.model.kind()));
+    let description = device.description.clone();
+    let handle = spawn(RunSpec { config, device, run_dir: Some(run_dir.clone()), resume_from: None, source: state.data.source.clone() });
+    state.settings.recent_runs.retain(|r| r != &run_dir);
+    state.settings.recent_runs.insert(0, run_dir.clone());
+    state.settings.recent_runs.truncate(10);
+    state.session = Some(TrainingSession::new(handle, Some(run_dir), description));
+    state.message = None;
+}
+
+fn smooth(values: &[[f64; 2]], alpha: f64) -> Vec<[f64; 2]> {
+    let mut out = Vec::with_capacity(values.len());
+    let mut acc = None;
+    for &[x, y] in values {
+        let s = match acc {
+            None => y,
+            Some(prev) => alpha * prev + (1.0 - alpha) * y,
+        };
+        acc = Some(s);
+        out.push([x, s]);
+    }
+    out
+}
+
+impl TrainView {
+    fn form_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        let running = state.session.as_ref().is_some_and(|s| s.is_active());
+        ui.heading("β-VAE");
+        ui.add_enabled_ui(!running, |ui| {
+            let f = &mut state.settings.form;
+            egui::Grid::new("form").num_columns(2).show(ui, |ui| {
+                ui.label("architecture").on_hover_text("resnet9: the PatchVAE paper's baseline (Tables 8, 10)\nhiggins: the β-VAE paper's conv net\nmlp: Kingma & Welling's MLP, any size");
+                egui::ComboBox::from_id_salt("arch").selected_text(&f.arch).show_ui(ui, |ui| {
+                    for a in ["resnet9", "higgins", "mlp"] {
+                        ui.selectable_value(&mut f.arch, a.to_string(), a);
+                    }
+                });
+                ui.end_row();
+                ui.label("latent size").on_hover_text("latent dimensions (1Konny/Beta-VAE: 10; PatchVAE baseline: 96)");
+                ui.add(egui::DragValue::new(&mut f.latent).range(1..=256));
+                ui.end_row();
+                ui.label("β").on_hover_text("KL weight: 1 = plain VAE; β-VAE default 4 (Higgins et al.)");
+                ui.add(egui::DragValue::new(&mut f.beta).range(0.0..=100.0).speed(0.1));
+                ui.end_row();
+                ui.label("learning rate").on_hover_text("Adam step size (papers: 1e-4 for long runs; 1e-3 learns faster in short ones)");
+                ui.add(egui::DragValue::new(&mut f.lr).range(1e-6..=1e-1).speed(1e-4).max_decimals(6));
+                ui.end_row();
+                ui.label("epochs");
+                ui.add(egui::DragValue::new(&mut f.epochs).range(1..=1000));
+                ui.end_row();
+                ui.label("batch size").on_hover_text("images per step (PatchVAE paper: 128)");
+                ui.add(egui::DragValue::new(&mut f.batch_size).range(1..=1024));
+                ui.end_row();
+                ui.label("image size").on_hover_text("resnet9 and higgins take 32 or 64; mlp any size (28 = native MNIST)");
+                egui::ComboBox::from_id_salt("size").selected_text(f.image_size.to_string()).show_ui(ui, |ui| {
+                    for s in [28, 32, 64] {
+                        ui.selectable_value(&mut f.image_size, s, s.to_string());
+                    }
+                });
+                ui.end_row();
+                ui.label("seed").on_hover_text("same seed + same device ⇒ same run");
+                ui.add(egui::DragValue::new(&mut f.seed));
+                ui.end_row();
+                ui.label("device").on_hover_text("auto: a hardware GPU if there is one, else the CPU (flex)\ngpu: any wgpu adapter, software ones too\ncpu: burn's flex backend");
+                egui::ComboBox::from_id_salt("device").selected_text(state.settings.device.to_string()).show_ui(ui, |ui| {
+                    use patchwork_core::device::DeviceChoice;
+                    for d in [DeviceChoice::Auto, DeviceChoice::Gpu, DeviceChoice::Cpu] {
+                        ui.selectable_value(&mut state.settings.device, d, d.to_string());
+                    }
+                });
+                ui.end_row();
+            });
+        });
+        ui.add_space(8.0);
+        ui.horizontal_wrapped(|ui| {
+            if !running && ui.button("▶ Start").clicked() {
+                start_training(state);
+            }
+            if let Some(session) = &mut state.session {
+                match session.status {
+                    RunStatus::Running => {
+                        if ui.button("⏸ Pause").on_hover_text("space").clicked() {
+                            session.send(TrainCommand::Pause);
+                        }
+                    }
+                    RunStatus::Paused | RunStatus::Diverged { .. } => {
+                        if ui.button("▶ Resume").on_hover_text("space").clicked() {
+                            session.send(TrainCommand::Resume);
+                        }
+                    }
+                    _ => {}
+                }
+                if session.is_active() {
+                    if ui.button("⏹ Stop").clicked() {
+                        session.send(TrainCommand::Stop);
+                    }
+                    if ui.button("💾 Save").on_hover_text("Ctrl+S").clicked() {
+                        session.save_now();
+                    }
+                }
+            }
+        });
+        if let Some(session) = &mut state.session {
+            if let RunStatus::Diverged { step, term } = &session.status {
+                ui.colored_label(
+                    ui.visuals().warn_fg_color,
+                    format!("Diverged at step {step}: {term} is not finite. The weights of the last good step are kept. Lower the learning rate and resume."),
+                );
+                if ui.button("Halve the learning rate and resume").clicked() {
+                    let lr = state.settings.form.lr / 2.0;
+                    state.settings.form.lr = lr;
+                    session.send(TrainCommand::SetHyperparameter { name: "lr".into(), value: lr });
+                    session.send(TrainCommand::Resume);
+                }
+            }
+            ui.separator();
+            egui::ScrollArea::vertical().max_height(160.0).stick_to_bottom(true).show(ui, |ui| {
+                for line in &session.log {
+                    ui.label(egui::RichText::new(line).small());
+                }
+            });
+        }
+        if let Some(m) = &state.message {
+            ui.colored_label(ui.visuals().warn_fg_color, m);
+        }
+    }
+
+    fn live_ui(&mut self, ui: &mut egui::Ui, state: &AppState) {
+        let Some(session) = &state.session else {
+            ui.label("Choose settings and press Start: curves and reconstructions appear here while the model learns.");
+            return;
+        };
+        if let Some(p) = session.progress {
+            let fraction = p.step as f32 / p.total_steps.max(1) as f32;
+            let rate = session.history.last().map_or(0.0, |m| m.images_per_sec);
+            let eta = if rate > 0.0 {
+                let secs = (p.total_steps - p.step) as f64 * state.settings.form.batch_size as f64 / rate;
+                format!(", ETA {}:{:02}", (secs / 60.0) as u64, (secs % 60.0) as u64)
+            } else {
+                String::new()
+            };
+            ui.add(egui::ProgressBar::new(fraction).text(format!(
+                "epoch {}/{} · step {}/{} · {:.0} images/s{eta}",
+                (p.epoch + 1).min(p.epochs),
+                p.epochs,
+                p.step,
+                p.total_steps,
+                rate
+            )));
+        }
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut self.log_scale, "log scale");
+            ui.add(egui::Slider::new(&mut self.smoothing, 0.0..=0.99).text("smoothing"));
+            ui.label(format!("{} parameters", session.parameters));
+        });
+        let names: Vec<String> = session.history.last().map(|m| m.terms.iter().map(|(n, _)| n.clone()).collect()).unwrap_or_default();
+        let log = self.log_scale;
+        Plot::new("losses").height(220.0).legend(Legend::default()).x_axis_label("step").show(ui, |plot| {
+            for name in names.iter().filter(|n| !matches!(n.as_str(), "beta" | "gamma" | "c_max")) {
+                let points: Vec<[f64; 2]> = session
+                    .history
+                    .iter()
+                    .filter_map(|m| m.term(name).map(|v| [m.step as f64, if log { v.max(1e-12).log10() } else { v }]))
+                    .collect();
+                plot.line(Line::new(name.clone(), PlotPoints::from(smooth(&points, self.smoothing))));
+            }
+        });
+        let Some(snap) = &session.snapshot else { return };
+        ui.label(format!("step {}: inputs (top), reconstructions (middle), samples from the prior (bottom)", snap.step));
+        let width = ui.available_width().min(640.0);
+        let key = |name: &str| (format!("{name}-{}", snap.step), snap.step);
+        self.inputs.ui(ui, key("inputs"), || snap.inputs.clone(), 8, width);
+        self.recons.ui(ui, key("recons"), || snap.reconstructions.clone(), 8, width);
+        if let Some((_, samples)) = snap.extras.iter().find(|(n, _)| n == "samples") {
+            self.samples.ui(ui, key("samples"), || samples.clone(), 8, width);
+        }
+    }
+}
+
+impl View for TrainView {
+    fn name(&self) -> &'static str {
+        "Train"
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        egui::Panel::left("train-form").resizable(true).default_size(300.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| self.form_ui(ui, state));
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| self.live_ui(ui, state));
+        });
+    }
+}

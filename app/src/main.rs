@@ -1,0 +1,14 @@
+//! `patchwork`: the explorer GUI with no arguments, headless jobs as subcommands.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = patchwork::cli::Cli::parse();
+    match patchwork::cli::run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

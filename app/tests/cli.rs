@@ -1,0 +1,57 @@
+//! The `patchwork` binary as a user runs it: train, then eval recon, then bench, on cpu.
+
+use std::process::Command;
+
+fn patchwork() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_patchwork"));
+    c.env("RUST_BACKTRACE", "0");
+    c
+}
+
+#[test]
+fn train_then_eval_then_bench_on_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let status = patchwork()
+        .args(["train", "--model", "beta-vae", "--arch", "mlp", "--data", "mnist", "--epochs", "1", "--max-steps", "20", "--batch", "32", "--device", "cpu", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 20);
+    let eval = patchwork()
+        .args(["eval", "recon", "--limit", "100", "--device", "cpu", "--json", "--checkpoint"])
+        .arg(out.join("checkpoint"))
+        .output()
+        .unwrap();
+    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    assert_eq!(report["images"], 100);
+    let psnr = report["psnr"].as_f64().unwrap();
+    assert!(psnr > 5.0 && psnr < 40.0, "{psnr}");
+    let bench = patchwork()
+        .args(["bench", "--model", "beta-vae", "--arch", "mlp", "--size", "28", "--batch", "16", "--runs", "2", "--steps", "2", "--warmup", "1", "--device", "cpu", "--json"])
+        .output()
+        .unwrap();
+    assert!(bench.status.success(), "{}", String::from_utf8_lossy(&bench.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&bench.stdout).unwrap();
+    assert!(report["train_images_per_sec"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bad_inputs_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("cfg.json");
+    std::fs::write(&bad, "{\"model\": 3}").unwrap();
+    let out = patchwork().args(["train", "--device", "cpu", "--config"]).arg(&bad).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cfg.json") && err.contains("invalid config"), "{err}");
+    let out = patchwork().args(["eval", "recon", "--device", "cpu", "--checkpoint"]).arg(dir.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("missing"), "{err}");
+    let out = patchwork().args(["train", "--device", "cpu", "--data", "folder:/nonexistent", "--out"]).arg(dir.path().join("r")).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("/nonexistent"), "{err}");
+}

@@ -1,0 +1,115 @@
+//! Checkpoints: a folder holding `config.json` (the run's [`TrainConfig`]), `model.bpk`
+//! and `optimizer.bpk` (burn records) and `state.json` (step, epoch, seed, metric
+//! history). Written atomically; refused with a message naming the file at fault.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use burn::optim::ModuleOptimizer;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::{recover, write_dir_atomically};
+use crate::models::Trainable;
+use crate::train::{StepMetrics, TrainConfig};
+
+pub const CONFIG_FILE: &str = "config.json";
+pub const MODEL_FILE: &str = "model.bpk";
+pub const OPTIMIZER_FILE: &str = "optimizer.bpk";
+pub const STATE_FILE: &str = "state.json";
+const FORMAT_VERSION: u32 = 1;
+
+/// Where a run stands: enough to continue it exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    pub format_version: u32,
+    /// The model family (`beta-vae`, …), repeated here to refuse mismatches early.
+    pub kind: String,
+    pub step: u64,
+    pub epoch: u64,
+    pub seed: u64,
+    /// The device the run last trained on (for information).
+    pub device: String,
+    pub history: Vec<StepMetrics>,
+}
+
+impl TrainState {
+    pub fn new(kind: &str, seed: u64, device: &str) -> Self {
+        Self { format_version: FORMAT_VERSION, kind: kind.into(), step: 0, epoch: 0, seed, device: device.into(), history: vec![] }
+    }
+}
+
+/// Writes a checkpoint folder atomically (see [`write_dir_atomically`]).
+pub fn save<M: Trainable>(dir: &Path, config: &TrainConfig, model: &M, optimizer: &ModuleOptimizer, state: &TrainState) -> anyhow::Result<()> {
+    write_dir_atomically(dir, |tmp| {
+        config.save(tmp.join(CONFIG_FILE)).context("cannot write config.json")?;
+        // burn appends `.bpk` itself when the path has no extension.
+        model.clone().save_file(tmp.join("model")).map_err(|e| anyhow::anyhow!("cannot write {MODEL_FILE}: {e}"))?;
+        optimizer.save(tmp.join("optimizer")).map_err(|e| anyhow::anyhow!("cannot write {OPTIMIZER_FILE}: {e}"))?;
+        std::fs::write(tmp.join(STATE_FILE), serde_json::to_vec_pretty(state)?).context("cannot write state.json")?;
+        Ok(())
+    })
+    .with_context(|| format!("saving checkpoint {}", dir.display()))
+}
+
+/// The parts of a checkpoint that can be read without building a model.
+#[derive(Debug, Clone)]
+pub struct CheckpointMeta {
+    pub dir: PathBuf,
+    pub config: TrainConfig,
+    pub state: TrainState,
+}
+
+/// Reads and checks `config.json` and `state.json`; every error names the file.
+pub fn read_meta(dir: &Path) -> anyhow::Result<CheckpointMeta> {
+    recover(dir);
+    if !dir.is_dir() {
+        bail!("{}: not a checkpoint folder (no such folder)", dir.display());
+    }
+    for file in [CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE] {
+        if !dir.join(file).is_file() {
+            bail!("{}: missing (is {} a Patchwork checkpoint?)", dir.join(file).display(), dir.display());
+        }
+    }
+    let config_path = dir.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&config_path).with_context(|| format!("{}: cannot read", config_path.display()))?;
+    let config: TrainConfig =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: invalid config: {e}", config_path.display()))?;
+    config.validate().map_err(|e| anyhow::anyhow!("{}: invalid config: {e}", config_path.display()))?;
+    let state_path = dir.join(STATE_FILE);
+    let text = std::fs::read_to_string(&state_path).with_context(|| format!("{}: cannot read", state_path.display()))?;
+    let state: TrainState =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: invalid training state: {e}", state_path.display()))?;
+    if state.format_version != FORMAT_VERSION {
+        bail!("{}: checkpoint format {} is not supported (expected {FORMAT_VERSION})", state_path.display(), state.format_version);
+    }
+    if state.kind != config.model.kind() {
+        bail!("{}: says model '{}' but config.json says '{}'", state_path.display(), state.kind, config.model.kind());
+    }
+    Ok(CheckpointMeta { dir: dir.to_path_buf(), config, state })
+}
+
+impl CheckpointMeta {
+    /// Refuses a checkpoint of another model family than `M`.
+    pub fn model_config<M: Trainable>(&self) -> anyhow::Result<&M::Config> {
+        M::config_of(&self.config.model).ok_or_else(|| {
+            anyhow::anyhow!("{}: holds a '{}' model, not the model asked for", self.dir.join(CONFIG_FILE).display(), self.config.model.kind())
+        })
+    }
+
+    /// Builds the model and loads its weights.
+    pub fn load_model<M: Trainable>(&self, device: &Device) -> anyhow::Result<M> {
+        let config = self.model_config::<M>()?;
+        let path = self.dir.join(MODEL_FILE);
+        M::build(config, device)
+            .try_load_file(&path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot load the model weights: {e}", path.display()))
+    }
+
+    /// Loads the optimizer state into `optimizer` (load the model first: state is
+    /// matched to parameters by id).
+    pub fn load_optimizer(&self, optimizer: ModuleOptimizer) -> anyhow::Result<ModuleOptimizer> {
+        let path = self.dir.join(OPTIMIZER_FILE);
+        optimizer.load(&path).map_err(|e| anyhow::anyhow!("{}: cannot load the optimizer state: {e}", path.display()))
+    }
+}

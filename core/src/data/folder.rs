@@ -1,0 +1,196 @@
+//! Any folder of images (png, jpeg, bmp, webp), searched recursively.
+
+use std::path::{Path, PathBuf};
+
+use super::{DataError, HostImage, ImageSource, Sample, SourceInfo, fit::resize_crop};
+
+const EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "webp"];
+
+/// Images decoded once when the folder is opened and kept at `size × size`
+/// (resized and centre-cropped), so that training never waits on decoding.
+pub struct FolderSource {
+    info: SourceInfo,
+    images: Vec<HostImage>,
+    /// Labels from the first-level sub-folder name, when there is more than one.
+    labels: Option<Vec<u32>>,
+}
+
+/// Whether a path looks like an image this source reads.
+pub fn is_image_path(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Every image file below `dir`, sorted; unreadable folders are passed over.
+pub fn collect_images(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let _ = collect(dir, &mut out);
+    out
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            collect(&path, out)?;
+        } else if is_image_path(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Decodes one file, or says why it cannot be used.
+pub fn decode_file(path: &Path) -> Result<HostImage, String> {
+    let reader = image::ImageReader::open(path).map_err(|e| e.to_string())?;
+    let reader = reader.with_guessed_format().map_err(|e| e.to_string())?;
+    let img = reader.decode().map_err(|e| e.to_string())?;
+    if img.width() == 0 || img.height() == 0 {
+        return Err("empty image".into());
+    }
+    Ok(HostImage::from_dynamic(&img))
+}
+
+impl FolderSource {
+    /// Opens `root` (a folder, searched recursively, or a list of files) and decodes
+    /// every image at `size × size`. Unreadable files are skipped and listed in
+    /// `info().skipped`; no usable image at all is an error.
+    pub fn open(root: &Path, size: usize) -> Result<Self, DataError> {
+        let mut files = Vec::new();
+        if root.is_dir() {
+            collect(root, &mut files).map_err(|e| DataError::BadFile { path: root.display().to_string(), reason: e.to_string() })?;
+        } else if root.is_file() {
+            files.push(root.to_path_buf());
+        } else {
+            return Err(DataError::BadFile { path: root.display().to_string(), reason: "no such file or folder".into() });
+        }
+        Self::from_files(&root.display().to_string(), root.is_dir().then_some(root), &files, size)
+    }
+
+    /// Decodes a given list of files (e.g. files dropped on the window).
+    pub fn from_files(name: &str, root: Option<&Path>, files: &[PathBuf], size: usize) -> Result<Self, DataError> {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(8);
+        let chunk = files.len().div_ceil(threads).max(1);
+        let decoded: Vec<(PathBuf, Result<HostImage, String>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = files
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|p| (p.clone(), decode_file(p).map(|img| resize_crop(&img, size))))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        });
+        let mut images = Vec::new();
+        let mut paths = Vec::new();
+        let mut skipped = Vec::new();
+        for (path, result) in decoded {
+            match result {
+                Ok(img) => {
+                    images.push(img);
+                    paths.push(path);
+                }
+                Err(reason) => skipped.push((path, reason)),
+            }
+        }
+        if images.is_empty() {
+            let details = if skipped.is_empty() {
+                format!(" (looked for {})", EXTENSIONS.join(", "))
+            } else {
+                format!(" ({} unreadable file(s), e.g. {}: {})", skipped.len(), skipped[0].0.display(), skipped[0].1)
+            };
+            return Err(DataError::NoImages { path: name.to_string(), details });
+        }
+        let channels = if images.iter().any(|i| i.channels == 3) { 3 } else { 1 };
+        // Sub-folders of the root name the classes, ImageFolder style.
+        let (labels, class_names) = match root {
+            Some(root) => {
+                let class_of = |p: &Path| {
+                    p.strip_prefix(root).ok().and_then(|rel| {
+                        let mut comps = rel.components();
+                        let first = comps.next()?;
+                        comps.next().map(|_| first.as_os_str().to_string_lossy().to_string())
+                    })
+                };
+                let classes: Vec<Option<String>> = paths.iter().map(|p| class_of(p)).collect();
+                let mut names: Vec<String> = classes.iter().flatten().cloned().collect();
+                names.sort();
+                names.dedup();
+                if names.len() > 1 && classes.iter().all(Option::is_some) {
+                    let labels = classes.iter().map(|c| names.iter().position(|n| Some(n) == c.as_ref()).unwrap_or(0) as u32).collect();
+                    (Some(labels), names)
+                } else {
+                    (None, vec![])
+                }
+            }
+            None => (None, vec![]),
+        };
+        Ok(Self {
+            info: SourceInfo { name: name.to_string(), channels, size: Some((size, size)), class_names, factor_names: vec![], skipped },
+            images,
+            labels,
+        })
+    }
+}
+
+impl ImageSource for FolderSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+    fn len(&self) -> usize {
+        self.images.len()
+    }
+    fn get(&self, index: usize) -> Sample {
+        Sample { image: self.images[index].clone(), label: self.labels.as_ref().map(|l| l[index]), factors: vec![] }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_png(path: &Path, w: u32, h: u32, rgb: bool) {
+        if rgb {
+            image::RgbaImage::from_fn(w, h, |x, _| image::Rgba([(x * 6) as u8, 0, 200, 128])).save(path).unwrap();
+        } else {
+            image::GrayImage::from_fn(w, h, |x, y| image::Luma([(x + y) as u8])).save(path).unwrap();
+        }
+    }
+
+    #[test]
+    fn skips_and_names_corrupt_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("cats/deep")).unwrap();
+        std::fs::create_dir_all(dir.path().join("dogs")).unwrap();
+        write_png(&dir.path().join("cats/deep/a.png"), 40, 20, true);
+        write_png(&dir.path().join("dogs/b.png"), 16, 16, false);
+        std::fs::write(dir.path().join("dogs/broken.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
+        std::fs::write(dir.path().join("dogs/notes.txt"), b"ignored").unwrap();
+        let src = FolderSource::open(dir.path(), 8).unwrap();
+        assert_eq!(src.len(), 2);
+        assert_eq!(src.info().skipped.len(), 1);
+        assert!(src.info().skipped[0].0.ends_with("broken.png"));
+        assert_eq!(src.info().channels, 3, "alpha dropped, colour kept");
+        let a = src.get(0);
+        assert_eq!((a.image.width, a.image.height, a.image.channels), (8, 8, 3));
+        assert_eq!(src.info().class_names, vec!["cats", "dogs"]);
+        assert_eq!((a.label, src.get(1).label), (Some(0), Some(1)));
+    }
+
+    #[test]
+    fn empty_or_all_corrupt_folder_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = FolderSource::open(dir.path(), 8).err().unwrap().to_string();
+        assert!(err.contains("no usable image"), "{err}");
+        std::fs::write(dir.path().join("x.jpg"), b"garbage").unwrap();
+        let err = FolderSource::open(dir.path(), 8).err().unwrap().to_string();
+        assert!(err.contains("1 unreadable") && err.contains("x.jpg"), "{err}");
+        let err = FolderSource::open(&dir.path().join("missing"), 8).err().unwrap().to_string();
+        assert!(err.contains("no such file"), "{err}");
+    }
+}

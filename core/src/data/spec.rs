@@ -1,0 +1,110 @@
+//! Naming a data source on the command line or in a config: `fashion-mnist`, `mnist`,
+//! `dsprites`, `folder:PATH`, `idx:PATH`, `cifar:PATH`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{
+    DataError, SharedSource, Subset, cifar::CifarSource, dsprites::DSpritesSource, embedded::EmbeddedSet,
+    folder::FolderSource, idx::IdxSource,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Split {
+    Train,
+    Test,
+}
+
+impl Split {
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "test",
+        }
+    }
+}
+
+/// Sources without their own test split hold out this fraction, drawn with a fixed seed.
+pub const HELD_OUT_FRACTION: f64 = 0.1;
+const SPLIT_SEED: u64 = 0x5eed_5911;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum DataSpec {
+    Embedded(EmbeddedSet),
+    DSprites,
+    Folder(PathBuf),
+    Idx(PathBuf),
+    Cifar(PathBuf),
+}
+
+impl std::str::FromStr for DataSpec {
+    type Err = DataError;
+    fn from_str(s: &str) -> Result<Self, DataError> {
+        let (kind, path) = match s.split_once(':') {
+            Some((k, p)) => (k, Some(PathBuf::from(p))),
+            None => (s, None),
+        };
+        match (kind.to_ascii_lowercase().as_str(), path) {
+            ("fashion-mnist" | "fashion_mnist" | "fmnist", None) => Ok(Self::Embedded(EmbeddedSet::FashionMnist)),
+            ("mnist", None) => Ok(Self::Embedded(EmbeddedSet::Mnist)),
+            ("dsprites" | "dsprites-like", None) => Ok(Self::DSprites),
+            ("folder", Some(p)) => Ok(Self::Folder(p)),
+            ("idx", Some(p)) => Ok(Self::Idx(p)),
+            ("cifar", Some(p)) => Ok(Self::Cifar(p)),
+            _ => Err(DataError::UnknownSpec(s.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Display for DataSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Embedded(set) => write!(f, "{}", set.name()),
+            Self::DSprites => write!(f, "dsprites"),
+            Self::Folder(p) => write!(f, "folder:{}", p.display()),
+            Self::Idx(p) => write!(f, "idx:{}", p.display()),
+            Self::Cifar(p) => write!(f, "cifar:{}", p.display()),
+        }
+    }
+}
+
+impl DataSpec {
+    /// Opens one split. `size` matters only to image folders, which are decoded
+    /// once at that size.
+    pub fn open(&self, split: Split, size: usize) -> Result<SharedSource, DataError> {
+        Ok(match self {
+            Self::Embedded(set) => Arc::new(set.open(split)?),
+            Self::Idx(dir) => Arc::new(IdxSource::open_dir(dir, split)?),
+            Self::Cifar(dir) => Arc::new(CifarSource::open(dir, split)?),
+            Self::DSprites => Arc::new(Subset::split(Arc::new(DSpritesSource::default()), split, HELD_OUT_FRACTION, SPLIT_SEED)),
+            Self::Folder(dir) => {
+                Arc::new(Subset::split(Arc::new(FolderSource::open(dir, size)?), split, HELD_OUT_FRACTION, SPLIT_SEED))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_specs() {
+        for s in ["fashion-mnist", "mnist", "dsprites", "folder:/tmp/x", "idx:data/mnist", "cifar:/c"] {
+            let spec: DataSpec = s.parse().unwrap();
+            assert_eq!(spec.to_string(), s);
+        }
+        assert!("imagenet".parse::<DataSpec>().is_err());
+        assert!("folder".parse::<DataSpec>().is_err());
+    }
+
+    #[test]
+    fn splits_are_disjoint_and_deterministic() {
+        let train = DataSpec::DSprites.open(Split::Train, 64).unwrap();
+        let test = DataSpec::DSprites.open(Split::Test, 64).unwrap();
+        assert_eq!(train.len() + test.len(), 737_280);
+        assert_eq!(test.len(), 73_728);
+        let again = DataSpec::DSprites.open(Split::Test, 64).unwrap();
+        assert_eq!(test.get(5).factors, again.get(5).factors);
+    }
+}

@@ -1,0 +1,137 @@
+//! Choosing where models run: a hardware wgpu adapter when there is one, burn's
+//! `flex` CPU backend otherwise.
+
+use burn::prelude::*;
+use burn::tensor::wgpu::wgpu;
+use burn::tensor::{DeviceKind, read_sync};
+use serde::{Deserialize, Serialize};
+
+/// What the user asked for (`--device auto|gpu|cpu`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// A discrete, then an integrated GPU; otherwise the CPU (`flex`). A software
+    /// adapter (llvmpipe/lavapipe) is never picked by `auto`: it is slower than `flex`.
+    #[default]
+    Auto,
+    /// Any wgpu adapter, software ones included; an error if there is none.
+    Gpu,
+    /// burn's `flex` CPU backend.
+    Cpu,
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "gpu" | "wgpu" => Ok(Self::Gpu),
+            "cpu" | "flex" => Ok(Self::Cpu),
+            _ => Err(format!("unknown device '{s}' (expected auto, gpu or cpu)")),
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Gpu => "gpu",
+            Self::Cpu => "cpu",
+        })
+    }
+}
+
+/// A wgpu adapter as the system reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub kind: wgpu::DeviceType,
+    pub backend: wgpu::Backend,
+    pub driver: String,
+}
+
+impl AdapterSummary {
+    pub fn describe(&self) -> String {
+        let kind = match self.kind {
+            wgpu::DeviceType::DiscreteGpu => "discrete GPU",
+            wgpu::DeviceType::IntegratedGpu => "integrated GPU",
+            wgpu::DeviceType::VirtualGpu => "virtual GPU",
+            wgpu::DeviceType::Cpu => "software adapter",
+            wgpu::DeviceType::Other => "other adapter",
+        };
+        format!("{} ({kind}, {:?})", self.name, self.backend)
+    }
+}
+
+/// Lists the wgpu adapters, without opening any of them.
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends: wgpu::Backends::all(),
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    read_sync(instance.enumerate_adapters(wgpu::Backends::all()))
+        .into_iter()
+        .map(|a| {
+            let info = a.get_info();
+            AdapterSummary { name: info.name, kind: info.device_type, backend: info.backend, driver: info.driver }
+        })
+        .collect()
+}
+
+/// A device picked for training, with what to tell the user about it.
+#[derive(Debug, Clone)]
+pub struct ResolvedDevice {
+    pub device: Device,
+    pub description: String,
+    pub is_gpu: bool,
+}
+
+/// Number of threads `flex` computes with.
+pub fn cpu_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn cpu() -> ResolvedDevice {
+    ResolvedDevice { device: Device::flex(), description: format!("cpu: flex ({} threads)", cpu_threads()), is_gpu: false }
+}
+
+/// Picks the device for `choice` (see [`DeviceChoice`]).
+pub fn resolve(choice: DeviceChoice) -> Result<ResolvedDevice, String> {
+    if choice == DeviceChoice::Cpu {
+        return Ok(cpu());
+    }
+    let adapters = list_adapters();
+    let rank = |t: wgpu::DeviceType| match t {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    };
+    let allowed = |t| match choice {
+        DeviceChoice::Auto => rank(t) <= 1,
+        _ => rank(t) <= 3,
+    };
+    let best = adapters.iter().filter(|a| allowed(a.kind)).min_by_key(|a| rank(a.kind));
+    match best {
+        Some(a) => {
+            let kind = match a.kind {
+                wgpu::DeviceType::DiscreteGpu => DeviceKind::DiscreteGpu(0),
+                wgpu::DeviceType::IntegratedGpu => DeviceKind::IntegratedGpu(0),
+                wgpu::DeviceType::VirtualGpu => DeviceKind::VirtualGpu(0),
+                _ => DeviceKind::Cpu,
+            };
+            Ok(ResolvedDevice { device: Device::wgpu(kind), description: format!("gpu: wgpu on {}", a.describe()), is_gpu: true })
+        }
+        None if choice == DeviceChoice::Auto => Ok(cpu()),
+        None => Err(if adapters.is_empty() {
+            "no wgpu adapter found (on Debian/Ubuntu without a GPU, install mesa-vulkan-drivers for a software one)".into()
+        } else {
+            format!("no usable wgpu adapter among: {}", adapters.iter().map(|a| a.describe()).collect::<Vec<_>>().join("; "))
+        }),
+    }
+}

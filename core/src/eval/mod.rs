@@ -1,0 +1,4 @@
+//! Evaluation of trained models.
+
+pub mod quality;
+pub mod recon;

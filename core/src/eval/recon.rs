@@ -1,0 +1,53 @@
+//! `patchwork eval recon`: reconstruction quality on the test split.
+
+use burn::prelude::*;
+
+use super::quality::{psnr, ssim};
+use crate::checkpoint::CheckpointMeta;
+use crate::data::loader::assemble;
+use crate::data::{DataSpec, SharedSource, Split};
+use crate::models::beta_vae::BetaVae;
+use crate::models::{ModelConfig, Trainable};
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ReconReport {
+    pub images: usize,
+    /// Mean PSNR in dB (images compared in [0, 1]).
+    pub psnr: f64,
+    /// Mean SSIM (11-tap Gaussian window, σ = 1.5).
+    pub ssim: f64,
+}
+
+/// Scores a checkpoint's reconstructions of `source` (its data's test split if `None`),
+/// over at most `limit` images.
+pub fn evaluate(meta: &CheckpointMeta, device: &Device, source: Option<SharedSource>, limit: Option<usize>) -> anyhow::Result<ReconReport> {
+    let source = match source {
+        Some(s) => s,
+        None => meta.config.data.parse::<DataSpec>()?.open(Split::Test, meta.config.model.image_size())?,
+    };
+    match &meta.config.model {
+        ModelConfig::BetaVae(_) => evaluate_model::<BetaVae>(meta, device, &source, limit),
+    }
+}
+
+fn evaluate_model<M: Trainable>(meta: &CheckpointMeta, device: &Device, source: &SharedSource, limit: Option<usize>) -> anyhow::Result<ReconReport> {
+    let model: M = meta.load_model(device)?;
+    let model = model.valid();
+    let config = meta.model_config::<M>()?;
+    let (size, channels) = (meta.config.model.image_size(), meta.config.model.channels());
+    let n = limit.map_or(source.len(), |l| l.min(source.len()));
+    let (mut psnr_sum, mut ssim_sum) = (0.0, 0.0);
+    let per = channels * size * size;
+    for start in (0..n).step_by(256) {
+        let indices: Vec<usize> = (start..(start + 256).min(n)).collect();
+        let (images, _) = assemble(source, &indices, size, channels);
+        let x = Tensor::<4>::from_data(TensorData::new(images.clone(), [indices.len(), channels, size, size]), device);
+        let recon: Vec<f32> = model.reconstruct(x, config).into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        for i in 0..indices.len() {
+            let (a, b) = (&images[i * per..(i + 1) * per], &recon[i * per..(i + 1) * per]);
+            psnr_sum += psnr(a, b);
+            ssim_sum += ssim(a, b, channels, size, size);
+        }
+    }
+    Ok(ReconReport { images: n, psnr: psnr_sum / n.max(1) as f64, ssim: ssim_sum / n.max(1) as f64 })
+}

@@ -1,0 +1,11 @@
+//! Patchwork's core: data sources, models, losses, the training runtime, evaluation
+//! and checkpoints. No GUI code lives here.
+
+pub mod atomic;
+pub mod bench;
+pub mod checkpoint;
+pub mod data;
+pub mod device;
+pub mod eval;
+pub mod models;
+pub mod train;

@@ -1,0 +1,71 @@
+//! The typed messages between a training thread and whoever watches it (CLI, GUI).
+
+use std::path::PathBuf;
+
+use crate::data::HostImage;
+
+/// Metrics of one optimisation step. Every loss term is named.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StepMetrics {
+    pub step: u64,
+    pub epoch: u64,
+    /// Total loss and each of its terms, by name ("loss", "recon", "kl", …).
+    pub terms: Vec<(String, f64)>,
+    pub lr: f64,
+    pub images_per_sec: f64,
+    /// Seconds since the run (or resume) started.
+    pub elapsed: f64,
+}
+
+impl StepMetrics {
+    pub fn term(&self, name: &str) -> Option<f64> {
+        self.terms.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
+    }
+}
+
+/// A picture of what the model does now: inputs and their reconstructions, plus
+/// named grids specific to the model (samples, traversals, occurrence maps…).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub step: u64,
+    pub inputs: Vec<HostImage>,
+    pub reconstructions: Vec<HostImage>,
+    pub extras: Vec<(String, Vec<HostImage>)>,
+}
+
+/// Where a run is going: steps done so far and steps in all.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub step: u64,
+    pub total_steps: u64,
+    pub epoch: u64,
+    pub epochs: u64,
+    pub steps_per_epoch: u64,
+}
+
+#[derive(Debug, Clone)]
+pub enum TrainEvent {
+    Started { device: String, parameters: usize, progress: Progress },
+    Step { metrics: StepMetrics, progress: Progress },
+    Snapshot(Snapshot),
+    CheckpointSaved { path: PathBuf, step: u64 },
+    Paused { step: u64 },
+    Resumed { step: u64 },
+    HyperparameterChanged { name: String, value: f64 },
+    /// A loss term went non-finite at `step`: the update was not applied, the
+    /// weights are those of the last good step, and the run is paused.
+    Diverged { step: u64, term: String, value: f64 },
+    Finished { step: u64, checkpoint: Option<PathBuf> },
+    Failed { message: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainCommand {
+    Pause,
+    Resume,
+    Stop,
+    /// Save a checkpoint now, to the run folder's checkpoint (None) or to a path.
+    SaveNow(Option<PathBuf>),
+    /// Change a hyperparameter ("lr", "beta", …) from the next step on.
+    SetHyperparameter { name: String, value: f64 },
+}

@@ -1,0 +1,10 @@
+//! The training runtime: a run lives on its own thread and talks only through
+//! [`TrainEvent`]s and [`TrainCommand`]s.
+
+pub mod config;
+pub mod messages;
+pub mod runner;
+
+pub use config::TrainConfig;
+pub use messages::{Progress, Snapshot, StepMetrics, TrainCommand, TrainEvent};
+pub use runner::{RunSpec, TrainerHandle, spawn, step_rng};

@@ -1,0 +1,383 @@
+//! The training thread.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::Transaction;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::{Progress, Snapshot, StepMetrics, TrainCommand, TrainConfig, TrainEvent};
+use crate::checkpoint::{self, CheckpointMeta, TrainState};
+use crate::data::loader::assemble;
+use crate::data::{Batch, BatchLoader, DataSpec, LoaderConfig, SharedSource, Split};
+use crate::device::ResolvedDevice;
+use crate::models::beta_vae::BetaVae;
+use crate::models::family::to_host_images;
+use crate::models::{ModelConfig, Trainable, init_seeded};
+
+/// What to run.
+pub struct RunSpec {
+    pub config: TrainConfig,
+    pub device: ResolvedDevice,
+    /// Where metrics (`metrics.jsonl`) and the checkpoint (`checkpoint/`) go; `None`
+    /// keeps the run in memory (checkpoints then need an explicit path).
+    pub run_dir: Option<PathBuf>,
+    /// Continue from this checkpoint (its config replaces `config`, except `epochs`
+    /// and `max_steps`, which may be raised to train longer).
+    pub resume_from: Option<PathBuf>,
+    /// Use this training source instead of opening `config.data`.
+    pub source: Option<SharedSource>,
+}
+
+/// The caller's end of a run.
+pub struct TrainerHandle {
+    pub events: Receiver<TrainEvent>,
+    commands: Sender<TrainCommand>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TrainerHandle {
+    /// Sends a command; returns false if the run has ended.
+    pub fn send(&self, command: TrainCommand) -> bool {
+        self.commands.send(command).is_ok()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Waits for the thread to end.
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The RNG of one step: a pure function of (seed, step), so a resumed run draws
+/// exactly the noise the uninterrupted run would have.
+pub fn step_rng(seed: u64, step: u64) -> StdRng {
+    StdRng::seed_from_u64(seed ^ step.wrapping_add(1).wrapping_mul(0xd1b5_4a32_d192_ed03))
+}
+
+/// Starts a run on its own thread.
+pub fn spawn(spec: RunSpec) -> TrainerHandle {
+    let (event_tx, events) = channel();
+    let (commands, command_rx) = channel();
+    let thread = std::thread::Builder::new()
+        .name("patchwork-train".into())
+        .spawn(move || {
+            let failure = event_tx.clone();
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(spec, &event_tx, &command_rx)));
+            let message = match result {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => format!("{e:#}"),
+                Err(panic) => panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "the training thread panicked".into()),
+            };
+            let _ = failure.send(TrainEvent::Failed { message });
+        })
+        .ok();
+    TrainerHandle { events, commands, thread }
+}
+
+fn run(mut spec: RunSpec, events: &Sender<TrainEvent>, commands: &Receiver<TrainCommand>) -> anyhow::Result<()> {
+    let resume = match &spec.resume_from {
+        Some(dir) => {
+            let meta = checkpoint::read_meta(dir)?;
+            let mut config = meta.config.clone();
+            config.epochs = config.epochs.max(spec.config.epochs);
+            config.max_steps = spec.config.max_steps;
+            spec.config = config;
+            Some(meta)
+        }
+        None => None,
+    };
+    spec.config.validate().map_err(|e| anyhow::anyhow!("invalid training config: {e}"))?;
+    match spec.config.model {
+        ModelConfig::BetaVae(_) => Run::<BetaVae>::start(spec, resume, events, commands)?.train(commands),
+    }
+}
+
+struct Run<'a, M: Trainable> {
+    config: TrainConfig,
+    device: ResolvedDevice,
+    ad_device: Device,
+    run_dir: Option<PathBuf>,
+    model: M,
+    optimizer: ModuleOptimizer,
+    state: TrainState,
+    loader: BatchLoader,
+    snapshot_batch: Batch,
+    events: &'a Sender<TrainEvent>,
+    metrics_file: Option<std::fs::File>,
+}
+
+fn adam(config: &TrainConfig) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_beta_1(config.adam_beta1 as f32)
+        .with_beta_2(config.adam_beta2 as f32)
+        .with_epsilon(1e-8)
+        .init()
+}
+
+impl<'a, M: Trainable> Run<'a, M> {
+    fn start(spec: RunSpec, resume: Option<CheckpointMeta>, events: &'a Sender<TrainEvent>, _commands: &Receiver<TrainCommand>) -> anyhow::Result<Self> {
+        let config = spec.config;
+        let model_config = M::config_of(&config.model).context("model family mismatch")?.clone();
+        let ad_device = spec.device.device.clone().autodiff();
+        let (size, channels) = (config.model.image_size(), config.model.channels());
+        let source = match spec.source {
+            Some(s) => s,
+            None => config.data.parse::<DataSpec>()?.open(Split::Train, size)?,
+        };
+        if source.is_empty() {
+            anyhow::bail!("the training data is empty");
+        }
+        let (model, optimizer, state) = match resume {
+            Some(meta) => {
+                let model: M = meta.load_model(&ad_device)?;
+                let optimizer = meta.load_optimizer(adam(&config))?;
+                let mut state = meta.state.clone();
+                state.device = spec.device.description.clone();
+                (model, optimizer, state)
+            }
+            None => {
+                let model = init_seeded(&ad_device, config.seed, |d| M::build(&model_config, d));
+                (model, adam(&config), TrainState::new(config.model.kind(), config.seed, &spec.device.description))
+            }
+        };
+        let loader_config = LoaderConfig { batch_size: config.batch_size, size, channels, seed: config.seed, prefetch: 3 };
+        let loader = BatchLoader::start(source.clone(), loader_config, state.step);
+        let shown: Vec<usize> = (0..source.len().min(8)).collect();
+        let (images, labels) = assemble(&source, &shown, size, channels);
+        let snapshot_batch = Batch { step: 0, epoch: 0, images, labels, indices: shown.clone(), batch_size: shown.len(), channels, size };
+        let metrics_file = match &spec.run_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).with_context(|| format!("cannot create run folder {}", dir.display()))?;
+                let path = dir.join("metrics.jsonl");
+                let file = std::fs::OpenOptions::new().create(true).append(true).open(&path);
+                Some(file.with_context(|| format!("cannot open {}", path.display()))?)
+            }
+            None => None,
+        };
+        Ok(Self { config, device: spec.device, ad_device, run_dir: spec.run_dir, model, optimizer, state, loader, snapshot_batch, events, metrics_file })
+    }
+
+    fn progress(&self) -> Progress {
+        let spe = self.loader.steps_per_epoch;
+        Progress { step: self.state.step, total_steps: self.total_steps(), epoch: self.state.step / spe, epochs: self.config.epochs, steps_per_epoch: spe }
+    }
+
+    fn total_steps(&self) -> u64 {
+        let by_epochs = self.config.epochs * self.loader.steps_per_epoch;
+        self.config.max_steps.map_or(by_epochs, |m| m.min(by_epochs.max(m)))
+    }
+
+    fn emit(&self, event: TrainEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn train(mut self, commands: &Receiver<TrainCommand>) -> anyhow::Result<()> {
+        self.emit(TrainEvent::Started {
+            device: self.device.description.clone(),
+            parameters: crate::models::trainable_params(&self.model),
+            progress: self.progress(),
+        });
+        self.snapshot();
+        let mut paused = false;
+        let mut retry: Option<Batch> = None;
+        let mut started = Instant::now();
+        let mut steps_since_start = 0u64;
+        let mut throughput = 0.0f64;
+        let mut last_snapshot = Instant::now();
+        while self.state.step < self.total_steps() {
+            // Commands first; while paused, wait for them.
+            loop {
+                let command = if paused {
+                    match commands.recv_timeout(Duration::from_millis(200)) {
+                        Ok(c) => Some(c),
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => return self.finish(),
+                    }
+                } else {
+                    commands.try_recv().ok()
+                };
+                let Some(command) = command else { break };
+                match command {
+                    TrainCommand::Pause => {
+                        paused = true;
+                        self.emit(TrainEvent::Paused { step: self.state.step });
+                    }
+                    TrainCommand::Resume => {
+                        if paused {
+                            paused = false;
+                            started = Instant::now();
+                            steps_since_start = 0;
+                            self.emit(TrainEvent::Resumed { step: self.state.step });
+                        }
+                    }
+                    TrainCommand::Stop => return self.finish(),
+                    TrainCommand::SaveNow(path) => self.save(path)?,
+                    TrainCommand::SetHyperparameter { name, value } => self.set_hyperparameter(&name, value),
+                }
+            }
+            if paused {
+                continue;
+            }
+            let batch = match retry.take() {
+                Some(b) => b,
+                None => self.loader.next_batch().context("the batch loader stopped")?,
+            };
+            let step_start = Instant::now();
+            match self.step(&batch)? {
+                Some((term, value)) => {
+                    self.emit(TrainEvent::Diverged { step: self.state.step, term, value });
+                    paused = true;
+                    retry = Some(batch);
+                    continue;
+                }
+                None => {}
+            }
+            steps_since_start += 1;
+            let rate = batch.batch_size as f64 / step_start.elapsed().as_secs_f64().max(1e-9);
+            throughput = if throughput == 0.0 { rate } else { 0.9 * throughput + 0.1 * rate };
+            if let Some(last) = self.state.history.last_mut() {
+                last.images_per_sec = throughput;
+                last.elapsed = started.elapsed().as_secs_f64();
+                let metrics = last.clone();
+                self.write_metrics(&metrics);
+                self.emit(TrainEvent::Step { metrics, progress: self.progress() });
+            }
+            let spe = self.loader.steps_per_epoch;
+            if self.state.step % self.config.snapshot_every.max(1) == 0 || last_snapshot.elapsed() > Duration::from_secs(1) {
+                self.snapshot();
+                last_snapshot = Instant::now();
+            }
+            let every = self.config.checkpoint_every_epochs;
+            if every > 0 && self.state.step % (spe * every) == 0 && self.state.step < self.total_steps() {
+                self.save(None)?;
+            }
+            let _ = steps_since_start;
+        }
+        self.finish()
+    }
+
+    /// One optimisation step. Returns the first non-finite term, if any, in which
+    /// case the update is not applied.
+    fn step(&mut self, batch: &Batch) -> anyhow::Result<Option<(String, f64)>> {
+        let model_config = M::config_of(&self.config.model).context("model family mismatch")?.clone();
+        let shape = [batch.batch_size, batch.channels, batch.size, batch.size];
+        let x = Tensor::<4>::from_data(TensorData::new(batch.images.clone(), shape), &self.ad_device);
+        let mut rng = step_rng(self.config.seed, self.state.step);
+        let loss = self.model.loss(x, &model_config, self.state.step, &mut rng);
+        let mut names = vec!["loss".to_string()];
+        let mut transaction = Transaction::default().register(loss.total.clone());
+        for (name, t) in &loss.terms {
+            names.push(name.to_string());
+            transaction = transaction.register(t.clone());
+        }
+        let values: Vec<f64> = transaction
+            .execute()
+            .into_iter()
+            .map(|d| d.convert::<f64>().try_to_vec::<f64>().ok().and_then(|v| v.first().copied()).unwrap_or(f64::NAN))
+            .collect();
+        let mut terms: Vec<(String, f64)> = names.into_iter().zip(values).collect();
+        if let Some((name, value)) = terms.iter().find(|(_, v)| !v.is_finite()) {
+            return Ok(Some((name.clone(), *value)));
+        }
+        terms.extend(loss.host_terms.iter().map(|(n, v)| (n.to_string(), *v)));
+        let grads = GradientsParams::from_grads(loss.total.backward(), &self.model);
+        self.model = self.optimizer.step(self.config.lr, self.model.clone(), grads);
+        self.state.step += 1;
+        self.state.epoch = self.state.step / self.loader.steps_per_epoch;
+        for (name, value) in self.config.model.live_hyperparameters() {
+            terms.push((name.to_string(), value));
+        }
+        self.state.history.push(StepMetrics {
+            step: self.state.step,
+            epoch: self.state.epoch,
+            terms,
+            lr: self.config.lr,
+            images_per_sec: 0.0,
+            elapsed: 0.0,
+        });
+        Ok(None)
+    }
+
+    fn set_hyperparameter(&mut self, name: &str, value: f64) {
+        let result = if name == "lr" {
+            if value.is_finite() && value > 0.0 {
+                self.config.lr = value;
+                Ok(())
+            } else {
+                Err("lr must be a positive number".to_string())
+            }
+        } else {
+            self.config.model.set_hyperparameter(name, value)
+        };
+        match result {
+            Ok(()) => self.emit(TrainEvent::HyperparameterChanged { name: name.into(), value }),
+            Err(message) => self.emit(TrainEvent::Failed { message: format!("not changed: {message}") }),
+        }
+    }
+
+    fn write_metrics(&mut self, metrics: &StepMetrics) {
+        use std::io::Write;
+        if let Some(f) = &mut self.metrics_file {
+            if let Ok(line) = serde_json::to_string(metrics) {
+                let _ = writeln!(f, "{line}");
+            }
+        }
+    }
+
+    fn snapshot(&self) {
+        let Ok(model_config) = M::config_of(&self.config.model).context("") else { return };
+        let b = &self.snapshot_batch;
+        let plain = self.device.device.clone();
+        let model = self.model.valid();
+        let x = Tensor::<4>::from_data(TensorData::new(b.images.clone(), [b.batch_size, b.channels, b.size, b.size]), &plain);
+        let recon = model.reconstruct(x.clone(), model_config);
+        let mut rng = step_rng(self.config.seed ^ 0x5a5a, 0);
+        let extras = model.snapshot_extras(x.clone(), model_config, &mut rng);
+        self.emit(TrainEvent::Snapshot(Snapshot {
+            step: self.state.step,
+            inputs: to_host_images(x),
+            reconstructions: to_host_images(recon),
+            extras,
+        }));
+    }
+
+    fn checkpoint_dir(&self) -> Option<PathBuf> {
+        self.run_dir.as_ref().map(|d| d.join("checkpoint"))
+    }
+
+    fn save(&self, path: Option<PathBuf>) -> anyhow::Result<()> {
+        let Some(dir) = path.or_else(|| self.checkpoint_dir()) else {
+            self.emit(TrainEvent::Failed { message: "not saved: this run has no folder; choose where to save".into() });
+            return Ok(());
+        };
+        checkpoint::save(&dir, &self.config, &self.model, &self.optimizer, &self.state)?;
+        self.emit(TrainEvent::CheckpointSaved { path: dir, step: self.state.step });
+        Ok(())
+    }
+
+    fn finish(self) -> anyhow::Result<()> {
+        let checkpoint = self.checkpoint_dir();
+        if checkpoint.is_some() {
+            self.save(None)?;
+        }
+        self.snapshot();
+        self.emit(TrainEvent::Finished { step: self.state.step, checkpoint });
+        Ok(())
+    }
+}

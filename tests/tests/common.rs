@@ -1,0 +1,56 @@
+// Helpers shared by the cross-crate tests (included with `mod common;`).
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use patchwork_core::data::{DataSpec, SharedSource, Split, Subset};
+use patchwork_core::device::ResolvedDevice;
+use patchwork_core::models::ModelConfig;
+use patchwork_core::models::beta_vae::{BetaVaeConfig, VaeArch};
+use patchwork_core::train::{RunSpec, TrainConfig, TrainEvent, TrainerHandle, spawn};
+
+pub fn cpu() -> ResolvedDevice {
+    patchwork_core::device::resolve(patchwork_core::device::DeviceChoice::Cpu).unwrap()
+}
+
+/// The first `n` embedded Fashion-MNIST training images.
+pub fn fashion_subset(n: usize) -> SharedSource {
+    let full = DataSpec::Embedded(patchwork_core::data::embedded::EmbeddedSet::FashionMnist).open(Split::Train, 28).unwrap();
+    Arc::new(Subset::new(full, (0..n).collect(), "subset"))
+}
+
+/// A small, fast model: MLP β-VAE at 28×28.
+pub fn small_config(batch: usize, max_steps: u64) -> TrainConfig {
+    let model = BetaVaeConfig::new(VaeArch::Mlp).with_image_size(28).with_latent(8).with_hidden(64).with_beta(1.0);
+    let mut c = TrainConfig::new(ModelConfig::BetaVae(model), "fashion-mnist".into());
+    c.batch_size = batch;
+    c.max_steps = Some(max_steps);
+    c.epochs = 1000;
+    c.snapshot_every = 1000;
+    c.checkpoint_every_epochs = 0;
+    c
+}
+
+pub fn run(config: TrainConfig, source: SharedSource, run_dir: Option<std::path::PathBuf>, resume: Option<std::path::PathBuf>) -> TrainerHandle {
+    spawn(RunSpec { config, device: cpu(), run_dir, resume_from: resume, source: Some(source) })
+}
+
+/// Collects every event until the run ends; panics on failure.
+pub fn collect(handle: TrainerHandle) -> Vec<TrainEvent> {
+    let events: Vec<TrainEvent> = handle.events.iter().collect();
+    handle.join();
+    if let Some(TrainEvent::Failed { message }) = events.iter().find(|e| matches!(e, TrainEvent::Failed { .. })) {
+        panic!("run failed: {message}");
+    }
+    events
+}
+
+pub fn losses(events: &[TrainEvent]) -> Vec<(u64, Vec<(String, f64)>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            TrainEvent::Step { metrics, .. } => Some((metrics.step, metrics.terms.clone())),
+            _ => None,
+        })
+        .collect()
+}
