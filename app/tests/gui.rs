@@ -45,12 +45,12 @@ fn opens_on_fashion_mnist_then_trains_pauses_and_resumes() {
     h.get_by_label("Train").click();
     h.run_steps(2);
     h.state_mut().state.settings.form = TrainForm { arch: "mlp".into(), latent: 4, image_size: 28, batch_size: 32, epochs: 1, ..TrainForm::default() };
-    h.get_by_label("▶ Start").click();
+    h.get_by_label("Start").click();
     h.run_steps(1);
     step_until(&mut h, Duration::from_secs(120), "training steps", |a| a.state.session.as_ref().is_some_and(|s| s.history.len() >= 3));
     let session = h.state().state.session.as_ref().unwrap();
     assert!(session.device.contains("flex"), "{}", session.device);
-    h.get_by_label("⏸ Pause").click();
+    h.get_by_label("Pause").click();
     h.run_steps(1);
     step_until(&mut h, Duration::from_secs(60), "pause", |a| a.state.session.as_ref().is_some_and(|s| s.status == RunStatus::Paused));
     let steps = h.state().state.session.as_ref().unwrap().history.len();
@@ -58,10 +58,10 @@ fn opens_on_fashion_mnist_then_trains_pauses_and_resumes() {
     h.run_steps(2);
     assert_eq!(h.state().state.session.as_ref().unwrap().history.len(), steps, "no steps while paused");
     assert!(h.state().state.session.as_ref().unwrap().snapshot.is_some(), "live reconstructions arrived");
-    h.get_by_label("▶ Resume").click();
+    h.get_by_label("Resume").click();
     h.run_steps(1);
     step_until(&mut h, Duration::from_secs(60), "more steps", |a| a.state.session.as_ref().is_some_and(|s| s.history.len() > steps));
-    h.get_by_label("⏹ Stop").click();
+    h.get_by_label("Stop").click();
     h.run_steps(1);
     step_until(&mut h, Duration::from_secs(60), "the run to finish", |a| a.state.session.as_ref().is_some_and(|s| s.status == RunStatus::Finished));
     let run_dir = h.state().state.session.as_ref().unwrap().run_dir.clone().unwrap();
@@ -95,5 +95,5 @@ fn dropped_images_open_and_bad_files_change_nothing_else() {
     assert_eq!(source.info().skipped.len(), 1);
     assert!(source.info().skipped[0].0.ends_with("broken.png"));
     assert!(h.state().state.status_line().contains("1 unreadable"));
-    h.get_by_label("⚠ 1 unreadable file(s) skipped");
+    h.get_by_label("1 unreadable file(s) skipped");
 }

@@ -67,7 +67,7 @@ impl PatchworkApp {
                     ui.selectable_value(&mut self.state.settings.tab, i, view.name());
                 }
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    let label = if self.state.settings.dark { "☀ Light" } else { "🌙 Dark" };
+                    let label = if self.state.settings.dark { "Light theme" } else { "Dark theme" };
                     if ui.button(label).clicked() {
                         self.state.settings.dark = !self.state.settings.dark;
                     }

@@ -74,7 +74,7 @@ impl View for DataView {
             ui.label(egui::RichText::new(info.class_names.join(", ")).small());
         }
         if !info.skipped.is_empty() {
-            egui::CollapsingHeader::new(format!("⚠ {} unreadable file(s) skipped", info.skipped.len())).show(ui, |ui| {
+            egui::CollapsingHeader::new(format!("{} unreadable file(s) skipped", info.skipped.len())).show(ui, |ui| {
                 for (path, reason) in info.skipped.iter().take(50) {
                     ui.label(format!("{}: {reason}", path.display()));
                 }

@@ -132,28 +132,28 @@ impl TrainView {
         });
         ui.add_space(8.0);
         ui.horizontal_wrapped(|ui| {
-            if !running && ui.button("▶ Start").clicked() {
+            if !running && ui.button("Start").clicked() {
                 start_training(state);
             }
             if let Some(session) = &mut state.session {
                 match session.status {
                     RunStatus::Running => {
-                        if ui.button("⏸ Pause").on_hover_text("space").clicked() {
+                        if ui.button("Pause").on_hover_text("space").clicked() {
                             session.send(TrainCommand::Pause);
                         }
                     }
                     RunStatus::Paused | RunStatus::Diverged { .. } => {
-                        if ui.button("▶ Resume").on_hover_text("space").clicked() {
+                        if ui.button("Resume").on_hover_text("space").clicked() {
                             session.send(TrainCommand::Resume);
                         }
                     }
                     _ => {}
                 }
                 if session.is_active() {
-                    if ui.button("⏹ Stop").clicked() {
+                    if ui.button("Stop").clicked() {
                         session.send(TrainCommand::Stop);
                     }
-                    if ui.button("💾 Save").on_hover_text("Ctrl+S").clicked() {
+                    if ui.button("Save").on_hover_text("Ctrl+S").clicked() {
                         session.save_now();
                     }
                 }
