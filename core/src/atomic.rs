@@ -39,6 +39,18 @@ pub fn write_dir_atomically(dest: &Path, fill: impl FnOnce(&Path) -> anyhow::Res
     Ok(())
 }
 
+/// Writes a file through a temporary sibling and a rename, so readers never see a
+/// half-written file.
+pub fn write_file_atomically(dest: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let name = dest.file_name().context("path has no file name")?.to_string_lossy().to_string();
+    let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    file.write_all(bytes).and_then(|_| file.sync_all()).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, dest).with_context(|| format!("cannot move {} into place", dest.display()))
+}
+
 fn old_path(dest: &Path) -> PathBuf {
     let mut s = dest.as_os_str().to_owned();
     s.push(".old");

@@ -8,8 +8,7 @@ use burn::prelude::*;
 use serde::Serialize;
 
 use crate::device::ResolvedDevice;
-use crate::models::beta_vae::BetaVae;
-use crate::models::{ModelConfig, Trainable, init_seeded};
+use crate::models::{FamilyVisitor, ModelConfig, Trainable, init_seeded};
 use crate::train::step_rng;
 
 #[derive(Debug, Clone, Copy)]
@@ -40,9 +39,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 pub fn run(model: &ModelConfig, device: &ResolvedDevice, settings: BenchSettings) -> anyhow::Result<BenchReport> {
-    match model {
-        ModelConfig::BetaVae(_) => run_model::<BetaVae>(model, device, settings),
+    struct Bench<'a>(&'a ModelConfig, &'a ResolvedDevice, BenchSettings);
+    impl FamilyVisitor for Bench<'_> {
+        type Output = anyhow::Result<BenchReport>;
+        fn visit<M: Trainable>(self) -> Self::Output {
+            run_model::<M>(self.0, self.1, self.2)
+        }
     }
+    model.visit(Bench(model, device, settings))
 }
 
 fn run_model<M: Trainable>(model_config: &ModelConfig, device: &ResolvedDevice, s: BenchSettings) -> anyhow::Result<BenchReport> {
@@ -79,12 +83,12 @@ fn run_model<M: Trainable>(model_config: &ModelConfig, device: &ResolvedDevice, 
     let eval = model.valid();
     let x = Tensor::<4>::from_data(TensorData::new(data.clone(), shape), &plain);
     for _ in 0..2 {
-        let _ = eval.reconstruct(x.clone(), &config).into_data();
+        let _ = eval.reconstruct(x.clone(), &config, 0).into_data();
     }
     let mut infer = Vec::new();
     for _ in 0..s.runs.max(3) {
         let t = Instant::now();
-        let _ = eval.reconstruct(x.clone(), &config).into_data();
+        let _ = eval.reconstruct(x.clone(), &config, 0).into_data();
         infer.push(t.elapsed().as_secs_f64() * 1000.0 / s.batch as f64);
     }
     Ok(BenchReport {

@@ -1,6 +1,7 @@
 //! Patchwork's core: data sources, models, losses, the training runtime, evaluation
 //! and checkpoints. No GUI code lives here.
 
+pub mod analysis;
 pub mod atomic;
 pub mod bench;
 pub mod checkpoint;

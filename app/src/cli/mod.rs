@@ -61,6 +61,31 @@ pub struct ModelArgs {
     /// Reconstruction loss: mse or bernoulli.
     #[arg(long)]
     pub recon: Option<String>,
+    /// The PatchVAE paper's weighted loss L_w (reconstruction error of each 8×8 patch
+    /// weighted by the input's Laplacian magnitude there); beta-vae and patchvae.
+    #[arg(long)]
+    pub weighted: bool,
+    /// patchvae: number of parts N (default 16).
+    #[arg(long)]
+    pub parts: Option<usize>,
+    /// patchvae: appearance dimensions per part d_p (default 6).
+    #[arg(long)]
+    pub part_dim: Option<usize>,
+    /// patchvae: weight of the occurrence KL (code default 10; the paper's Table 6: 0.3).
+    #[arg(long)]
+    pub beta_occ: Option<f64>,
+    /// patchvae: weight of the appearance KL (default 1).
+    #[arg(long)]
+    pub beta_app: Option<f64>,
+    /// patchvae: prior occurrence probability (default 1/N).
+    #[arg(long)]
+    pub prior: Option<f64>,
+    /// patchvae: occurrence sampling: bernoulli, categorical or hard (straight-through).
+    #[arg(long)]
+    pub sampling: Option<String>,
+    /// patchvae: temperature schedule: compounding (official code, default) or exponential (paper).
+    #[arg(long)]
+    pub temperature_schedule: Option<String>,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {

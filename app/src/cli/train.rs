@@ -8,6 +8,7 @@ use patchwork_core::data::DataSpec;
 use patchwork_core::device::DeviceChoice;
 use patchwork_core::models::ModelConfig;
 use patchwork_core::models::beta_vae::{BetaVaeConfig, Capacity, ReconLoss, VaeArch};
+use patchwork_core::models::patch_vae::{OccurrenceSampling, PatchVaeConfig, TemperatureSchedule};
 use patchwork_core::train::{RunSpec, TrainConfig, TrainEvent, spawn};
 
 use super::ModelArgs;
@@ -76,11 +77,47 @@ pub(crate) fn model_config(args: &ModelArgs, data_channels: usize, base: Option<
             if args.capacity {
                 c.capacity = Some(Capacity::default());
             }
+            c.weighted_loss |= args.weighted;
             let m = ModelConfig::BetaVae(c);
             m.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(m)
         }
-        other => anyhow::bail!("--model {other}: this build trains beta-vae (other families are on the way)"),
+        "patchvae" | "patch-vae" => {
+            let mut c = match base {
+                Some(ModelConfig::PatchVae(c)) => c,
+                _ => PatchVaeConfig::new().with_channels(data_channels),
+            };
+            c.image_size = args.size.unwrap_or(c.image_size);
+            c.channels = args.channels.unwrap_or(c.channels);
+            c.parts = args.parts.unwrap_or(c.parts);
+            c.part_dim = args.part_dim.unwrap_or(c.part_dim);
+            c.beta_occ = args.beta_occ.unwrap_or(c.beta_occ);
+            c.beta_app = args.beta_app.unwrap_or(c.beta_app);
+            c.prior = args.prior.or(c.prior);
+            c.weighted_loss |= args.weighted;
+            if let Some(s) = &args.sampling {
+                c.sampling = match s.as_str() {
+                    "bernoulli" => OccurrenceSampling::Bernoulli,
+                    "categorical" => OccurrenceSampling::Categorical,
+                    "hard" => OccurrenceSampling::Hard,
+                    other => anyhow::bail!("--sampling {other}: expected bernoulli, categorical or hard"),
+                };
+            }
+            if let Some(s) = &args.temperature_schedule {
+                c.temperature.schedule = match s.as_str() {
+                    "compounding" => TemperatureSchedule::Compounding,
+                    "exponential" => TemperatureSchedule::Exponential,
+                    other => anyhow::bail!("--temperature-schedule {other}: expected compounding or exponential"),
+                };
+            }
+            if args.arch.is_some() || args.latent.is_some() || args.beta.is_some() || args.capacity || args.recon.is_some() {
+                anyhow::bail!("--arch, --latent, --beta, --capacity and --recon are beta-vae settings; patchvae takes --parts, --part-dim, --beta-occ, --beta-app, --prior, --sampling, --weighted");
+            }
+            let m = ModelConfig::PatchVae(c);
+            m.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(m)
+        }
+        other => anyhow::bail!("--model {other}: expected beta-vae or patchvae"),
     }
 }
 

@@ -6,8 +6,7 @@ use super::quality::{psnr, ssim};
 use crate::checkpoint::CheckpointMeta;
 use crate::data::loader::assemble;
 use crate::data::{DataSpec, SharedSource, Split};
-use crate::models::beta_vae::BetaVae;
-use crate::models::{ModelConfig, Trainable};
+use crate::models::{FamilyVisitor, Trainable};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReconReport {
@@ -25,9 +24,14 @@ pub fn evaluate(meta: &CheckpointMeta, device: &Device, source: Option<SharedSou
         Some(s) => s,
         None => meta.config.data.parse::<DataSpec>()?.open(Split::Test, meta.config.model.image_size())?,
     };
-    match &meta.config.model {
-        ModelConfig::BetaVae(_) => evaluate_model::<BetaVae>(meta, device, &source, limit),
+    struct Evaluate<'a>(&'a CheckpointMeta, &'a Device, &'a SharedSource, Option<usize>);
+    impl FamilyVisitor for Evaluate<'_> {
+        type Output = anyhow::Result<ReconReport>;
+        fn visit<M: Trainable>(self) -> Self::Output {
+            evaluate_model::<M>(self.0, self.1, self.2, self.3)
+        }
     }
+    meta.config.model.visit(Evaluate(meta, device, &source, limit))
 }
 
 fn evaluate_model<M: Trainable>(meta: &CheckpointMeta, device: &Device, source: &SharedSource, limit: Option<usize>) -> anyhow::Result<ReconReport> {
@@ -42,7 +46,7 @@ fn evaluate_model<M: Trainable>(meta: &CheckpointMeta, device: &Device, source: 
         let indices: Vec<usize> = (start..(start + 256).min(n)).collect();
         let (images, _) = assemble(source, &indices, size, channels);
         let x = Tensor::<4>::from_data(TensorData::new(images.clone(), [indices.len(), channels, size, size]), device);
-        let recon: Vec<f32> = model.reconstruct(x, config).into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let recon: Vec<f32> = model.reconstruct(x, config, meta.state.step).into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
         for i in 0..indices.len() {
             let (a, b) = (&images[i * per..(i + 1) * per], &recon[i * per..(i + 1) * per]);
             psnr_sum += psnr(a, b);

@@ -14,7 +14,7 @@ use burn::tensor::activation;
 use serde::{Deserialize, Serialize};
 
 use super::blocks::{RESNET9_CHANNELS, Resnet9, batch_norm, conv, deconv};
-use super::losses::{bernoulli_nll_with_logits, gaussian_kl, reparameterize, sum_squared_error};
+use super::losses::{bernoulli_nll_with_logits, edge_weighted_squared_error, gaussian_kl, reparameterize, sum_squared_error};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -68,6 +68,9 @@ pub struct BetaVaeConfig {
     /// Hidden width of the `Mlp` architecture.
     #[config(default = 400)]
     pub hidden: usize,
+    /// The PatchVAE paper's weighted loss L_w on the MSE reconstruction.
+    #[config(default = false)]
+    pub weighted_loss: bool,
 }
 
 impl BetaVaeConfig {
@@ -86,6 +89,9 @@ impl BetaVaeConfig {
         }
         if !(self.beta.is_finite() && self.beta >= 0.0) {
             return Err(format!("beta must be a finite number ≥ 0, not {}", self.beta));
+        }
+        if self.weighted_loss && (self.recon != ReconLoss::Mse || self.image_size % 8 != 0) {
+            return Err("the weighted loss L_w needs the mse reconstruction and an image size divisible by 8".into());
         }
         match self.arch {
             VaeArch::Mlp if self.image_size < 4 || self.image_size > 128 => {
@@ -229,6 +235,11 @@ pub struct Posterior {
 }
 
 impl BetaVae {
+    /// φ, for the `Resnet9` architecture.
+    pub fn resnet_backbone(&self) -> Option<&Resnet9> {
+        self.resnet.as_ref().map(|m| &m.backbone)
+    }
+
     pub fn encode(&self, x: Tensor<4>) -> Posterior {
         let [b, ..] = x.dims();
         let z = self.latent;
@@ -293,6 +304,7 @@ impl BetaVae {
         let z = reparameterize(post.mu.clone(), post.logvar.clone(), eps);
         let logits = self.decode_logits(z);
         let recon = match hyper.recon {
+            ReconLoss::Mse if hyper.weighted => edge_weighted_squared_error(logits.tanh(), x, 8),
             ReconLoss::Mse => sum_squared_error(logits.tanh(), x),
             ReconLoss::Bernoulli => bernoulli_nll_with_logits(logits, x),
         };
@@ -315,6 +327,8 @@ pub struct BetaVaeHyper {
     pub recon: ReconLoss,
     pub capacity: Option<Capacity>,
     pub step: u64,
+    /// Weighted reconstruction loss L_w.
+    pub weighted: bool,
 }
 
 pub struct VaeLoss {

@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use super::beta_vae::{BetaVae, BetaVaeConfig, BetaVaeHyper};
+use super::patch_vae::{OccurrenceSampling, PatchVae, PatchVaeConfig};
 use crate::data::HostImage;
 
 /// The model of a run, tagged by family in `config.json`.
@@ -14,30 +15,50 @@ use crate::data::HostImage;
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum ModelConfig {
     BetaVae(BetaVaeConfig),
+    PatchVae(PatchVaeConfig),
+}
+
+/// Code that runs for whichever family a config names: `ModelConfig::visit` calls
+/// `visit::<M>()` with that family's model type (closures cannot be generic).
+pub trait FamilyVisitor {
+    type Output;
+    fn visit<M: Trainable>(self) -> Self::Output;
 }
 
 impl ModelConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             ModelConfig::BetaVae(_) => "beta-vae",
+            ModelConfig::PatchVae(_) => "patchvae",
+        }
+    }
+
+    /// Runs `visitor` with this config's model type.
+    pub fn visit<V: FamilyVisitor>(&self, visitor: V) -> V::Output {
+        match self {
+            ModelConfig::BetaVae(_) => visitor.visit::<BetaVae>(),
+            ModelConfig::PatchVae(_) => visitor.visit::<PatchVae>(),
         }
     }
 
     pub fn image_size(&self) -> usize {
         match self {
             ModelConfig::BetaVae(c) => c.image_size,
+            ModelConfig::PatchVae(c) => c.image_size,
         }
     }
 
     pub fn channels(&self) -> usize {
         match self {
             ModelConfig::BetaVae(c) => c.channels,
+            ModelConfig::PatchVae(c) => c.channels,
         }
     }
 
     pub fn validate(&self) -> Result<(), String> {
         match self {
             ModelConfig::BetaVae(c) => c.validate(),
+            ModelConfig::PatchVae(c) => c.validate(),
         }
     }
 
@@ -51,6 +72,7 @@ impl ModelConfig {
                 }
                 v
             }
+            ModelConfig::PatchVae(c) => vec![("beta_occ", c.beta_occ), ("beta_app", c.beta_app)],
         }
     }
 
@@ -65,6 +87,11 @@ impl ModelConfig {
                 ("gamma", Some(cap)) => cap.gamma = value,
                 ("c_max", Some(cap)) => cap.c_max = value,
                 _ => return Err(format!("beta-vae has no live hyperparameter '{name}'")),
+            },
+            ModelConfig::PatchVae(c) => match name {
+                "beta_occ" => c.beta_occ = value,
+                "beta_app" => c.beta_app = value,
+                _ => return Err(format!("patchvae has no live hyperparameter '{name}'")),
             },
         }
         Ok(())
@@ -86,10 +113,15 @@ pub trait Trainable: Module + std::fmt::Debug + Sized + 'static {
     fn build(config: &Self::Config, device: &Device) -> Self;
     /// The training loss for a batch in [−1, 1]; all randomness comes from `rng`.
     fn loss(&self, x: Tensor<4>, config: &Self::Config, step: u64, rng: &mut StdRng) -> StepLoss;
-    /// Deterministic reconstruction (posterior means), in [−1, 1].
-    fn reconstruct(&self, x: Tensor<4>, config: &Self::Config) -> Tensor<4>;
+    /// Deterministic reconstruction (posterior means) by the model as trained up to
+    /// `step` (annealed settings such as a temperature depend on it), in [−1, 1].
+    fn reconstruct(&self, x: Tensor<4>, config: &Self::Config, step: u64) -> Tensor<4>;
     /// Named image grids for the live view (samples from the prior, …).
-    fn snapshot_extras(&self, x: Tensor<4>, config: &Self::Config, rng: &mut StdRng) -> Vec<(String, Vec<HostImage>)>;
+    fn snapshot_extras(&self, x: Tensor<4>, config: &Self::Config, step: u64, rng: &mut StdRng) -> Vec<(String, Vec<HostImage>)>;
+    /// The backbone φ shared by the families that have one (for the linear probe).
+    fn backbone(&self) -> Option<&super::blocks::Resnet9> {
+        None
+    }
 }
 
 /// `n` standard normal draws (Box–Muller), from the host RNG so runs are reproducible
@@ -109,6 +141,12 @@ pub fn normal_noise(rng: &mut StdRng, n: usize) -> Vec<f32> {
     out
 }
 
+/// `n` uniform draws in [0, 1), from the host RNG (see [`normal_noise`]).
+pub fn uniform_noise(rng: &mut StdRng, n: usize) -> Vec<f32> {
+    use rand::Rng;
+    (0..n).map(|_| rng.random::<f32>()).collect()
+}
+
 /// Converts a `[batch, channels, h, w]` tensor in [−1, 1] to host images.
 pub fn to_host_images(x: Tensor<4>) -> Vec<HostImage> {
     let [b, c, h, w] = x.dims();
@@ -122,6 +160,7 @@ impl Trainable for BetaVae {
     fn config_of(model: &ModelConfig) -> Option<&BetaVaeConfig> {
         match model {
             ModelConfig::BetaVae(c) => Some(c),
+            _ => None,
         }
     }
 
@@ -133,7 +172,7 @@ impl Trainable for BetaVae {
         let [b, ..] = x.dims();
         let device = x.device();
         let eps = Tensor::<2>::from_data(TensorData::new(normal_noise(rng, b * self.latent), [b, self.latent]), &device);
-        let hyper = BetaVaeHyper { beta: config.beta, recon: config.recon, capacity: config.capacity, step };
+        let hyper = BetaVaeHyper { beta: config.beta, recon: config.recon, capacity: config.capacity, step, weighted: config.weighted_loss };
         let out = self.loss(x, eps, &hyper);
         StepLoss {
             total: out.total,
@@ -142,14 +181,81 @@ impl Trainable for BetaVae {
         }
     }
 
-    fn reconstruct(&self, x: Tensor<4>, config: &BetaVaeConfig) -> Tensor<4> {
+    fn reconstruct(&self, x: Tensor<4>, config: &BetaVaeConfig, _step: u64) -> Tensor<4> {
         let post = self.encode(x);
         BetaVae::to_image(self.decode_logits(post.mu), config.recon)
     }
 
-    fn snapshot_extras(&self, x: Tensor<4>, config: &BetaVaeConfig, rng: &mut StdRng) -> Vec<(String, Vec<HostImage>)> {
+    fn snapshot_extras(&self, x: Tensor<4>, config: &BetaVaeConfig, _step: u64, rng: &mut StdRng) -> Vec<(String, Vec<HostImage>)> {
         let [b, ..] = x.dims();
         let z = Tensor::<2>::from_data(TensorData::new(normal_noise(rng, b * self.latent), [b, self.latent]), &x.device());
         vec![("samples".into(), to_host_images(BetaVae::to_image(self.decode_logits(z), config.recon)))]
+    }
+
+    fn backbone(&self) -> Option<&super::blocks::Resnet9> {
+        self.resnet_backbone()
+    }
+}
+
+impl Trainable for PatchVae {
+    type Config = PatchVaeConfig;
+
+    fn config_of(model: &ModelConfig) -> Option<&PatchVaeConfig> {
+        match model {
+            ModelConfig::PatchVae(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    fn build(config: &PatchVaeConfig, device: &Device) -> Self {
+        config.init(device)
+    }
+
+    fn loss(&self, x: Tensor<4>, config: &PatchVaeConfig, step: u64, rng: &mut StdRng) -> StepLoss {
+        let [b, ..] = x.dims();
+        let device = x.device();
+        let (n, d, g) = (self.parts, self.part_dim, self.grid());
+        let u = Tensor::<4>::from_data(TensorData::new(uniform_noise(rng, b * n * g * g), [b, n, g, g]), &device);
+        let eps = Tensor::<3>::from_data(TensorData::new(normal_noise(rng, b * n * d), [b, n, d]), &device);
+        let out = PatchVae::loss(self, x, u, eps, config, step);
+        StepLoss {
+            total: out.total,
+            terms: vec![("recon", out.recon), ("kl_occ", out.kl_occ), ("kl_app", out.kl_app)],
+            host_terms: vec![("temperature", config.temperature.at(step))],
+        }
+    }
+
+    fn reconstruct(&self, x: Tensor<4>, config: &PatchVaeConfig, step: u64) -> Tensor<4> {
+        PatchVae::reconstruct(self, x, config, step)
+    }
+
+    /// Samples from the prior as the official code draws them: binary occurrence maps
+    /// with the prior probability, standard normal appearances.
+    fn snapshot_extras(&self, x: Tensor<4>, config: &PatchVaeConfig, _step: u64, rng: &mut StdRng) -> Vec<(String, Vec<HostImage>)> {
+        let [b, ..] = x.dims();
+        let (n, d, g) = (self.parts, self.part_dim, self.grid());
+        let prior = config.prior_probability() as f32;
+        let occ: Vec<f32> = match config.sampling {
+            OccurrenceSampling::Categorical => {
+                // One part per location, uniformly.
+                let mut v = vec![0.0; b * n * g * g];
+                let picks = uniform_noise(rng, b * g * g);
+                for (cell, p) in picks.into_iter().enumerate() {
+                    let (img, loc) = (cell / (g * g), cell % (g * g));
+                    let part = ((p * n as f32) as usize).min(n - 1);
+                    v[(img * n + part) * g * g + loc] = 1.0;
+                }
+                v
+            }
+            _ => uniform_noise(rng, b * n * g * g).into_iter().map(|u| if u < prior { 1.0 } else { 0.0 }).collect(),
+        };
+        let device = x.device();
+        let occ = Tensor::<4>::from_data(TensorData::new(occ, [b, n, g, g]), &device);
+        let app = Tensor::<3>::from_data(TensorData::new(normal_noise(rng, b * n * d), [b, n, d]), &device);
+        vec![("samples".into(), to_host_images(self.decode_parts(occ, app)))]
+    }
+
+    fn backbone(&self) -> Option<&super::blocks::Resnet9> {
+        Some(&self.backbone)
     }
 }

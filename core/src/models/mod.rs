@@ -4,11 +4,12 @@ pub mod beta_vae;
 pub mod blocks;
 pub mod family;
 pub mod losses;
+pub mod patch_vae;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
-pub use family::{ModelConfig, StepLoss, Trainable};
+pub use family::{FamilyVisitor, ModelConfig, StepLoss, Trainable};
 
 /// Counts float parameters, passing over batch-norm running statistics (which burn
 /// visits as parameters too).

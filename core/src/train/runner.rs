@@ -17,9 +17,8 @@ use crate::checkpoint::{self, CheckpointMeta, TrainState};
 use crate::data::loader::assemble;
 use crate::data::{Batch, BatchLoader, DataSpec, LoaderConfig, SharedSource, Split};
 use crate::device::ResolvedDevice;
-use crate::models::beta_vae::BetaVae;
 use crate::models::family::to_host_images;
-use crate::models::{ModelConfig, Trainable, init_seeded};
+use crate::models::{FamilyVisitor, Trainable, init_seeded};
 
 /// What to run.
 pub struct RunSpec {
@@ -103,9 +102,20 @@ fn run(mut spec: RunSpec, events: &Sender<TrainEvent>, commands: &Receiver<Train
         None => None,
     };
     spec.config.validate().map_err(|e| anyhow::anyhow!("invalid training config: {e}"))?;
-    match spec.config.model {
-        ModelConfig::BetaVae(_) => Run::<BetaVae>::start(spec, resume, events, commands)?.train(commands),
+    struct Start<'a> {
+        spec: RunSpec,
+        resume: Option<CheckpointMeta>,
+        events: &'a Sender<TrainEvent>,
+        commands: &'a Receiver<TrainCommand>,
     }
+    impl FamilyVisitor for Start<'_> {
+        type Output = anyhow::Result<()>;
+        fn visit<M: Trainable>(self) -> anyhow::Result<()> {
+            Run::<M>::start(self.spec, self.resume, self.events)?.train(self.commands)
+        }
+    }
+    let model = spec.config.model.clone();
+    model.visit(Start { spec, resume, events, commands })
 }
 
 struct Run<'a, M: Trainable> {
@@ -131,7 +141,7 @@ fn adam(config: &TrainConfig) -> ModuleOptimizer {
 }
 
 impl<'a, M: Trainable> Run<'a, M> {
-    fn start(spec: RunSpec, resume: Option<CheckpointMeta>, events: &'a Sender<TrainEvent>, _commands: &Receiver<TrainCommand>) -> anyhow::Result<Self> {
+    fn start(spec: RunSpec, resume: Option<CheckpointMeta>, events: &'a Sender<TrainEvent>) -> anyhow::Result<Self> {
         let config = spec.config;
         let model_config = M::config_of(&config.model).context("model family mismatch")?.clone();
         let ad_device = spec.device.device.clone().autodiff();
@@ -346,9 +356,9 @@ impl<'a, M: Trainable> Run<'a, M> {
         let plain = self.device.device.clone();
         let model = self.model.valid();
         let x = Tensor::<4>::from_data(TensorData::new(b.images.clone(), [b.batch_size, b.channels, b.size, b.size]), &plain);
-        let recon = model.reconstruct(x.clone(), model_config);
+        let recon = model.reconstruct(x.clone(), model_config, self.state.step);
         let mut rng = step_rng(self.config.seed ^ 0x5a5a, 0);
-        let extras = model.snapshot_extras(x.clone(), model_config, &mut rng);
+        let extras = model.snapshot_extras(x.clone(), model_config, self.state.step, &mut rng);
         self.emit(TrainEvent::Snapshot(Snapshot {
             step: self.state.step,
             inputs: to_host_images(x),
