@@ -8,6 +8,43 @@ use patchwork_core::device::DeviceChoice;
 pub enum EvalCommand {
     /// PSNR and SSIM of reconstructions on the test split.
     Recon(ReconArgs),
+    /// The PatchVAE paper's recognition protocol: φ + FC(512) + FC(classes) on labels,
+    /// with the first convolutions frozen; top-1 accuracy on the test split.
+    Probe(ProbeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ProbeArgs {
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// conv1, conv1-3 or conv1-5 (all of φ frozen).
+    #[arg(long, default_value = "conv1-5")]
+    pub regime: String,
+    /// Labelled data (default: the checkpoint's): fashion-mnist, mnist, idx:PATH, cifar:PATH.
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Paper: 90.
+    #[arg(long, default_value_t = 90)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 1e-2)]
+    pub lr: f64,
+    /// Divide the learning rate by 10 every this many epochs.
+    #[arg(long, default_value_t = 30)]
+    pub lr_step: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// At most this many training images.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// At most this many test images.
+    #[arg(long)]
+    pub test_limit: Option<usize>,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -47,6 +84,45 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
                     device.description,
                     report.psnr,
                     report.ssim
+                );
+            }
+            Ok(())
+        }
+        EvalCommand::Probe(args) => {
+            use patchwork_core::eval::probe::{ProbeRegime, ProbeSettings, run};
+            let meta = checkpoint::read_meta(&args.checkpoint)?;
+            let device = super::resolve_device(args.device)?;
+            let regime: ProbeRegime = args.regime.parse().map_err(|e: String| anyhow::anyhow!("--regime: {e}"))?;
+            let data: patchwork_core::data::DataSpec = args.data.as_deref().unwrap_or(&meta.config.data).parse()?;
+            let settings = ProbeSettings {
+                epochs: args.epochs,
+                batch: args.batch,
+                lr: args.lr,
+                lr_step_epochs: args.lr_step,
+                seed: args.seed,
+                train_limit: args.train_limit,
+                test_limit: args.test_limit,
+                ..ProbeSettings::paper(regime)
+            };
+            let report = run(&meta, &data, &device, &settings, |epoch, loss| {
+                if !args.json {
+                    eprintln!("epoch {epoch}/{}: train loss {loss:.4}", settings.epochs);
+                }
+            })?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "{} ({}) probe {} on {} ({} train / {} test images, {} epochs, {}): top-1 {:.2}%",
+                    args.checkpoint.display(),
+                    report.model,
+                    regime.name(),
+                    report.data,
+                    report.train_images,
+                    report.test_images,
+                    report.epochs,
+                    device.description,
+                    report.top1
                 );
             }
             Ok(())

@@ -1,4 +1,5 @@
 //! Evaluation of trained models.
 
+pub mod probe;
 pub mod quality;
 pub mod recon;

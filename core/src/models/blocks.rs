@@ -98,6 +98,17 @@ impl Resnet9 {
         self.forward_until(x, usize::MAX)
     }
 
+    /// Continues [`Resnet9::forward_until`]`(x, convs)`: runs the blocks it left out.
+    pub fn forward_after(&self, y: Tensor<4>, convs: usize) -> Tensor<4> {
+        let mut y = y;
+        for (i, block) in self.blocks.iter().enumerate() {
+            if 1 + 2 * i >= convs {
+                y = block.forward(y);
+            }
+        }
+        y
+    }
+
     /// Runs the backbone up to and including its `convs`-th convolution on the main
     /// path (1 = conv1 only, 3 = conv1 + first block, 5 = + second block, 9 = all).
     pub fn forward_until(&self, x: Tensor<4>, convs: usize) -> Tensor<4> {
