@@ -40,6 +40,44 @@ fn train_then_eval_then_bench_on_cpu() {
 }
 
 #[test]
+fn patchvae_trains_then_probe_recon_and_bench_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("parts");
+    let train = patchwork()
+        .args(["train", "--model", "patchvae", "--parts", "4", "--part-dim", "3", "--gan", "--weighted", "--data", "fashion-mnist"])
+        .args(["--epochs", "1", "--max-steps", "4", "--batch", "16", "--device", "cpu", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(train.status.success(), "{}", String::from_utf8_lossy(&train.stderr));
+    let first: serde_json::Value = serde_json::from_str(std::fs::read_to_string(out.join("metrics.jsonl")).unwrap().lines().next().unwrap()).unwrap();
+    let names: Vec<&str> = first["terms"].as_array().unwrap().iter().map(|t| t[0].as_str().unwrap()).collect();
+    for term in ["recon", "kl_occ", "kl_app", "gan_g", "gan_d", "temperature"] {
+        assert!(names.contains(&term), "{term} not in {names:?}");
+    }
+    let probe = patchwork()
+        .args(["eval", "probe", "--regime", "conv1-3", "--epochs", "1", "--train-limit", "64", "--test-limit", "32", "--device", "cpu", "--json", "--checkpoint"])
+        .arg(out.join("checkpoint"))
+        .output()
+        .unwrap();
+    assert!(probe.status.success(), "{}", String::from_utf8_lossy(&probe.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
+    assert_eq!((report["regime"].as_str(), report["test_images"].as_u64()), (Some("conv1-3"), Some(32)));
+    let recon = patchwork().args(["eval", "recon", "--limit", "32", "--device", "cpu", "--checkpoint"]).arg(out.join("checkpoint")).output().unwrap();
+    assert!(recon.status.success() && String::from_utf8_lossy(&recon.stdout).contains("PSNR"));
+    let bench = patchwork()
+        .args(["bench", "--model", "patchvae", "--parts", "4", "--size", "32", "--batch", "8", "--runs", "1", "--steps", "1", "--warmup", "1", "--device", "cpu", "--json"])
+        .output()
+        .unwrap();
+    assert!(bench.status.success(), "{}", String::from_utf8_lossy(&bench.stderr));
+    // A β-VAE setting on a PatchVAE (and the reverse) is refused, naming the flags.
+    let wrong = patchwork().args(["train", "--model", "patchvae", "--latent", "3", "--device", "cpu"]).output().unwrap();
+    assert!(!wrong.status.success() && String::from_utf8_lossy(&wrong.stderr).contains("beta-vae settings"));
+    let wrong = patchwork().args(["train", "--model", "beta-vae", "--parts", "3", "--device", "cpu"]).output().unwrap();
+    assert!(!wrong.status.success() && String::from_utf8_lossy(&wrong.stderr).contains("patchvae settings"));
+}
+
+#[test]
 fn bad_inputs_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("cfg.json");

@@ -66,7 +66,9 @@ pub fn read_meta(dir: &Path) -> anyhow::Result<CheckpointMeta> {
     if !dir.is_dir() {
         bail!("{}: not a checkpoint folder (no such folder)", dir.display());
     }
-    for file in [CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE] {
+    // optimizer.bpk is optional: shipped checkpoints leave it out to stay small, and
+    // resuming them starts the optimizer afresh.
+    for file in [CONFIG_FILE, MODEL_FILE, STATE_FILE] {
         if !dir.join(file).is_file() {
             bail!("{}: missing (is {} a Patchwork checkpoint?)", dir.join(file).display(), dir.display());
         }
@@ -106,9 +108,17 @@ impl CheckpointMeta {
             .map_err(|e| anyhow::anyhow!("{}: cannot load the model weights: {e}", path.display()))
     }
 
+    /// Whether the checkpoint holds optimizer state (weights-only checkpoints do not).
+    pub fn has_optimizer(&self) -> bool {
+        self.dir.join(OPTIMIZER_FILE).is_file()
+    }
+
     /// Loads the optimizer state into `optimizer` (load the model first: state is
-    /// matched to parameters by id).
+    /// matched to parameters by id). A weights-only checkpoint leaves `optimizer` fresh.
     pub fn load_optimizer(&self, optimizer: ModuleOptimizer) -> anyhow::Result<ModuleOptimizer> {
+        if !self.has_optimizer() {
+            return Ok(optimizer);
+        }
         let path = self.dir.join(OPTIMIZER_FILE);
         optimizer.load(&path).map_err(|e| anyhow::anyhow!("{}: cannot load the optimizer state: {e}", path.display()))
     }

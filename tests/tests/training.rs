@@ -89,6 +89,16 @@ fn checkpoints_round_trip_and_bad_ones_are_refused_by_name() {
     let err = checkpoint::read_meta(&mismatched).unwrap().load_model::<BetaVae>(&device).err().unwrap().to_string();
     assert!(err.contains("model.bpk"), "{err}");
 
+    // A weights-only checkpoint (as shipped in checkpoints/) loads and resumes with a
+    // fresh optimizer.
+    let weights_only = copy("weights-only");
+    std::fs::remove_file(weights_only.join("optimizer.bpk")).unwrap();
+    let meta = checkpoint::read_meta(&weights_only).unwrap();
+    assert!(!meta.has_optimizer());
+    let _: BetaVae = meta.load_model(&device).unwrap();
+    let resumed = losses(&collect(run(small_config(32, 5), fashion_subset(64), None, Some(weights_only))));
+    assert_eq!(resumed.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![4, 5]);
+
     // Not a checkpoint at all.
     let err = checkpoint::read_meta(dir.path()).err().unwrap().to_string();
     assert!(err.contains("missing"), "{err}");

@@ -83,6 +83,9 @@ pub struct ModelArgs {
     /// patchvae: occurrence sampling: bernoulli, categorical or hard (straight-through).
     #[arg(long)]
     pub sampling: Option<String>,
+    /// patchvae: the GAN variant (a discriminator on reconstructions, weight β_g = 1).
+    #[arg(long)]
+    pub gan: bool,
     /// patchvae: temperature schedule: compounding (official code, default) or exponential (paper).
     #[arg(long)]
     pub temperature_schedule: Option<String>,

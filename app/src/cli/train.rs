@@ -48,6 +48,17 @@ pub struct TrainArgs {
 pub(crate) fn model_config(args: &ModelArgs, data_channels: usize, base: Option<ModelConfig>) -> anyhow::Result<ModelConfig> {
     match args.model.as_str() {
         "beta-vae" | "vae" => {
+            let patch_only = args.gan
+                || args.parts.is_some()
+                || args.part_dim.is_some()
+                || args.beta_occ.is_some()
+                || args.beta_app.is_some()
+                || args.prior.is_some()
+                || args.sampling.is_some()
+                || args.temperature_schedule.is_some();
+            if patch_only {
+                anyhow::bail!("--gan, --parts, --part-dim, --beta-occ, --beta-app, --prior, --sampling and --temperature-schedule are patchvae settings");
+            }
             let mut c = match base {
                 Some(ModelConfig::BetaVae(c)) => c,
                 _ => BetaVaeConfig::new(VaeArch::Resnet9).with_channels(data_channels),
@@ -95,6 +106,9 @@ pub(crate) fn model_config(args: &ModelArgs, data_channels: usize, base: Option<
             c.beta_app = args.beta_app.unwrap_or(c.beta_app);
             c.prior = args.prior.or(c.prior);
             c.weighted_loss |= args.weighted;
+            if args.gan && c.gan.is_none() {
+                c.gan = Some(patchwork_core::models::patch_vae::GanSettings::default());
+            }
             if let Some(s) = &args.sampling {
                 c.sampling = match s.as_str() {
                     "bernoulli" => OccurrenceSampling::Bernoulli,
@@ -111,7 +125,7 @@ pub(crate) fn model_config(args: &ModelArgs, data_channels: usize, base: Option<
                 };
             }
             if args.arch.is_some() || args.latent.is_some() || args.beta.is_some() || args.capacity || args.recon.is_some() {
-                anyhow::bail!("--arch, --latent, --beta, --capacity and --recon are beta-vae settings; patchvae takes --parts, --part-dim, --beta-occ, --beta-app, --prior, --sampling, --weighted");
+                anyhow::bail!("--arch, --latent, --beta, --capacity and --recon are beta-vae settings; patchvae takes --parts, --part-dim, --beta-occ, --beta-app, --prior, --sampling, --weighted, --gan");
             }
             let m = ModelConfig::PatchVae(c);
             m.validate().map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -27,10 +27,12 @@ use crate::models::blocks::Resnet9;
 use crate::models::{FamilyVisitor, Trainable};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum ProbeRegime {
+    #[serde(rename = "conv1")]
     Conv1,
+    #[serde(rename = "conv1-3")]
     Conv1To3,
+    #[serde(rename = "conv1-5")]
     Conv1To5,
 }
 

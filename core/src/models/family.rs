@@ -218,11 +218,11 @@ impl Trainable for PatchVae {
         let u = Tensor::<4>::from_data(TensorData::new(uniform_noise(rng, b * n * g * g), [b, n, g, g]), &device);
         let eps = Tensor::<3>::from_data(TensorData::new(normal_noise(rng, b * n * d), [b, n, d]), &device);
         let out = PatchVae::loss(self, x, u, eps, config, step);
-        StepLoss {
-            total: out.total,
-            terms: vec![("recon", out.recon), ("kl_occ", out.kl_occ), ("kl_app", out.kl_app)],
-            host_terms: vec![("temperature", config.temperature.at(step))],
+        let mut terms = vec![("recon", out.recon), ("kl_occ", out.kl_occ), ("kl_app", out.kl_app)];
+        if let Some((generator, discriminator)) = out.gan {
+            terms.extend([("gan_g", generator), ("gan_d", discriminator)]);
         }
+        StepLoss { total: out.total, terms, host_terms: vec![("temperature", config.temperature.at(step))] }
     }
 
     fn reconstruct(&self, x: Tensor<4>, config: &PatchVaeConfig, step: u64) -> Tensor<4> {

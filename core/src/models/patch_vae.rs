@@ -114,6 +114,24 @@ pub struct PatchVaeConfig {
     /// Base width of the decoder (code `--ngf`, 64).
     #[config(default = 64)]
     pub ngf: usize,
+    /// The GAN variant (paper §3.4, App. A): a discriminator and its adversarial loss on
+    /// reconstructions; `None` trains the plain VAE.
+    pub gan: Option<GanSettings>,
+}
+
+/// The VAE-GAN variant's settings (official code: `--gan`, `--ndf 64`, `--beta-g 1`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GanSettings {
+    /// Weight of the generator's adversarial term.
+    pub beta_g: f64,
+    /// Base width of the discriminator.
+    pub ndf: usize,
+}
+
+impl Default for GanSettings {
+    fn default() -> Self {
+        Self { beta_g: 1.0, ndf: 64 }
+    }
 }
 
 impl PatchVaeConfig {
@@ -152,6 +170,11 @@ impl PatchVaeConfig {
         if self.ngf < 4 {
             return Err("ngf must be at least 4".into());
         }
+        if let Some(g) = &self.gan {
+            if !(g.beta_g.is_finite() && g.beta_g >= 0.0) || g.ndf < 4 {
+                return Err("gan: beta_g must be ≥ 0 and ndf at least 4".into());
+            }
+        }
         Ok(())
     }
 
@@ -170,11 +193,48 @@ impl PatchVaeConfig {
                 up_bns: vec![batch_norm(wide / 2, device), batch_norm(wide / 4, device)],
                 out: deconv([self.ngf, c], 4, 2, 1, false, device),
             },
+            discriminator: self.gan.map(|g| Discriminator::new(c, g.ndf, device)),
             parts: n,
             part_dim: dp,
             channels: c,
             image_size: self.image_size,
         }
+    }
+}
+
+/// The official code's discriminator: the "pyramid" encoder (4×4/2 conv, LReLU(0.2), then
+/// two 4×4/2 convs with batch norm and LReLU) and a 1×1 conv to one logit per location,
+/// averaged over the H/8 × W/8 grid: 4 convolutions, two with batch norm, no biases.
+/// (The code sizes the last conv's input as ndf·2^(log₂ size − 4), which only matches the
+/// pyramid's ndf·4 channels at 64×64; here it is ndf·4 at every size.)
+#[derive(Module, Debug)]
+pub struct Discriminator {
+    convs: Vec<Conv2d>,
+    bns: Vec<BatchNorm>,
+    out: Conv2d,
+}
+
+impl Discriminator {
+    pub fn new(channels: usize, ndf: usize, device: &Device) -> Self {
+        Self {
+            convs: vec![
+                conv([channels, ndf], 4, 2, 1, false, device),
+                conv([ndf, ndf * 2], 4, 2, 1, false, device),
+                conv([ndf * 2, ndf * 4], 4, 2, 1, false, device),
+            ],
+            bns: vec![batch_norm(ndf * 2, device), batch_norm(ndf * 4, device)],
+            out: conv([ndf * 4, 1], 1, 1, 0, false, device),
+        }
+    }
+
+    /// One logit per image, `[batch]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<1> {
+        let mut h = activation::leaky_relu(self.convs[0].forward(x), 0.2);
+        for (conv, bn) in self.convs[1..].iter().zip(&self.bns) {
+            h = activation::leaky_relu(bn.forward(conv.forward(h)), 0.2);
+        }
+        let [b, ..] = h.dims();
+        self.out.forward(h).reshape([b as i32, -1]).mean_dim(1).reshape([b])
     }
 }
 
@@ -205,6 +265,10 @@ pub struct PatchVae {
     app_mu: Conv2d,
     app_logvar: Conv2d,
     decoder: PyramidDecoder,
+    /// Present for the GAN variant. Trained by the same optimizer step as the VAE: its
+    /// loss reaches only its own weights (reconstructions are detached), and the
+    /// generator's adversarial term sees it through a frozen copy.
+    discriminator: Option<Discriminator>,
     pub parts: usize,
     pub part_dim: usize,
     pub channels: usize,
@@ -288,6 +352,15 @@ pub struct PatchVaeLoss {
     pub recon: Tensor<1>,
     pub kl_occ: Tensor<1>,
     pub kl_app: Tensor<1>,
+    /// GAN variant: the generator's adversarial term and the discriminator's loss.
+    pub gan: Option<(Tensor<1>, Tensor<1>)>,
+}
+
+/// Mean binary cross-entropy of logits against an all-real (`true`) or all-fake target:
+/// softplus(−l) or softplus(l) (the code's `BCEWithLogits(sum)/B` on one logit per image).
+fn bce_logits(logits: Tensor<1>, real: bool) -> Tensor<1> {
+    let l = if real { logits.neg() } else { logits };
+    activation::softplus(l, 1.0).mean()
 }
 
 impl PatchVae {
@@ -330,6 +403,14 @@ impl PatchVae {
         let z_occ = sample_occurrence(post.logits, occurrence_noise, config.sampling, config.temperature.at(step));
         let z_app = post.app_mu.clone() + post.app_var.clone().sqrt() * appearance_noise;
         let recon_x = self.decode_parts(z_occ, z_app);
+        let gan = match (&self.discriminator, &config.gan) {
+            (Some(d), Some(_)) => {
+                let generator = bce_logits(d.clone().no_grad().forward(recon_x.clone()), true);
+                let discriminator = bce_logits(d.forward(x.clone()), true) + bce_logits(d.forward(recon_x.clone().detach()), false);
+                Some((generator, discriminator))
+            }
+            _ => None,
+        };
         let recon = if config.weighted_loss {
             edge_weighted_squared_error(recon_x, x, PATCH_SCALE)
         } else {
@@ -342,8 +423,11 @@ impl PatchVae {
         };
         let [b, n, d] = post.app_mu.dims();
         let kl_app = gaussian_kl(post.app_mu.reshape([b, n * d]), post.app_var.log().reshape([b, n * d]));
-        let total = recon.clone() + kl_occ.clone() * config.beta_occ + kl_app.clone() * config.beta_app;
-        PatchVaeLoss { total, recon, kl_occ, kl_app }
+        let mut total = recon.clone() + kl_occ.clone() * config.beta_occ + kl_app.clone() * config.beta_app;
+        if let (Some((g, d)), Some(settings)) = (&gan, &config.gan) {
+            total = total + g.clone() * settings.beta_g + d.clone();
+        }
+        PatchVaeLoss { total, recon, kl_occ, kl_app, gan }
     }
 
     /// Deterministic reconstruction at the temperature of `step`: appearance means and
@@ -370,6 +454,31 @@ mod tests {
             + trainable_params(&vae.app_logvar);
         assert_eq!(encoder, 922_896);
         assert_eq!(trainable_params(&vae.decoder), 683_904);
+    }
+
+    #[test]
+    fn the_discriminator_has_four_convs_two_with_batch_norm_and_learns_only_from_its_loss() {
+        let d = Device::flex().autodiff();
+        let cfg = PatchVaeConfig::new().with_channels(1).with_parts(4).with_part_dim(2).with_gan(Some(GanSettings::default()));
+        let vae = crate::models::init_seeded(&d, 1, |dev| cfg.init(dev));
+        let disc = vae.discriminator.as_ref().unwrap();
+        assert_eq!(disc.convs.len() + 1, 4);
+        assert_eq!(disc.bns.len(), 2);
+        // 1·64·16 + 64·128·16 + 128·256·16 + 256 + BN (2·128 + 2·256).
+        assert_eq!(trainable_params(disc), 1024 + 131_072 + 524_288 + 256 + 768);
+        let x = Tensor::<4>::random([2, 1, 32, 32], burn::tensor::Distribution::Uniform(-1.0, 1.0), &d);
+        let u = Tensor::<4>::random([2, 4, 4, 4], burn::tensor::Distribution::Uniform(0.0, 1.0), &d);
+        let e = Tensor::<3>::zeros([2, 4, 2], &d);
+        let out = vae.loss(x, u, e, &cfg, 0);
+        let (g, dl) = out.gan.unwrap();
+        // The generator term reaches the decoder but not the discriminator.
+        let grads = g.backward();
+        assert!(disc.out.weight.val().grad(&grads).is_none());
+        assert!(vae.decoder.out.weight.val().grad(&grads).is_some());
+        // The discriminator's loss reaches the discriminator but not the decoder.
+        let grads = dl.backward();
+        assert!(disc.out.weight.val().grad(&grads).is_some());
+        assert!(vae.decoder.out.weight.val().grad(&grads).is_none());
     }
 
     #[test]
