@@ -97,3 +97,61 @@ fn dropped_images_open_and_bad_files_change_nothing_else() {
     assert!(h.state().state.status_line().contains("1 unreadable"));
     h.get_by_label("1 unreadable file(s) skipped");
 }
+
+fn parts_view<'h>(h: &'h mut Harness<'static, PatchworkApp>) -> &'h mut patchwork::gui::views::parts::PartsView {
+    let app = h.state_mut();
+    let i = app.views.iter().position(|v| v.name() == "Parts").expect("a Parts tab");
+    app.views[i].as_any_mut().downcast_mut().expect("the Parts view")
+}
+
+#[test]
+fn parts_view_opens_on_the_shipped_patchvae_browses_a_part_and_refuses_other_models() {
+    let cache = tempfile::tempdir().unwrap();
+    // SAFETY: set before any thread of this test reads the environment.
+    unsafe { std::env::set_var("XDG_CACHE_HOME", cache.path()) };
+    let mut h = harness();
+    h.run_steps(2);
+    h.get_by_label("Parts").click();
+    h.run_steps(1);
+    let start = Instant::now();
+    while parts_view(&mut h).result.is_none() {
+        assert!(start.elapsed() < Duration::from_secs(60), "no analysis: {:?}", parts_view(&mut h).error);
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let view = parts_view(&mut h);
+    let result = view.result.as_ref().unwrap();
+    assert_eq!(result.parts(), 16);
+    assert_eq!(result.analyses.len(), 6);
+    assert!(result.analyses[0].probabilities.iter().all(|p| (0.0..=1.0).contains(p)));
+    view.selected = Some(3);
+    h.run_steps(1);
+    h.get_by_label("Build part browser").click();
+    h.run_steps(1);
+    let start = Instant::now();
+    while parts_view(&mut h).index.is_none() {
+        assert!(start.elapsed() < Duration::from_secs(180), "the part browser index did not finish");
+        h.step();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    h.run_steps(2);
+    let index = parts_view(&mut h).index.clone().unwrap();
+    assert_eq!((index.images, index.parts.len(), index.parts[3].hits.len()), (10_000, 16, 50));
+    h.get_by_label("Part 3");
+    // A β-VAE checkpoint (or any non-PatchVAE folder) is refused and the shipped model kept.
+    let not_patchvae = tempfile::tempdir().unwrap();
+    let generation = h.state().state.data.generation;
+    let dir = not_patchvae.path().to_path_buf();
+    {
+        let app = h.state_mut();
+        let i = app.views.iter().position(|v| v.name() == "Parts").unwrap();
+        let (views, state) = (&mut app.views, &app.state);
+        let view: &mut patchwork::gui::views::parts::PartsView = views[i].as_any_mut().downcast_mut().unwrap();
+        view.open_checkpoint(dir.clone(), state);
+    }
+    step_until(&mut h, Duration::from_secs(30), "the refusal", |a| a.state.message.as_deref().is_some_and(|m| m.contains("Parts:")));
+    let view = parts_view(&mut h);
+    assert!(view.error.as_deref().is_some_and(|e| e.contains(&dir.display().to_string())), "{:?}", view.error);
+    assert_eq!(view.result.as_ref().unwrap().parts(), 16, "the shipped model stays");
+    assert_eq!(h.state().state.data.generation, generation);
+}

@@ -15,6 +15,8 @@ pub use state::AppState;
 pub trait View {
     fn name(&self) -> &'static str;
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState);
+    /// The concrete view, for tests and for views that drive each other.
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
 }
 
 pub struct PatchworkApp {

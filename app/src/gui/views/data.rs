@@ -14,6 +14,10 @@ pub struct DataView {
 }
 
 impl View for DataView {
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
     fn name(&self) -> &'static str {
         "Data"
     }

@@ -237,6 +237,10 @@ impl TrainView {
 }
 
 impl View for TrainView {
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
     fn name(&self) -> &'static str {
         "Train"
     }
