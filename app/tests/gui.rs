@@ -7,6 +7,10 @@ use egui_kittest::kittest::Queryable;
 use patchwork::gui::PatchworkApp;
 use patchwork::gui::session::RunStatus;
 use patchwork::gui::state::TrainForm;
+use patchwork::gui::views::parts::PartsView;
+use patchwork::gui::views::runs::RunsView;
+use patchwork::gui::views::swap::SwapView;
+use patchwork::gui::views::traverse::TraverseView;
 use patchwork_core::device::DeviceChoice;
 
 #[derive(Debug)]
@@ -44,12 +48,29 @@ fn opens_on_fashion_mnist_then_trains_pauses_and_resumes() {
     assert_eq!((source.info().name.as_str(), source.len()), ("fashion-mnist", 10_000));
     h.get_by_label("Train").click();
     h.run_steps(2);
-    h.state_mut().state.settings.form = TrainForm { arch: "mlp".into(), latent: 4, image_size: 28, batch_size: 32, epochs: 1, ..TrainForm::default() };
+    h.state_mut().state.settings.form = TrainForm { model: "patchvae".into(), parts: 4, part_dim: 2, batch_size: 16, epochs: 1, ..TrainForm::default() };
     h.get_by_label("Start").click();
     h.run_steps(1);
     step_until(&mut h, Duration::from_secs(120), "training steps", |a| a.state.session.as_ref().is_some_and(|s| s.history.len() >= 3));
     let session = h.state().state.session.as_ref().unwrap();
     assert!(session.device.contains("flex"), "{}", session.device);
+    // Parts follows the run: its occurrence maps come from the live weights, re-analysed
+    // as new snapshots arrive.
+    h.get_by_label("Parts").click();
+    let start = Instant::now();
+    let mut steps_seen = vec![];
+    while steps_seen.len() < 2 {
+        assert!(start.elapsed() < Duration::from_secs(120), "Parts did not follow the run: {steps_seen:?}");
+        h.step();
+        if let Some(r) = &parts_view(&mut h).result {
+            if r.model.contains("live run") && r.parts() == 4 && steps_seen.last() != Some(&r.model_generation) {
+                steps_seen.push(r.model_generation);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.get_by_label("Train").click();
+    h.run_steps(1);
     h.get_by_label("Pause").click();
     h.run_steps(1);
     step_until(&mut h, Duration::from_secs(60), "pause", |a| a.state.session.as_ref().is_some_and(|s| s.status == RunStatus::Paused));
@@ -77,6 +98,8 @@ fn dropped_images_open_and_bad_files_change_nothing_else() {
     std::fs::write(dir.path().join("notes.txt"), b"hello").unwrap();
     let mut h = harness();
     h.run_steps(2);
+    h.get_by_label("Data").click();
+    h.run_steps(1);
     let drop = |h: &mut Harness<'static, PatchworkApp>, paths: &[&str]| {
         h.input_mut().dropped_files =
             paths.iter().map(|p| std::sync::Arc::new(Dropped(dir.path().join(p))) as _).collect();
@@ -98,34 +121,60 @@ fn dropped_images_open_and_bad_files_change_nothing_else() {
     h.get_by_label("1 unreadable file(s) skipped");
 }
 
-fn parts_view<'h>(h: &'h mut Harness<'static, PatchworkApp>) -> &'h mut patchwork::gui::views::parts::PartsView {
+fn view<'h, V: 'static>(h: &'h mut Harness<'static, PatchworkApp>, name: &str) -> &'h mut V {
     let app = h.state_mut();
-    let i = app.views.iter().position(|v| v.name() == "Parts").expect("a Parts tab");
-    app.views[i].as_any_mut().downcast_mut().expect("the Parts view")
+    let i = app.views.iter().position(|v| v.name() == name).expect("the tab");
+    app.views[i].as_any_mut().downcast_mut().expect("the view type")
+}
+
+fn parts_view<'h>(h: &'h mut Harness<'static, PatchworkApp>) -> &'h mut PartsView {
+    view(h, "Parts")
+}
+
+fn swap_view<'h>(h: &'h mut Harness<'static, PatchworkApp>) -> &'h mut SwapView {
+    view(h, "Swap")
+}
+
+fn traverse_view<'h>(h: &'h mut Harness<'static, PatchworkApp>) -> &'h mut TraverseView {
+    view(h, "Traverse")
+}
+
+/// Steps until the view's background work is done, asserting nothing hangs.
+fn settle<V: 'static>(h: &mut Harness<'static, PatchworkApp>, name: &str, busy: impl Fn(&mut V) -> bool) {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if !busy(view::<V>(h, name)) && !h.state().state.model.is_loading() {
+            h.step();
+            if !busy(view::<V>(h, name)) {
+                return;
+            }
+        }
+        assert!(start.elapsed() < Duration::from_secs(90), "{name} stayed busy: {}", h.state().state.status_line());
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 #[test]
-fn parts_view_opens_on_the_shipped_patchvae_browses_a_part_and_refuses_other_models() {
+fn opens_on_the_shipped_patchvae_parts_browses_a_part_and_refuses_other_models() {
     let cache = tempfile::tempdir().unwrap();
     // SAFETY: set before any thread of this test reads the environment.
     unsafe { std::env::set_var("XDG_CACHE_HOME", cache.path()) };
     let mut h = harness();
     h.run_steps(2);
-    h.get_by_label("Parts").click();
-    h.run_steps(1);
-    let start = Instant::now();
-    while parts_view(&mut h).result.is_none() {
-        assert!(start.elapsed() < Duration::from_secs(60), "no analysis: {:?}", parts_view(&mut h).error);
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // The first launch opens on Parts, analysing the shipped model.
+    h.get_by_label("Build part browser");
+    step_until(&mut h, Duration::from_secs(60), "the first analysis", |a| a.state.model.current().is_some());
+    settle::<PartsView>(&mut h, "Parts", |v| v.busy());
     let view = parts_view(&mut h);
-    let result = view.result.as_ref().unwrap();
+    let result = view.result.as_ref().expect("an analysis");
     assert_eq!(result.parts(), 16);
     assert_eq!(result.analyses.len(), 6);
+    assert!(result.model.contains("patchvae-fashion-mnist"), "{}", result.model);
     assert!(result.analyses[0].probabilities.iter().all(|p| (0.0..=1.0).contains(p)));
-    view.selected = Some(3);
-    h.run_steps(1);
+    // Clicking the column of part 3 selects it.
+    let rect = view.grid_rect().expect("the overlay grid is drawn");
+    let column_width = rect.width() / 18.0;
     h.get_by_label("Build part browser").click();
     h.run_steps(1);
     let start = Instant::now();
@@ -134,24 +183,160 @@ fn parts_view_opens_on_the_shipped_patchvae_browses_a_part_and_refuses_other_mod
         h.step();
         std::thread::sleep(Duration::from_millis(50));
     }
+    h.hover_at(egui::pos2(rect.left() + column_width * 5.5, rect.top() + 5.0));
+    h.step();
+    h.drag_at(egui::pos2(rect.left() + column_width * 5.5, rect.top() + 5.0));
+    h.step();
+    h.drop_at(egui::pos2(rect.left() + column_width * 5.5, rect.top() + 5.0));
     h.run_steps(2);
+    assert_eq!(parts_view(&mut h).selected, Some(3));
     let index = parts_view(&mut h).index.clone().unwrap();
     assert_eq!((index.images, index.parts.len(), index.parts[3].hits.len()), (10_000, 16, 50));
     h.get_by_label("Part 3");
-    // A β-VAE checkpoint (or any non-PatchVAE folder) is refused and the shipped model kept.
-    let not_patchvae = tempfile::tempdir().unwrap();
+    // A folder that is no checkpoint is refused by name and the shipped model kept.
+    let not_a_checkpoint = tempfile::tempdir().unwrap();
     let generation = h.state().state.data.generation;
-    let dir = not_patchvae.path().to_path_buf();
+    h.state_mut().state.open_checkpoint(not_a_checkpoint.path());
+    step_until(&mut h, Duration::from_secs(30), "the refusal", |a| a.state.message.as_deref().is_some_and(|m| m.contains("not opened")));
+    let state = &h.state().state;
+    assert!(state.model.error.as_deref().is_some_and(|e| e.contains(&not_a_checkpoint.path().display().to_string())), "{:?}", state.model.error);
+    assert_eq!(state.model.current().and_then(|m| m.parts()), Some(16), "the shipped model stays");
+    assert_eq!(state.data.generation, generation);
+}
+
+#[test]
+fn swap_takes_a_dragged_thumbnail_and_a_dropped_file_and_switches_parts_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness();
+    h.run_steps(2);
+    h.get_by_label("Swap").click();
+    step_until(&mut h, Duration::from_secs(60), "the shipped model", |a| a.state.model.current().is_some());
+    settle::<SwapView>(&mut h, "Swap", |v| v.busy());
+    // It opens on the first two images, ready to swap.
+    let first = swap_view(&mut h).result.as_ref().expect("a first swap").swapped.clone();
+    assert_eq!(swap_view(&mut h).source.image.as_ref().unwrap().label, "fashion-mnist #0");
+    // Drag thumbnail 5 (second row, second column) onto Source.
+    let grid = swap_view(&mut h).thumbnails.last_rect.expect("thumbnails drawn");
+    let cell = egui::pos2(grid.left() + grid.width() * 1.5 / 4.0, grid.top() + grid.height() * 1.5 / 16.0);
+    let source_slot = swap_view(&mut h).source.rect.unwrap().center();
+    h.hover_at(cell);
+    h.step();
+    h.drag_at(cell);
+    h.step();
+    for t in [0.25, 0.5, 0.75, 1.0] {
+        h.hover_at(cell + (source_slot - cell) * t);
+        h.step();
+    }
+    h.drop_at(source_slot);
+    h.run_steps(2);
+    assert_eq!(swap_view(&mut h).source.image.as_ref().unwrap().label, "fashion-mnist #5");
+    // A file from the desktop dropped over Target.
+    let target_slot = swap_view(&mut h).target.rect.unwrap().center();
+    let seven = h.state().state.data.source.as_ref().unwrap().get(7).image;
+    seven.to_dynamic().save(dir.path().join("seven.png")).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), b"hello").unwrap();
+    h.hover_at(target_slot);
+    h.input_mut().dropped_files = vec![std::sync::Arc::new(Dropped(dir.path().join("seven.png"))) as _];
+    h.run_steps(1);
+    settle::<SwapView>(&mut h, "Swap", |v| v.busy());
+    let view = swap_view(&mut h);
+    assert_eq!(view.target.image.as_ref().unwrap().label, "seven.png");
+    let result = view.result.as_ref().unwrap();
+    assert_ne!(result.swapped, first);
+    // Parts chosen: the ones most present in each image.
+    assert_eq!(result.key.source_part, result.source.code.parts_by_presence()[0]);
+    assert_eq!(result.key.target_part, result.target.code.parts_by_presence()[0]);
+    assert_ne!(result.swapped, result.target.reconstruction, "swapping a present part changes the image");
+    // Switch the target's most present part off: the result changes again.
+    let before = result.swapped.clone();
+    let part = result.key.target_part;
+    swap_view(&mut h).parts_off = vec![part];
+    settle::<SwapView>(&mut h, "Swap", |v| v.busy());
+    let result = swap_view(&mut h).result.as_ref().unwrap();
+    assert_eq!(result.key.parts_off, vec![part]);
+    assert_ne!(result.swapped, before);
+    // A text file dropped on Swap: a clear message, nothing else changes.
+    let generation = h.state().state.data.generation;
+    h.input_mut().dropped_files = vec![std::sync::Arc::new(Dropped(dir.path().join("notes.txt"))) as _];
+    h.run_steps(2);
+    assert!(h.state().state.message.as_deref().is_some_and(|m| m.contains("notes.txt is not a usable image")), "{:?}", h.state().state.message);
+    assert_eq!(swap_view(&mut h).target.image.as_ref().unwrap().label, "seven.png");
+    assert_eq!(h.state().state.data.generation, generation);
+}
+
+#[test]
+fn trains_a_tiny_beta_vae_saves_reopens_and_traverses_it() {
+    let mut h = harness();
+    h.run_steps(2);
+    h.get_by_label("Train").click();
+    h.run_steps(1);
+    h.state_mut().state.settings.form =
+        TrainForm { model: "beta-vae".into(), arch: "mlp".into(), latent: 2, image_size: 28, batch_size: 32, epochs: 1, ..TrainForm::default() };
+    // The form's layout changes with the model: let it settle before clicking.
+    h.run_steps(2);
+    h.get_by_label("Start").click();
+    h.run_steps(1);
+    step_until(&mut h, Duration::from_secs(120), "training steps", |a| a.state.session.as_ref().is_some_and(|s| s.history.len() >= 20));
+    // Ctrl+S saves the run's checkpoint.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    h.run_steps(1);
+    step_until(&mut h, Duration::from_secs(60), "the checkpoint", |a| a.state.session.as_ref().is_some_and(|s| s.log.iter().any(|l| l.contains("saved"))));
+    // The live weights reach the explorer.
+    step_until(&mut h, Duration::from_secs(30), "live weights", |a| a.state.model.current().is_some_and(|m| m.kind() == "beta-vae"));
+    h.get_by_label("Stop").click();
+    step_until(&mut h, Duration::from_secs(60), "the run to finish", |a| a.state.session.as_ref().is_some_and(|s| s.status == RunStatus::Finished));
+    let run_dir = h.state().state.session.as_ref().unwrap().run_dir.clone().unwrap();
+    // Runs: the run is listed; Explore reopens its checkpoint.
+    h.get_by_label("Runs").click();
+    h.run_steps(1);
+    h.get_by_label(&run_dir.display().to_string());
+    h.get_by_label("Explore").click();
+    h.run_steps(1);
+    step_until(&mut h, Duration::from_secs(30), "the checkpoint to open", |a| {
+        a.state.model.current().is_some_and(|m| m.describe().contains(&run_dir.join("checkpoint").display().to_string()))
+    });
+    h.get_by_label("Compare as A").click();
+    h.run_steps(1);
+    let runs: &mut RunsView = view(&mut h, "Runs");
+    let (_, metrics) = runs.compared[0].as_ref().unwrap();
+    assert!(metrics.as_ref().unwrap().len() >= 20);
+    // Traverse: both latents ordered by KL, the 2-D manifold, and a slider that moves the image.
+    h.get_by_label("Traverse").click();
+    h.run_steps(1);
+    settle::<TraverseView>(&mut h, "Traverse", |v| v.busy());
+    let view = traverse_view(&mut h);
+    let t = view.traversal.as_ref().expect("a traversal");
+    assert_eq!((t.rows.len(), t.rows[0].len()), (2, 9));
+    assert!(t.kl[t.order[0]] >= t.kl[t.order[1]]);
+    assert_ne!(t.rows[0][0], t.rows[0][8], "moving the most informative latent changes the image");
+    assert_eq!(view.manifold.len(), 12 * 12);
+    let before = view.edited_image.clone().unwrap();
+    let dim = t.order[0];
+    view.edited[dim] = 3.5;
     {
         let app = h.state_mut();
-        let i = app.views.iter().position(|v| v.name() == "Parts").unwrap();
+        let i = app.views.iter().position(|v| v.name() == "Traverse").unwrap();
         let (views, state) = (&mut app.views, &app.state);
-        let view: &mut patchwork::gui::views::parts::PartsView = views[i].as_any_mut().downcast_mut().unwrap();
-        view.open_checkpoint(dir.clone(), state);
+        let view: &mut TraverseView = views[i].as_any_mut().downcast_mut().unwrap();
+        view.request_edit(state);
     }
-    step_until(&mut h, Duration::from_secs(30), "the refusal", |a| a.state.message.as_deref().is_some_and(|m| m.contains("Parts:")));
-    let view = parts_view(&mut h);
-    assert!(view.error.as_deref().is_some_and(|e| e.contains(&dir.display().to_string())), "{:?}", view.error);
-    assert_eq!(view.result.as_ref().unwrap().parts(), 16, "the shipped model stays");
-    assert_eq!(h.state().state.data.generation, generation);
+    settle::<TraverseView>(&mut h, "Traverse", |v| v.busy());
+    assert_ne!(traverse_view(&mut h).edited_image.clone().unwrap(), before);
+    let _ = std::fs::remove_dir_all(run_dir);
+}
+
+#[test]
+fn traverses_a_part_of_the_shipped_patchvae() {
+    let mut h = harness();
+    h.run_steps(2);
+    h.get_by_label("Traverse").click();
+    step_until(&mut h, Duration::from_secs(60), "the shipped model", |a| a.state.model.current().is_some());
+    settle::<TraverseView>(&mut h, "Traverse", |v| v.busy());
+    let view = traverse_view(&mut h);
+    let t = view.traversal.as_ref().expect("a traversal");
+    let (part, code) = t.part_code.clone().expect("a part traversal");
+    assert_eq!(part, code.parts_by_presence()[0], "the part most present in the image");
+    assert_eq!((t.rows.len(), t.rows[0].len()), (6, 9));
+    assert!(view.manifold.is_empty());
+    assert_eq!(view.samples.len(), 16);
 }

@@ -2,7 +2,10 @@
 //! [`state::AppState`]. Training runs on its own thread; views only read what its
 //! typed events delivered, so nothing here waits on the model.
 
+pub mod image_drop;
 pub mod images;
+pub mod jobs;
+pub mod model_slot;
 pub mod session;
 pub mod state;
 pub mod views;
@@ -17,6 +20,11 @@ pub trait View {
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState);
     /// The concrete view, for tests and for views that drive each other.
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+    /// Files dropped on the window while this view is open, with the pointer position if
+    /// known. Returns true if the view took them; otherwise they open as data.
+    fn on_dropped(&mut self, _paths: &[std::path::PathBuf], _pointer: Option<egui::Pos2>, _state: &mut AppState) -> bool {
+        false
+    }
 }
 
 pub struct PatchworkApp {
@@ -42,9 +50,16 @@ impl PatchworkApp {
     }
 
     fn shortcuts(&mut self, ctx: &egui::Context) {
-        let (space, save) = ctx.input(|i| {
-            (i.key_pressed(egui::Key::Space) && !ctx.egui_wants_keyboard_input(), i.modifiers.command && i.key_pressed(egui::Key::S))
+        let (space, save, open) = ctx.input(|i| {
+            (
+                i.key_pressed(egui::Key::Space) && !ctx.egui_wants_keyboard_input(),
+                i.modifiers.command && i.key_pressed(egui::Key::S),
+                i.modifiers.command && i.key_pressed(egui::Key::O),
+            )
         });
+        if open {
+            self.state.pick_checkpoint();
+        }
         if let Some(session) = &mut self.state.session {
             if space {
                 session.toggle_pause();
@@ -61,6 +76,14 @@ impl PatchworkApp {
         ctx.set_theme(if self.state.settings.dark { egui::Theme::Dark } else { egui::Theme::Light });
         self.state.poll(&ctx);
         self.shortcuts(&ctx);
+        let tab = self.state.settings.tab.min(self.views.len() - 1);
+        let dropped = std::mem::take(&mut self.state.dropped);
+        if !dropped.is_empty() {
+            let pointer = ctx.pointer_latest_pos();
+            if !self.views[tab].on_dropped(&dropped, pointer, &mut self.state) {
+                self.state.open_paths(dropped);
+            }
+        }
         egui::Panel::top("tabs").show(ui, |ui| {
             ui.horizontal(|ui| {
                 ui.heading("Patchwork");

@@ -17,6 +17,10 @@ pub enum RunStatus {
 
 pub struct TrainingSession {
     handle: TrainerHandle,
+    /// Unique per session, so watchers can tell a new run from the old one.
+    pub id: u64,
+    /// Snapshots received so far.
+    pub snapshots: u64,
     pub run_dir: Option<PathBuf>,
     pub device: String,
     pub parameters: usize,
@@ -29,7 +33,9 @@ pub struct TrainingSession {
 
 impl TrainingSession {
     pub fn new(handle: TrainerHandle, run_dir: Option<PathBuf>, device: String) -> Self {
-        Self { handle, run_dir, device, parameters: 0, status: RunStatus::Starting, progress: None, history: vec![], snapshot: None, log: vec![] }
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self { handle, id, snapshots: 0, run_dir, device, parameters: 0, status: RunStatus::Starting, progress: None, history: vec![], snapshot: None, log: vec![] }
     }
 
     /// Applies every event that has arrived; never blocks.
@@ -51,7 +57,10 @@ impl TrainingSession {
                 self.history.push(metrics);
                 self.progress = Some(progress);
             }
-            TrainEvent::Snapshot(s) => self.snapshot = Some(s),
+            TrainEvent::Snapshot(s) => {
+                self.snapshot = Some(s);
+                self.snapshots += 1;
+            }
             TrainEvent::CheckpointSaved { path, step } => self.log.push(format!("step {step}: saved {}", path.display())),
             TrainEvent::Paused { step } => {
                 self.status = RunStatus::Paused;

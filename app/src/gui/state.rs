@@ -7,11 +7,18 @@ use patchwork_core::data::{DataSpec, SharedSource, Split, embedded::EmbeddedSet,
 use patchwork_core::device::DeviceChoice;
 use serde::{Deserialize, Serialize};
 
+use super::images::save_grid_png;
+use super::jobs::LatestJob;
+use super::model_slot::{ModelSlot, shipped_checkpoint};
 use super::session::TrainingSession;
+use patchwork_core::data::HostImage;
 
 /// The training form, persisted between launches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TrainForm {
+    /// "beta-vae" or "patchvae".
+    pub model: String,
     pub arch: String,
     pub latent: usize,
     pub beta: f64,
@@ -20,11 +27,36 @@ pub struct TrainForm {
     pub batch_size: usize,
     pub image_size: usize,
     pub seed: u64,
+    pub parts: usize,
+    pub part_dim: usize,
+    pub beta_occ: f64,
+    pub beta_app: f64,
+    /// "bernoulli", "categorical" or "hard".
+    pub sampling: String,
+    pub weighted: bool,
+    pub gan: bool,
 }
 
 impl Default for TrainForm {
     fn default() -> Self {
-        Self { arch: "resnet9".into(), latent: 10, beta: 4.0, lr: 1e-3, epochs: 5, batch_size: 64, image_size: 32, seed: 42 }
+        Self {
+            model: "patchvae".into(),
+            arch: "resnet9".into(),
+            latent: 10,
+            beta: 4.0,
+            lr: 1e-3,
+            epochs: 5,
+            batch_size: 64,
+            image_size: 32,
+            seed: 42,
+            parts: 16,
+            part_dim: 6,
+            beta_occ: 10.0,
+            beta_app: 1.0,
+            sampling: "bernoulli".into(),
+            weighted: false,
+            gan: false,
+        }
     }
 }
 
@@ -41,7 +73,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { tab: 0, dark: true, device: DeviceChoice::Auto, data: "fashion-mnist".into(), form: TrainForm::default(), recent_runs: vec![] }
+        Self { tab: super::views::FIRST_TAB, dark: true, device: DeviceChoice::Auto, data: "fashion-mnist".into(), form: TrainForm::default(), recent_runs: vec![] }
     }
 }
 
@@ -59,7 +91,21 @@ pub struct AppState {
     pub settings: Settings,
     pub data: DataState,
     pub session: Option<TrainingSession>,
+    /// The model the Parts, Swap and Traverse views look into.
+    pub model: ModelSlot,
     pub message: Option<String>,
+    /// Files dropped on the window this frame, for the open view to take first.
+    pub dropped: Vec<PathBuf>,
+    /// File dialogs and exports run off the UI thread; their outcome lands here.
+    dialogs: LatestJob<DialogOutcome>,
+}
+
+/// What a file dialog (and the work after it) came to.
+enum DialogOutcome {
+    Cancelled,
+    OpenCheckpoint(PathBuf),
+    SaveRunTo(PathBuf),
+    Message(String),
 }
 
 impl AppState {
@@ -69,8 +115,16 @@ impl AppState {
             settings,
             data: DataState { spec: String::new(), source: None, error: None, loading: None, generation: 0 },
             session: None,
+            model: ModelSlot::default(),
             message: None,
+            dropped: vec![],
+            dialogs: LatestJob::default(),
         };
+        // A new user sees parts at once: the shipped PatchVAE loads in the background.
+        let shipped = shipped_checkpoint();
+        if shipped.is_dir() {
+            state.model.open(&shipped, false);
+        }
         // Embedded sets open in milliseconds; anything else loads in the background.
         let opened = spec.parse::<DataSpec>().ok().filter(|s| matches!(s, DataSpec::Embedded(_)));
         match opened {
@@ -150,17 +204,90 @@ impl AppState {
                 self.finish_loading(result);
             }
         }
-        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
-        if !dropped.is_empty() {
-            self.open_paths(dropped);
-        }
+        self.dropped = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
         if let Some(session) = &mut self.session {
             session.poll();
         }
+        if let Some(m) = self.model.poll(self.session.as_ref()) {
+            self.message = Some(m);
+        }
+        match self.dialogs.poll() {
+            Some(DialogOutcome::OpenCheckpoint(dir)) => self.open_checkpoint(&dir),
+            Some(DialogOutcome::Message(m)) => self.message = Some(m),
+            Some(DialogOutcome::SaveRunTo(dir)) => {
+                if let Some(session) = &self.session {
+                    session.send(patchwork_core::train::TrainCommand::SaveNow(Some(dir.clone())));
+                    self.remember_recent(dir);
+                }
+            }
+            Some(DialogOutcome::Cancelled) | None => {}
+        }
+    }
+
+    /// Opens a checkpoint for the explorer's views and remembers it among recent files.
+    pub fn open_checkpoint(&mut self, dir: &std::path::Path) {
+        self.model.open(dir, true);
+        // A run's checkpoint is listed as its run (which also has the metrics).
+        let run = dir.parent().filter(|p| dir.file_name().is_some_and(|n| n == "checkpoint") && p.join("metrics.jsonl").is_file());
+        self.remember_recent(run.unwrap_or(dir).to_path_buf());
+    }
+
+    pub fn remember_recent(&mut self, path: PathBuf) {
+        self.settings.recent_runs.retain(|r| r != &path);
+        self.settings.recent_runs.insert(0, path);
+        self.settings.recent_runs.truncate(10);
+    }
+
+    /// Asks for a checkpoint folder (Ctrl+O) without blocking the UI.
+    pub fn pick_checkpoint(&mut self) {
+        if self.dialogs.busy() {
+            return;
+        }
+        self.dialogs.request(|| match rfd::FileDialog::new().set_title("Open a checkpoint folder").pick_folder() {
+            Some(dir) => DialogOutcome::OpenCheckpoint(dir),
+            None => DialogOutcome::Cancelled,
+        });
+    }
+
+    /// Asks for a folder to save the run in progress to.
+    pub fn pick_save_folder(&mut self) {
+        self.dialogs.request(|| match rfd::FileDialog::new().set_title("Save the run's checkpoint to a folder").pick_folder() {
+            Some(dir) => DialogOutcome::SaveRunTo(dir),
+            None => DialogOutcome::Cancelled,
+        });
+    }
+
+    /// Asks where to save `images` as a PNG grid, then saves it; the outcome shows in the
+    /// status line.
+    pub fn export_png(&mut self, images: Vec<HostImage>, columns: usize, suggested: &str) {
+        let suggested = suggested.to_string();
+        self.dialogs.request(move || {
+            let Some(path) = rfd::FileDialog::new().set_title("Export PNG").set_file_name(&suggested).add_filter("PNG", &["png"]).save_file() else {
+                return DialogOutcome::Cancelled;
+            };
+            match save_grid_png(&images, columns, &path) {
+                Ok(()) => DialogOutcome::Message(format!("saved {}", path.display())),
+                Err(e) => DialogOutcome::Message(format!("not saved: {e:#}")),
+            }
+        });
+    }
+
+    /// Asks where to save text (CSV), then writes it atomically.
+    pub fn export_text(&mut self, text: String, suggested: &str, filter: (&'static str, &'static str)) {
+        let suggested = suggested.to_string();
+        self.dialogs.request(move || {
+            let Some(path) = rfd::FileDialog::new().set_title("Export").set_file_name(&suggested).add_filter(filter.0, &[filter.1]).save_file() else {
+                return DialogOutcome::Cancelled;
+            };
+            match patchwork_core::atomic::write_file_atomically(&path, text.as_bytes()) {
+                Ok(()) => DialogOutcome::Message(format!("saved {}", path.display())),
+                Err(e) => DialogOutcome::Message(format!("not saved: {e:#}")),
+            }
+        });
     }
 
     pub fn busy(&self) -> bool {
-        self.data.loading.is_some() || self.session.as_ref().is_some_and(|s| s.is_active())
+        self.data.loading.is_some() || self.session.as_ref().is_some_and(|s| s.is_active()) || self.model.is_loading() || self.dialogs.busy()
     }
 
     pub fn status_line(&self) -> String {
@@ -175,6 +302,7 @@ impl AppState {
         if self.data.loading.is_some() {
             parts.push("loading data…".into());
         }
+        parts.push(format!("model: {}", self.model.describe()));
         if let Some(m) = &self.message {
             parts.push(m.clone());
         }

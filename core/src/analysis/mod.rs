@@ -1,4 +1,7 @@
-//! Looking inside trained models: the explorer's questions about parts, as an API.
+//! Looking inside trained models: the explorer's questions about parts, latents and
+//! reconstructions, as an API.
 
+pub mod explorable;
 pub mod part_index;
 pub mod parts;
+pub mod traverse;

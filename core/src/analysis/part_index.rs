@@ -231,12 +231,26 @@ pub struct PartIndexJob {
 impl PartIndexJob {
     /// Builds (or loads from `cache_dir`) the index of `meta`'s PatchVAE over `source`.
     pub fn spawn(meta: CheckpointMeta, data: String, source: SharedSource, device: Device, settings: PartIndexSettings, cache_dir: Option<PathBuf>) -> Self {
+        Self::spawn_with(move |cancel, events| run_job(&meta, &data, &source, &device, settings, cache_dir.as_deref(), cancel, events))
+    }
+
+    /// Builds the index of weights held in memory (a run in progress); never cached, as
+    /// the weights change.
+    pub fn spawn_for_model(model: PatchVae, config: PatchVaeConfig, source: SharedSource, settings: PartIndexSettings) -> Self {
+        Self::spawn_with(move |cancel, events| {
+            let device = model.devices().into_iter().next().unwrap_or_else(Device::flex);
+            Ok(build(&model, &config, &source, &device, settings, cancel, |done, total| {
+                let _ = events.send(IndexEvent::Progress { done, total });
+            }))
+        })
+    }
+
+    fn spawn_with(work: impl FnOnce(&AtomicBool, &Sender<IndexEvent>) -> anyhow::Result<Option<PartIndex>> + Send + 'static) -> Self {
         let (tx, events) = channel();
         let cancel = Arc::new(AtomicBool::new(false));
         let flag = cancel.clone();
         let spawned = std::thread::Builder::new().name("patchwork-part-index".into()).spawn(move || {
-            let result = run_job(&meta, &data, &source, &device, settings, cache_dir.as_deref(), &flag, &tx);
-            let event = match result {
+            let event = match work(&flag, &tx) {
                 Ok(Some(index)) => IndexEvent::Finished(Arc::new(index)),
                 Ok(None) => IndexEvent::Cancelled,
                 Err(e) => IndexEvent::Failed(format!("{e:#}")),

@@ -35,6 +35,14 @@ impl PartCode {
         &self.appearance[part * self.part_dim..(part + 1) * self.part_dim]
     }
 
+    /// Parts by how much of the image they cover (summed occurrence), most first.
+    pub fn parts_by_presence(&self) -> Vec<usize> {
+        let mass: Vec<f32> = (0..self.parts).map(|p| self.occurrence_of(p).iter().sum()).collect();
+        let mut order: Vec<usize> = (0..self.parts).collect();
+        order.sort_by(|&a, &b| mass[b].total_cmp(&mass[a]).then(a.cmp(&b)));
+        order
+    }
+
     /// This code with part `target_part`'s appearance replaced by `source`'s part
     /// `source_part` appearance; the occurrence maps stay this code's (the paper's Fig. 5).
     pub fn with_appearance_from(&self, source: &PartCode, source_part: usize, target_part: usize) -> PartCode {

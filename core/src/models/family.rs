@@ -117,11 +117,18 @@ pub trait Trainable: Module + std::fmt::Debug + Sized + 'static {
     /// `step` (annealed settings such as a temperature depend on it), in [−1, 1].
     fn reconstruct(&self, x: Tensor<4>, config: &Self::Config, step: u64) -> Tensor<4>;
     /// Named image grids for the live view (samples from the prior, …).
-    fn snapshot_extras(&self, x: Tensor<4>, config: &Self::Config, step: u64, rng: &mut StdRng) -> Vec<(String, Vec<HostImage>)>;
+    fn snapshot_extras(&self, x: Tensor<4>, config: &Self::Config, _step: u64, rng: &mut StdRng) -> Vec<(String, Vec<HostImage>)> {
+        let [b, ..] = x.dims();
+        vec![("samples".into(), self.sample_prior(config, b, rng, &x.device()))]
+    }
+    /// `n` images decoded from codes drawn from the prior.
+    fn sample_prior(&self, config: &Self::Config, n: usize, rng: &mut StdRng, device: &Device) -> Vec<HostImage>;
     /// The backbone φ shared by the families that have one (for the linear probe).
     fn backbone(&self) -> Option<&super::blocks::Resnet9> {
         None
     }
+    /// This model, for the explorer's views (inference only).
+    fn explorable(self, config: &Self::Config) -> crate::analysis::explorable::Family;
 }
 
 /// `n` standard normal draws (Box–Muller), from the host RNG so runs are reproducible
@@ -186,14 +193,17 @@ impl Trainable for BetaVae {
         BetaVae::to_image(self.decode_logits(post.mu), config.recon)
     }
 
-    fn snapshot_extras(&self, x: Tensor<4>, config: &BetaVaeConfig, _step: u64, rng: &mut StdRng) -> Vec<(String, Vec<HostImage>)> {
-        let [b, ..] = x.dims();
-        let z = Tensor::<2>::from_data(TensorData::new(normal_noise(rng, b * self.latent), [b, self.latent]), &x.device());
-        vec![("samples".into(), to_host_images(BetaVae::to_image(self.decode_logits(z), config.recon)))]
+    fn sample_prior(&self, config: &BetaVaeConfig, n: usize, rng: &mut StdRng, device: &Device) -> Vec<HostImage> {
+        let z = Tensor::<2>::from_data(TensorData::new(normal_noise(rng, n * self.latent), [n, self.latent]), device);
+        to_host_images(BetaVae::to_image(self.decode_logits(z), config.recon))
     }
 
     fn backbone(&self) -> Option<&super::blocks::Resnet9> {
         self.resnet_backbone()
+    }
+
+    fn explorable(self, config: &BetaVaeConfig) -> crate::analysis::explorable::Family {
+        crate::analysis::explorable::Family::BetaVae { model: self, config: config.clone() }
     }
 }
 
@@ -231,8 +241,7 @@ impl Trainable for PatchVae {
 
     /// Samples from the prior as the official code draws them: binary occurrence maps
     /// with the prior probability, standard normal appearances.
-    fn snapshot_extras(&self, x: Tensor<4>, config: &PatchVaeConfig, _step: u64, rng: &mut StdRng) -> Vec<(String, Vec<HostImage>)> {
-        let [b, ..] = x.dims();
+    fn sample_prior(&self, config: &PatchVaeConfig, b: usize, rng: &mut StdRng, device: &Device) -> Vec<HostImage> {
         let (n, d, g) = (self.parts, self.part_dim, self.grid());
         let prior = config.prior_probability() as f32;
         let occ: Vec<f32> = match config.sampling {
@@ -249,13 +258,16 @@ impl Trainable for PatchVae {
             }
             _ => uniform_noise(rng, b * n * g * g).into_iter().map(|u| if u < prior { 1.0 } else { 0.0 }).collect(),
         };
-        let device = x.device();
-        let occ = Tensor::<4>::from_data(TensorData::new(occ, [b, n, g, g]), &device);
-        let app = Tensor::<3>::from_data(TensorData::new(normal_noise(rng, b * n * d), [b, n, d]), &device);
-        vec![("samples".into(), to_host_images(self.decode_parts(occ, app)))]
+        let occ = Tensor::<4>::from_data(TensorData::new(occ, [b, n, g, g]), device);
+        let app = Tensor::<3>::from_data(TensorData::new(normal_noise(rng, b * n * d), [b, n, d]), device);
+        to_host_images(self.decode_parts(occ, app))
     }
 
     fn backbone(&self) -> Option<&super::blocks::Resnet9> {
         Some(&self.backbone)
+    }
+
+    fn explorable(self, config: &PatchVaeConfig) -> crate::analysis::explorable::Family {
+        crate::analysis::explorable::Family::PatchVae { model: self, config: config.clone() }
     }
 }

@@ -31,6 +31,10 @@ pub struct Snapshot {
     pub inputs: Vec<HostImage>,
     pub reconstructions: Vec<HostImage>,
     pub extras: Vec<(String, Vec<HostImage>)>,
+    /// The weights of this step, for views that ask their own questions of the model
+    /// (parts, swaps, traversals) while the run goes on. Cheap: tensors are shared, and
+    /// the optimiser replaces rather than mutates them.
+    pub model: Option<crate::analysis::explorable::ExplorableModel>,
 }
 
 /// Where a run is going: steps done so far and steps in all.

@@ -13,6 +13,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 
 use super::{Progress, Snapshot, StepMetrics, TrainCommand, TrainConfig, TrainEvent};
+use crate::analysis::explorable::{ExplorableModel, ModelOrigin};
 use crate::checkpoint::{self, CheckpointMeta, TrainState};
 use crate::data::loader::assemble;
 use crate::data::{Batch, BatchLoader, DataSpec, LoaderConfig, SharedSource, Split};
@@ -359,11 +360,18 @@ impl<'a, M: Trainable> Run<'a, M> {
         let recon = model.reconstruct(x.clone(), model_config, self.state.step);
         let mut rng = step_rng(self.config.seed ^ 0x5a5a, 0);
         let extras = model.snapshot_extras(x.clone(), model_config, self.state.step, &mut rng);
+        let live = ExplorableModel {
+            family: model.explorable(model_config),
+            step: self.state.step,
+            seed: self.config.seed,
+            origin: ModelOrigin::LiveRun(self.run_dir.clone()),
+        };
         self.emit(TrainEvent::Snapshot(Snapshot {
             step: self.state.step,
             inputs: to_host_images(x),
             reconstructions: to_host_images(recon),
             extras,
+            model: Some(live),
         }));
     }
 

@@ -2,10 +2,50 @@
 
 pub mod data;
 pub mod parts;
+pub mod runs;
+pub mod swap;
 pub mod train;
+pub mod traverse;
 
-use super::View;
+use super::{AppState, View};
 
+/// The tabs in order. The app opens on Parts, so a new user sees the shipped model's parts.
 pub fn all() -> Vec<Box<dyn View>> {
-    vec![Box::new(data::DataView::default()), Box::new(train::TrainView::default()), Box::new(parts::PartsView::default())]
+    vec![
+        Box::new(data::DataView::default()),
+        Box::new(train::TrainView::default()),
+        Box::new(parts::PartsView::default()),
+        Box::new(swap::SwapView::default()),
+        Box::new(traverse::TraverseView::default()),
+        Box::new(runs::RunsView::default()),
+    ]
+}
+
+/// The tab a first launch opens on.
+pub const FIRST_TAB: usize = 2;
+
+/// Which model the view looks into, with the switch between live weights and checkpoint.
+pub fn model_bar_ui(ui: &mut egui::Ui, state: &mut AppState) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Model:");
+        ui.monospace(state.model.describe());
+        if state.model.is_loading() {
+            ui.spinner();
+        }
+        if state.model.live.is_some() {
+            let mut follow = state.model.follow_training;
+            if ui.checkbox(&mut follow, "live training weights").on_hover_text("follow the run in progress (updated with every snapshot, at least once a second)").changed() {
+                state.model.set_follow_training(follow);
+            }
+        }
+        if ui.button("Open checkpoint…").on_hover_text("Ctrl+O").clicked() {
+            state.pick_checkpoint();
+        }
+        if ui.button("Shipped PatchVAE").on_hover_text("checkpoints/patchvae-fashion-mnist").clicked() {
+            state.open_checkpoint(&super::model_slot::shipped_checkpoint());
+        }
+    });
+    if let Some(e) = &state.model.error {
+        ui.colored_label(ui.visuals().error_fg_color, format!("Could not open {e}"));
+    }
 }

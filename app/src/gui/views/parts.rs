@@ -2,22 +2,21 @@
 //! part browser — for a clicked part, the images where it is most probable, cropped around
 //! its location, with its firing statistics.
 //!
-//! Opens on the shipped checkpoint (`checkpoints/patchvae-fashion-mnist`). Analysis and the
-//! browser index run on background threads; the view only shows what they delivered.
+//! Shows the explorer's current model: the shipped checkpoint on first launch, an opened
+//! checkpoint, or the weights of the run in progress (re-analysed with every snapshot, at
+//! least once a second). Analysis and the browser index run on background threads.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, channel};
 
-use burn::prelude::*;
+use patchwork_core::analysis::explorable::{ExplorableModel, Family, ModelOrigin};
 use patchwork_core::analysis::part_index::{IndexEvent, PartIndex, PartIndexJob, PartIndexSettings, crop, default_cache_dir};
-use patchwork_core::analysis::parts::{PartAnalysis, analyse};
-use patchwork_core::checkpoint::{CheckpointMeta, read_meta};
-use patchwork_core::data::loader::assemble;
+use patchwork_core::analysis::parts::PartAnalysis;
+use patchwork_core::checkpoint::read_meta;
 use patchwork_core::data::{HostImage, SharedSource};
-use patchwork_core::models::patch_vae::PatchVae;
 
-use crate::gui::images::CachedGrid;
+use crate::gui::image_drop::{DraggedImage, dropped_images};
+use crate::gui::images::{CachedGrid, overlay};
+use crate::gui::jobs::LatestJob;
 use crate::gui::{AppState, View};
 
 /// Images analysed at once (rows of the overlay grid).
@@ -25,20 +24,11 @@ const ROWS: usize = 6;
 /// Crop side in pixels for the part browser, at the model's input size.
 const CROP: usize = 16;
 
-/// The PatchVAE shipped with the repository.
-pub fn shipped_checkpoint() -> PathBuf {
-    let local = PathBuf::from("checkpoints/patchvae-fashion-mnist");
-    if local.is_dir() {
-        local
-    } else {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../checkpoints/patchvae-fashion-mnist"))
-    }
-}
-
-/// One finished analysis of the first images of the current data.
+/// One finished analysis of the chosen images.
 pub struct Analysed {
-    pub meta: CheckpointMeta,
-    pub data_generation: u64,
+    pub model: String,
+    pub model_generation: u64,
+    pub inputs_generation: u64,
     pub inputs: Vec<HostImage>,
     pub analyses: Vec<PartAnalysis>,
 }
@@ -49,119 +39,103 @@ impl Analysed {
     }
 }
 
-fn analyse_checkpoint(dir: PathBuf, source: SharedSource, data_generation: u64) -> Result<Analysed, String> {
-    let meta = read_meta(&dir).map_err(|e| format!("{e:#}"))?;
-    let config = meta.model_config::<PatchVae>().map_err(|e| format!("{e:#}"))?.clone();
-    let device = Device::flex();
-    let model: PatchVae = meta.load_model(&device).map_err(|e| format!("{e:#}"))?;
-    let (size, channels) = (config.image_size, config.channels);
-    let indices: Vec<usize> = (0..source.len().min(ROWS)).collect();
-    if indices.is_empty() {
-        return Err("the current data has no images".into());
-    }
-    let (images, _) = assemble(&source, &indices, size, channels);
-    let per = channels * size * size;
-    let inputs = (0..indices.len()).map(|i| HostImage::from_chw_signed(&images[i * per..(i + 1) * per], channels, size, size)).collect();
-    let x = Tensor::<4>::from_data(TensorData::new(images, [indices.len(), channels, size, size]), &device);
-    let mut rng = patchwork_core::train::step_rng(meta.state.seed, meta.state.step);
-    let analyses = analyse(&model, &config, meta.state.step, x, &mut rng);
-    Ok(Analysed { meta, data_generation, inputs, analyses })
-}
-
-/// `image` (any channels) with a red heat map of `map` (`grid × grid` probabilities) blended in.
-pub fn overlay(image: &HostImage, map: &[f32], grid: usize, opacity: f32) -> HostImage {
-    let rgb = image.to_rgb();
-    let (w, h) = (rgb.width, rgb.height);
-    let mut pixels = rgb.pixels.clone();
-    for y in 0..h {
-        for x in 0..w {
-            let cell = (y * grid / h) * grid + x * grid / w;
-            let a = (opacity * map.get(cell).copied().unwrap_or(0.0)).clamp(0.0, 1.0);
-            let p = &mut pixels[(y * w + x) * 3..][..3];
-            for (c, heat) in p.iter_mut().zip([255.0f32, 40.0, 0.0]) {
-                *c = ((1.0 - a) * *c as f32 + a * heat).round() as u8;
-            }
-        }
-    }
-    HostImage::new(w, h, 3, pixels)
-}
-
 pub struct PartsView {
-    pub checkpoint: PathBuf,
-    job: Option<Receiver<Result<Analysed, String>>>,
+    job: LatestJob<Result<Analysed, String>>,
+    requested: Option<(u64, u64)>,
     pub result: Option<Analysed>,
     pub error: Option<String>,
     pub opacity: f32,
+    /// Scale each part's maps to their maximum over the shown images (faint parts visible).
+    pub normalise: bool,
     pub selected: Option<usize>,
+    /// Images the user dropped here (otherwise the first images of the current data).
+    pub chosen: Vec<DraggedImage>,
+    chosen_generation: u64,
     grid: CachedGrid,
     crops: CachedGrid,
     index_job: Option<PartIndexJob>,
     pub index: Option<Arc<PartIndex>>,
+    /// What the index was built from: model description and its data.
+    index_of: Option<(String, SharedSource)>,
     index_progress: (usize, usize),
-    index_source: Option<SharedSource>,
-    picking: Option<Receiver<Option<PathBuf>>>,
 }
 
 impl Default for PartsView {
     fn default() -> Self {
         Self {
-            checkpoint: shipped_checkpoint(),
-            job: None,
+            job: LatestJob::default(),
+            requested: None,
             result: None,
             error: None,
             opacity: 0.6,
+            normalise: true,
             selected: None,
+            chosen: vec![],
+            chosen_generation: 0,
             grid: CachedGrid::default(),
             crops: CachedGrid::default(),
             index_job: None,
             index: None,
+            index_of: None,
             index_progress: (0, 0),
-            index_source: None,
-            picking: None,
         }
     }
 }
 
 impl PartsView {
+    /// Where the overlay grid was drawn last frame.
+    pub fn grid_rect(&self) -> Option<egui::Rect> {
+        self.grid.last_rect
+    }
+
     /// Whether background work is under way.
     pub fn busy(&self) -> bool {
-        self.job.is_some() || self.index_job.is_some()
+        self.job.busy() || self.index_job.is_some()
     }
 
-    fn start_analysis(&mut self, state: &AppState) {
-        let Some(source) = state.data.source.clone() else { return };
-        let (tx, rx) = channel();
-        let (dir, generation) = (self.checkpoint.clone(), state.data.generation);
-        std::thread::spawn(move || {
-            let _ = tx.send(analyse_checkpoint(dir, source, generation));
-        });
-        self.job = Some(rx);
-        self.error = None;
+    fn inputs(&self, state: &AppState) -> Vec<HostImage> {
+        if !self.chosen.is_empty() {
+            return self.chosen.iter().map(|d| d.image.clone()).collect();
+        }
+        let Some(source) = &state.data.source else { return vec![] };
+        (0..source.len().min(ROWS)).map(|i| source.get(i).image).collect()
     }
 
-    fn poll(&mut self, state: &mut AppState) {
-        if let Some(rx) = &self.job {
-            if let Ok(result) = rx.try_recv() {
-                self.job = None;
-                match result {
-                    Ok(a) => {
-                        if self.result.as_ref().is_none_or(|r| r.meta.dir != a.meta.dir) {
-                            self.index = None;
-                            self.selected = None;
-                        }
-                        self.result = Some(a);
-                    }
-                    // A bad checkpoint changes nothing but the message.
-                    Err(e) => {
-                        state.message = Some(format!("Parts: {e}"));
-                        self.error = Some(e);
-                        if let Some(r) = &self.result {
-                            self.checkpoint = r.meta.dir.clone();
-                        }
-                    }
+    /// Re-analyses when the model or the images changed (with live training: every snapshot).
+    pub fn update(&mut self, state: &mut AppState) {
+        if let Some(result) = self.job.poll() {
+            match result {
+                Ok(a) => {
+                    self.error = None;
+                    self.result = Some(a);
                 }
+                Err(e) => self.error = Some(e),
             }
         }
+        self.poll_index(state);
+        let Some(model) = state.model.current() else { return };
+        let key = (state.model.generation, state.data.generation + self.chosen_generation);
+        if self.requested == Some(key) {
+            return;
+        }
+        self.requested = Some(key);
+        let inputs = self.inputs(state);
+        let model = model.clone();
+        self.job.request(move || analyse_images(&model, inputs, key));
+    }
+
+    /// Waits for the analysis in flight (tests only).
+    pub fn wait(&mut self, state: &mut AppState) {
+        if let Some(result) = self.job.wait(std::time::Duration::from_secs(60)) {
+            match result {
+                Ok(a) => self.result = Some(a),
+                Err(e) => self.error = Some(e),
+            }
+        }
+        self.update(state);
+    }
+
+    fn poll_index(&mut self, state: &mut AppState) {
         let mut finished = false;
         if let Some(job) = &self.index_job {
             while let Ok(event) = job.events.try_recv() {
@@ -182,57 +156,43 @@ impl PartsView {
         if finished {
             self.index_job = None;
         }
-        if let Some(rx) = &self.picking {
-            if let Ok(choice) = rx.try_recv() {
-                self.picking = None;
-                if let Some(dir) = choice {
-                    self.checkpoint = dir;
-                    self.start_analysis(state);
+    }
+
+    /// Starts building the part browser index of the current model over the current data
+    /// (cached per checkpoint; the weights of a run in progress are indexed as they are now).
+    pub fn build_index(&mut self, state: &AppState) {
+        let (Some(model), Some(source)) = (state.model.current(), state.data.source.clone()) else { return };
+        let Family::PatchVae { model: weights, config } = &model.family else { return };
+        let settings = PartIndexSettings::default();
+        let job = match &model.origin {
+            ModelOrigin::Checkpoint(dir) => match read_meta(dir) {
+                Ok(meta) => PartIndexJob::spawn(meta, state.data.spec.clone(), source.clone(), model.device(), settings, Some(default_cache_dir())),
+                Err(_) => PartIndexJob::spawn_for_model(weights.clone(), config.clone(), source.clone(), settings),
+            },
+            ModelOrigin::LiveRun(_) => PartIndexJob::spawn_for_model(weights.clone(), config.clone(), source.clone(), settings),
+        };
+        self.index_progress = (0, source.len());
+        self.index_of = Some((model.describe(), source));
+        self.index = None;
+        self.index_job = Some(job);
+    }
+
+    fn controls_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.add(egui::Slider::new(&mut self.opacity, 0.0..=1.0).text("heat-map opacity"));
+            ui.checkbox(&mut self.normalise, "normalise each part").on_hover_text("scale each part's maps to their largest probability in these images, so rarely firing parts show; off = raw probabilities");
+            if self.chosen.is_empty() {
+                ui.label(format!("showing the first {ROWS} images of the data; drop image files here to analyse yours"));
+            } else {
+                ui.label(format!("{} dropped image(s)", self.chosen.len()));
+                if ui.button("Back to the data").clicked() {
+                    self.chosen.clear();
+                    self.chosen_generation += 1;
                 }
             }
-        }
-    }
-
-    /// Opens another checkpoint (a bad one is refused and the current one kept).
-    pub fn open_checkpoint(&mut self, dir: PathBuf, state: &AppState) {
-        self.checkpoint = dir;
-        self.start_analysis(state);
-    }
-
-    /// Starts building the part browser index over the current data.
-    pub fn build_index(&mut self, state: &AppState) {
-        let (Some(result), Some(source)) = (&self.result, state.data.source.clone()) else { return };
-        self.index_source = Some(source.clone());
-        self.index_progress = (0, source.len());
-        self.index_job = Some(PartIndexJob::spawn(
-            result.meta.clone(),
-            state.data.spec.clone(),
-            source,
-            Device::flex(),
-            PartIndexSettings::default(),
-            Some(default_cache_dir()),
-        ));
-    }
-
-    fn controls_ui(&mut self, ui: &mut egui::Ui, state: &AppState) {
-        ui.horizontal(|ui| {
-            ui.label("Checkpoint:");
-            ui.monospace(self.checkpoint.display().to_string());
-            if ui.add_enabled(self.picking.is_none(), egui::Button::new("Open checkpoint…")).clicked() {
-                let (tx, rx) = channel();
-                std::thread::spawn(move || {
-                    let _ = tx.send(rfd::FileDialog::new().set_title("Open a PatchVAE checkpoint folder").pick_folder());
-                });
-                self.picking = Some(rx);
-            }
-            if ui.button("Shipped model").clicked() {
-                self.open_checkpoint(shipped_checkpoint(), state);
-            }
-            ui.separator();
-            ui.add(egui::Slider::new(&mut self.opacity, 0.0..=1.0).text("heat-map opacity"));
         });
         if let Some(e) = &self.error {
-            ui.colored_label(ui.visuals().error_fg_color, format!("Could not open: {e}"));
+            ui.colored_label(ui.visuals().error_fg_color, e);
         }
     }
 
@@ -241,25 +201,28 @@ impl PartsView {
         let n = r.parts();
         let grid = r.analyses.first().map_or(1, |a| a.code.grid);
         ui.label(format!(
-            "{} — step {}, {} parts. Columns: input, reconstruction, then parts 0–{}; red = occurrence probability. Click a part to browse it.",
-            r.meta.dir.display(),
-            r.meta.state.step,
-            n,
+            "{} — {n} parts. Columns: input, reconstruction, then parts 0–{}; red = occurrence probability. Click a part to browse it.",
+            r.model,
             n.saturating_sub(1)
         ));
         let columns = n + 2;
-        let key = (format!("parts-{}-{}", r.meta.dir.display(), r.data_generation), (self.opacity * 100.0) as u64);
+        let key = (format!("parts-{}-{}-{}-{}", r.model, r.model_generation, r.inputs_generation, self.normalise), (self.opacity * 100.0) as u64);
         let opacity = self.opacity;
+        let cells = grid * grid;
+        let peak: Vec<f32> = (0..n)
+            .map(|p| if self.normalise { r.analyses.iter().flat_map(|a| a.probabilities[p * cells..(p + 1) * cells].iter().copied()).fold(1e-6, f32::max) } else { 1.0 })
+            .collect();
         let images = || {
-            let mut cells = Vec::new();
+            let mut out = Vec::new();
             for (input, a) in r.inputs.iter().zip(&r.analyses) {
-                cells.push(input.to_rgb());
-                cells.push(a.reconstruction.to_rgb());
+                out.push(input.to_rgb());
+                out.push(a.reconstruction.to_rgb());
                 for p in 0..n {
-                    cells.push(overlay(input, &a.probabilities[p * grid * grid..(p + 1) * grid * grid], grid, opacity));
+                    let map: Vec<f32> = a.probabilities[p * cells..(p + 1) * cells].iter().map(|v| v / peak[p]).collect();
+                    out.push(overlay(input, &map, grid, opacity));
                 }
             }
-            cells
+            out
         };
         let width = ui.available_width().min(1200.0);
         if let Some(response) = self.grid.ui(ui, key, images, columns, width) {
@@ -275,7 +238,7 @@ impl PartsView {
         }
     }
 
-    fn browser_ui(&mut self, ui: &mut egui::Ui, state: &AppState) {
+    fn browser_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         ui.horizontal(|ui| {
             if let Some(job) = &self.index_job {
                 let (done, total) = self.index_progress;
@@ -284,21 +247,26 @@ impl PartsView {
                     job.cancel();
                 }
             } else if ui
-                .add_enabled(self.result.is_some(), egui::Button::new("Build part browser"))
+                .add_enabled(self.result.is_some(), egui::Button::new(if self.index.is_some() { "Rebuild part browser" } else { "Build part browser" }))
                 .on_hover_text("Encodes every image of the current data and keeps, per part, the 50 images where it is most probable (cached per checkpoint)")
                 .clicked()
             {
                 self.build_index(state);
             }
-            if let Some(index) = &self.index {
+            if let (Some(index), Some((model, _))) = (&self.index, &self.index_of) {
                 let dead = index.dead_parts();
-                ui.label(format!("{} images indexed; dead parts (fire at < 0.1% of locations): {}", index.images, if dead.is_empty() { "none".into() } else { format!("{dead:?}") }));
+                ui.label(format!(
+                    "{} images indexed with {model}; dead parts (fire at < {}% of locations): {}",
+                    index.images,
+                    100.0 * index.settings.dead_below,
+                    if dead.is_empty() { "none".into() } else { format!("{dead:?}") }
+                ));
             }
         });
         let Some(part) = self.selected else { return };
         ui.separator();
         ui.heading(format!("Part {part}"));
-        let (Some(index), Some(source)) = (&self.index, &self.index_source) else {
+        let (Some(index), Some((_, source))) = (&self.index, &self.index_of) else {
             ui.label("Build the part browser to see where this part occurs across the data.");
             return;
         };
@@ -318,6 +286,10 @@ impl PartsView {
         self.crops.ui(ui, (format!("crops-{part}-{}", index.images), 0), || hits.iter().map(|h| crop(&source, h, size, CROP)).collect(), 10, width);
         let probs: Vec<String> = entry.hits.iter().take(10).map(|h| format!("{:.2}", h.probability)).collect();
         ui.label(format!("top-{} crops, most probable first (first ten: {})", entry.hits.len(), probs.join(", ")));
+        if ui.button("Export crops PNG…").clicked() {
+            let crops = entry.hits.iter().map(|h| crop(&source, h, size, CROP)).collect();
+            state.export_png(crops, 10, &format!("part-{part}-crops.png"));
+        }
     }
 }
 
@@ -330,14 +302,31 @@ impl View for PartsView {
         "Parts"
     }
 
-    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
-        self.poll(state);
-        let stale = self.result.as_ref().is_none_or(|r| r.data_generation != state.data.generation || r.meta.dir != self.checkpoint);
-        if stale && self.job.is_none() && self.error.is_none() && state.data.source.is_some() {
-            self.start_analysis(state);
+    fn on_dropped(&mut self, paths: &[std::path::PathBuf], _pointer: Option<egui::Pos2>, state: &mut AppState) -> bool {
+        if paths.iter().any(|p| p.is_dir()) {
+            return false;
         }
-        self.controls_ui(ui, state);
-        if self.job.is_some() {
+        match dropped_images(paths) {
+            Err(e) => state.message = Some(format!("Parts: {e}")),
+            Ok(images) => {
+                self.chosen = images.into_iter().take(ROWS).collect();
+                self.chosen_generation += 1;
+            }
+        }
+        true
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        self.update(state);
+        super::model_bar_ui(ui, state);
+        if let Some(model) = state.model.current() {
+            if model.parts().is_none() {
+                ui.label(format!("Parts shows a PatchVAE; the current model is a {}. Open a PatchVAE checkpoint or train one.", model.kind()));
+                return;
+            }
+        }
+        self.controls_ui(ui);
+        if self.job.busy() {
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("analysing…");
@@ -349,7 +338,23 @@ impl View for PartsView {
             self.browser_ui(ui, state);
         });
         if self.busy() {
-            ui.ctx().request_repaint_after(std::time::Duration::from_millis(100));
+            ui.ctx().request_repaint_after(std::time::Duration::from_millis(50));
         }
     }
+}
+
+/// Analyses `inputs` with `model` (on a background thread).
+fn analyse_images(model: &ExplorableModel, inputs: Vec<HostImage>, (model_generation, inputs_generation): (u64, u64)) -> Result<Analysed, String> {
+    if inputs.is_empty() {
+        return Err("no images to analyse: open data or drop images here".into());
+    }
+    let analyses = model.analyse_parts(&inputs).ok_or_else(|| format!("{} is not a PatchVAE", model.describe()))?;
+    let size = model.image_size();
+    let channels = model.channels();
+    // Show the inputs as the model saw them.
+    let inputs = inputs
+        .iter()
+        .map(|img| HostImage::from_chw_signed(&patchwork_core::data::fit::fit_image(img, size, channels), channels, size, size))
+        .collect();
+    Ok(Analysed { model: model.describe(), model_generation, inputs_generation, inputs, analyses })
 }

@@ -4,6 +4,7 @@
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 use patchwork_core::models::ModelConfig;
 use patchwork_core::models::beta_vae::{BetaVaeConfig, VaeArch};
+use patchwork_core::models::patch_vae::{GanSettings, OccurrenceSampling, PatchVaeConfig};
 use patchwork_core::train::{RunSpec, TrainCommand, TrainConfig, spawn};
 
 use crate::gui::images::CachedGrid;
@@ -32,9 +33,30 @@ pub fn form_config(state: &AppState) -> TrainConfig {
     let f = &state.settings.form;
     let channels = state.data.source.as_ref().map_or(1, |s| s.info().channels);
     let arch = arch_of(&f.arch);
-    let size = if arch == VaeArch::Mlp { f.image_size } else if f.image_size <= 32 { 32 } else { 64 };
-    let model = BetaVaeConfig::new(arch).with_latent(f.latent).with_beta(f.beta).with_image_size(size).with_channels(channels);
-    let mut c = TrainConfig::new(ModelConfig::BetaVae(model), state.data.spec.clone());
+    let conv_size = if f.image_size <= 32 { 32 } else { 64 };
+    let model = if f.model == "patchvae" {
+        let sampling = match f.sampling.as_str() {
+            "categorical" => OccurrenceSampling::Categorical,
+            "hard" => OccurrenceSampling::Hard,
+            _ => OccurrenceSampling::Bernoulli,
+        };
+        ModelConfig::PatchVae(
+            PatchVaeConfig::new()
+                .with_parts(f.parts)
+                .with_part_dim(f.part_dim)
+                .with_beta_occ(f.beta_occ)
+                .with_beta_app(f.beta_app)
+                .with_sampling(sampling)
+                .with_weighted_loss(f.weighted)
+                .with_gan(f.gan.then(GanSettings::default))
+                .with_image_size(conv_size)
+                .with_channels(channels),
+        )
+    } else {
+        let size = if arch == VaeArch::Mlp { f.image_size } else { conv_size };
+        ModelConfig::BetaVae(BetaVaeConfig::new(arch).with_latent(f.latent).with_beta(f.beta).with_image_size(size).with_channels(channels).with_weighted_loss(f.weighted))
+    };
+    let mut c = TrainConfig::new(model, state.data.spec.clone());
     c.lr = f.lr;
     c.epochs = f.epochs;
     c.batch_size = f.batch_size;
@@ -60,12 +82,14 @@ pub fn start_training(state: &mut AppState) {
     let run_dir = std::path::PathBuf::from("runs").join(format!("gui-{}-{stamp}", config.model.kind()));
     let description = device.description.clone();
     let handle = spawn(RunSpec { config, device, run_dir: Some(run_dir.clone()), resume_from: None, source: state.data.source.clone() });
-    state.settings.recent_runs.retain(|r| r != &run_dir);
-    state.settings.recent_runs.insert(0, run_dir.clone());
-    state.settings.recent_runs.truncate(10);
+    state.remember_recent(run_dir.clone());
     state.session = Some(TrainingSession::new(handle, Some(run_dir), description));
+    state.model.set_follow_training(true);
     state.message = None;
 }
+
+/// Exports asked for while drawing (done after, when the state can be borrowed mutably).
+type Export = (Option<String>, Option<(Vec<patchwork_core::data::HostImage>, usize)>);
 
 fn smooth(values: &[[f64; 2]], alpha: f64) -> Vec<[f64; 2]> {
     let mut out = Vec::with_capacity(values.len());
@@ -84,22 +108,57 @@ fn smooth(values: &[[f64; 2]], alpha: f64) -> Vec<[f64; 2]> {
 impl TrainView {
     fn form_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         let running = state.session.as_ref().is_some_and(|s| s.is_active());
-        ui.heading("β-VAE");
+        ui.heading("Model");
         ui.add_enabled_ui(!running, |ui| {
             let f = &mut state.settings.form;
             egui::Grid::new("form").num_columns(2).show(ui, |ui| {
-                ui.label("architecture").on_hover_text("resnet9: the PatchVAE paper's baseline (Tables 8, 10)\nhiggins: the β-VAE paper's conv net\nmlp: Kingma & Welling's MLP, any size");
-                egui::ComboBox::from_id_salt("arch").selected_text(&f.arch).show_ui(ui, |ui| {
-                    for a in ["resnet9", "higgins", "mlp"] {
-                        ui.selectable_value(&mut f.arch, a.to_string(), a);
+                ui.label("model").on_hover_text("patchvae: parts with occurrence maps and appearances (Gupta et al.)\nbeta-vae: one latent vector (Higgins et al.)");
+                egui::ComboBox::from_id_salt("model").selected_text(&f.model).show_ui(ui, |ui| {
+                    for m in ["patchvae", "beta-vae"] {
+                        ui.selectable_value(&mut f.model, m.to_string(), m);
                     }
                 });
                 ui.end_row();
-                ui.label("latent size").on_hover_text("latent dimensions (1Konny/Beta-VAE: 10; PatchVAE baseline: 96)");
-                ui.add(egui::DragValue::new(&mut f.latent).range(1..=256));
-                ui.end_row();
-                ui.label("β").on_hover_text("KL weight: 1 = plain VAE; β-VAE default 4 (Higgins et al.)");
-                ui.add(egui::DragValue::new(&mut f.beta).range(0.0..=100.0).speed(0.1));
+                if f.model == "patchvae" {
+                    ui.label("parts N").on_hover_text("number of parts (paper and code: 16)");
+                    ui.add(egui::DragValue::new(&mut f.parts).range(1..=64));
+                    ui.end_row();
+                    ui.label("part size d_p").on_hover_text("appearance dimensions per part (code default 6)");
+                    ui.add(egui::DragValue::new(&mut f.part_dim).range(1..=64));
+                    ui.end_row();
+                    ui.label("β_occ").on_hover_text("weight of the occurrence KL (official code 10; the paper's Table 6: 0.3)");
+                    ui.add(egui::DragValue::new(&mut f.beta_occ).range(0.0..=100.0).speed(0.1));
+                    ui.end_row();
+                    ui.label("β_app").on_hover_text("weight of the appearance KL (default 1)");
+                    ui.add(egui::DragValue::new(&mut f.beta_app).range(0.0..=100.0).speed(0.1));
+                    ui.end_row();
+                    ui.label("occurrence sampling").on_hover_text("bernoulli: relaxed Bernoulli per part and location (paper)\ncategorical: one part per location\nhard: straight-through binary samples");
+                    egui::ComboBox::from_id_salt("sampling").selected_text(&f.sampling).show_ui(ui, |ui| {
+                        for m in ["bernoulli", "categorical", "hard"] {
+                            ui.selectable_value(&mut f.sampling, m.to_string(), m);
+                        }
+                    });
+                    ui.end_row();
+                    ui.label("GAN variant").on_hover_text("adds the paper's 4-conv discriminator and an adversarial loss on reconstructions (β_g = 1)");
+                    ui.checkbox(&mut f.gan, "");
+                    ui.end_row();
+                } else {
+                    ui.label("architecture").on_hover_text("resnet9: the PatchVAE paper's baseline (Tables 8, 10)\nhiggins: the β-VAE paper's conv net\nmlp: Kingma & Welling's MLP, any size");
+                    egui::ComboBox::from_id_salt("arch").selected_text(&f.arch).show_ui(ui, |ui| {
+                        for a in ["resnet9", "higgins", "mlp"] {
+                            ui.selectable_value(&mut f.arch, a.to_string(), a);
+                        }
+                    });
+                    ui.end_row();
+                    ui.label("latent size").on_hover_text("latent dimensions (1Konny/Beta-VAE: 10; PatchVAE baseline: 96; 2 shows the manifold in Traverse)");
+                    ui.add(egui::DragValue::new(&mut f.latent).range(1..=256));
+                    ui.end_row();
+                    ui.label("β").on_hover_text("KL weight: 1 = plain VAE; β-VAE default 4 (Higgins et al.)");
+                    ui.add(egui::DragValue::new(&mut f.beta).range(0.0..=100.0).speed(0.1));
+                    ui.end_row();
+                }
+                ui.label("weighted loss L_w").on_hover_text("reconstruction error weighted per 8×8 patch by the input's Laplacian magnitude (PatchVAE paper §3.3); off by default");
+                ui.checkbox(&mut f.weighted, "");
                 ui.end_row();
                 ui.label("learning rate").on_hover_text("Adam step size (papers: 1e-4 for long runs; 1e-3 learns faster in short ones)");
                 ui.add(egui::DragValue::new(&mut f.lr).range(1e-6..=1e-1).speed(1e-4).max_decimals(6));
@@ -110,7 +169,7 @@ impl TrainView {
                 ui.label("batch size").on_hover_text("images per step (PatchVAE paper: 128)");
                 ui.add(egui::DragValue::new(&mut f.batch_size).range(1..=1024));
                 ui.end_row();
-                ui.label("image size").on_hover_text("resnet9 and higgins take 32 or 64; mlp any size (28 = native MNIST)");
+                ui.label("image size").on_hover_text("patchvae, resnet9 and higgins take 32 or 64; mlp any size (28 = native MNIST)");
                 egui::ComboBox::from_id_salt("size").selected_text(f.image_size.to_string()).show_ui(ui, |ui| {
                     for s in [28, 32, 64] {
                         ui.selectable_value(&mut f.image_size, s, s.to_string());
@@ -184,7 +243,7 @@ impl TrainView {
         }
     }
 
-    fn live_ui(&mut self, ui: &mut egui::Ui, state: &AppState) {
+    fn live_ui(&mut self, ui: &mut egui::Ui, state: &AppState, export: &mut Export) {
         let Some(session) = &state.session else {
             ui.label("Choose settings and press Start: curves and reconstructions appear here while the model learns.");
             return;
@@ -214,14 +273,37 @@ impl TrainView {
         });
         let names: Vec<String> = session.history.last().map(|m| m.terms.iter().map(|(n, _)| n.clone()).collect()).unwrap_or_default();
         let log = self.log_scale;
-        Plot::new("losses").height(220.0).legend(Legend::default()).x_axis_label("step").show(ui, |plot| {
-            for name in names.iter().filter(|n| !matches!(n.as_str(), "beta" | "gamma" | "c_max")) {
-                let points: Vec<[f64; 2]> = session
-                    .history
-                    .iter()
-                    .filter_map(|m| m.term(name).map(|v| [m.step as f64, if log { v.max(1e-12).log10() } else { v }]))
-                    .collect();
-                plot.line(Line::new(name.clone(), PlotPoints::from(smooth(&points, self.smoothing))));
+        let smoothing = self.smoothing;
+        let series = |name: &str, value: &dyn Fn(&patchwork_core::train::StepMetrics) -> Option<f64>, log: bool| -> Line<'static> {
+            let points: Vec<[f64; 2]> = session.history.iter().filter_map(|m| value(m).map(|v| [m.step as f64, if log { v.max(1e-12).log10() } else { v }])).collect();
+            Line::new(name.to_string(), PlotPoints::from(smooth(&points, smoothing)))
+        };
+        let hyper: Vec<&str> = vec!["beta", "gamma", "c_max", "beta_occ", "beta_app", "temperature", "capacity"];
+        let y_label = if log { "log10 value" } else { "value" };
+        Plot::new("losses").height(220.0).legend(Legend::default()).x_axis_label("step").y_axis_label(y_label).show(ui, |plot| {
+            for name in names.iter().filter(|n| !hyper.contains(&n.as_str())) {
+                plot.line(series(name, &|m| m.term(name), log));
+            }
+        });
+        Plot::new("schedules").height(110.0).legend(Legend::default()).x_axis_label("step").y_axis_label("log10").show(ui, |plot| {
+            plot.line(series("learning rate", &|m| Some(m.lr), true));
+            for name in names.iter().filter(|n| matches!(n.as_str(), "temperature" | "capacity")) {
+                plot.line(series(name, &|m| m.term(name), true));
+            }
+        });
+        ui.horizontal(|ui| {
+            if ui.button("Export metrics CSV…").clicked() {
+                export.0 = Some(crate::gui::views::runs::metrics_csv(&session.history));
+            }
+            if let Some(snap) = &session.snapshot {
+                if ui.button("Export grids PNG…").on_hover_text("inputs, reconstructions and samples, one row each").clicked() {
+                    let mut images = snap.inputs.clone();
+                    images.extend(snap.reconstructions.iter().cloned());
+                    if let Some((_, samples)) = snap.extras.iter().find(|(n, _)| n == "samples") {
+                        images.extend(samples.iter().take(snap.inputs.len()).cloned());
+                    }
+                    export.1 = Some((images, snap.inputs.len().max(1)));
+                }
             }
         });
         let Some(snap) = &session.snapshot else { return };
@@ -250,7 +332,14 @@ impl View for TrainView {
             egui::ScrollArea::vertical().show(ui, |ui| self.form_ui(ui, state));
         });
         egui::CentralPanel::default().show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| self.live_ui(ui, state));
+            let mut export = Export::default();
+            egui::ScrollArea::vertical().show(ui, |ui| self.live_ui(ui, state, &mut export));
+            if let Some(csv) = export.0 {
+                state.export_text(csv, "metrics.csv", ("CSV", "csv"));
+            }
+            if let Some((images, columns)) = export.1 {
+                state.export_png(images, columns, "training-grids.png");
+            }
         });
     }
 }

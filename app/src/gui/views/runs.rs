@@ -1,0 +1,226 @@
+//! Runs & checkpoints: open a checkpoint for the explorer (Ctrl+O), resume training from
+//! one, save the current run elsewhere, the recent runs, and the loss curves of two runs
+//! side by side.
+
+use std::path::{Path, PathBuf};
+
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+use patchwork_core::checkpoint::{CONFIG_FILE, read_meta};
+use patchwork_core::train::{RunSpec, StepMetrics, spawn};
+
+use crate::gui::session::TrainingSession;
+use crate::gui::{AppState, View};
+
+/// A run's metric history, from its `metrics.jsonl` or its checkpoint's training state.
+pub fn load_run_metrics(path: &Path) -> Result<Vec<StepMetrics>, String> {
+    let jsonl = [path.join("metrics.jsonl"), path.parent().map(|p| p.join("metrics.jsonl")).unwrap_or_default()];
+    if let Some(file) = jsonl.iter().find(|p| p.is_file()) {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let mut out = Vec::new();
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            out.push(serde_json::from_str(line).map_err(|e| format!("{} line {}: {e}", file.display(), i + 1))?);
+        }
+        return Ok(out);
+    }
+    let checkpoint = checkpoint_dir(path).ok_or_else(|| format!("{}: neither metrics.jsonl nor a checkpoint", path.display()))?;
+    read_meta(&checkpoint).map(|m| m.state.history).map_err(|e| format!("{e:#}"))
+}
+
+/// The checkpoint of a run folder (its `checkpoint/`) or the folder itself.
+pub fn checkpoint_dir(path: &Path) -> Option<PathBuf> {
+    if path.join(CONFIG_FILE).is_file() {
+        Some(path.to_path_buf())
+    } else if path.join("checkpoint").join(CONFIG_FILE).is_file() {
+        Some(path.join("checkpoint"))
+    } else {
+        None
+    }
+}
+
+/// Metrics as CSV: one row per step, one column per loss term.
+pub fn metrics_csv(history: &[StepMetrics]) -> String {
+    let mut names: Vec<String> = vec![];
+    for m in history {
+        for (n, _) in &m.terms {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+    }
+    let mut out = format!("step,epoch,{},lr,images_per_sec,elapsed\n", names.join(","));
+    for m in history {
+        let terms: Vec<String> = names.iter().map(|n| m.term(n).map_or(String::new(), |v| v.to_string())).collect();
+        out.push_str(&format!("{},{},{},{},{},{}\n", m.step, m.epoch, terms.join(","), m.lr, m.images_per_sec, m.elapsed));
+    }
+    out
+}
+
+/// Starts training again from a checkpoint, in its run folder when it has one.
+pub fn resume_training(state: &mut AppState, checkpoint: &Path) {
+    let meta = match read_meta(checkpoint) {
+        Ok(m) => m,
+        Err(e) => {
+            state.message = Some(format!("cannot resume: {e:#}"));
+            return;
+        }
+    };
+    let device = match patchwork_core::device::resolve(state.settings.device) {
+        Ok(d) => d,
+        Err(e) => {
+            state.message = Some(format!("cannot resume on {}: {e}", state.settings.device));
+            return;
+        }
+    };
+    let run_dir = match checkpoint.file_name().and_then(|n| n.to_str()) {
+        Some("checkpoint") => checkpoint.parent().map(Path::to_path_buf),
+        _ => None,
+    }
+    .unwrap_or_else(|| PathBuf::from("runs").join(format!("resumed-{}-step{}", meta.config.model.kind(), meta.state.step)));
+    let description = device.description.clone();
+    // One more epoch than the checkpoint reached, unless its run was not finished.
+    let mut config = meta.config.clone();
+    config.epochs = config.epochs.max(meta.state.epoch + 1);
+    let handle = spawn(RunSpec { config, device, run_dir: Some(run_dir.clone()), resume_from: Some(checkpoint.to_path_buf()), source: None });
+    state.remember_recent(run_dir.clone());
+    state.session = Some(TrainingSession::new(handle, Some(run_dir), description));
+    state.model.set_follow_training(true);
+    state.message = Some(format!("resumed {} at step {}", checkpoint.display(), meta.state.step));
+}
+
+#[derive(Default)]
+pub struct RunsView {
+    /// The two runs compared, with their metrics (or why they could not be read).
+    pub compared: [Option<(PathBuf, Result<Vec<StepMetrics>, String>)>; 2],
+    pub term: String,
+    pub log_scale: bool,
+}
+
+impl RunsView {
+    pub fn compare(&mut self, slot: usize, path: PathBuf) {
+        let metrics = load_run_metrics(&path);
+        if let Some(c) = self.compared.get_mut(slot) {
+            *c = Some((path, metrics));
+        }
+    }
+
+    fn actions_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        ui.horizontal_wrapped(|ui| {
+            if ui.button("Open checkpoint…").on_hover_text("Ctrl+O: explore it in Parts, Swap and Traverse").clicked() {
+                state.pick_checkpoint();
+            }
+            let active = state.session.as_ref().is_some_and(|s| s.is_active());
+            if ui.add_enabled(active, egui::Button::new("Save run now")).on_hover_text("Ctrl+S: to the run's checkpoint folder").clicked() {
+                if let Some(s) = &state.session {
+                    s.save_now();
+                }
+            }
+            if ui.add_enabled(active, egui::Button::new("Save run as…")).clicked() {
+                state.pick_save_folder();
+            }
+            let history = state.session.as_ref().map(|s| s.history.clone()).unwrap_or_default();
+            if ui.add_enabled(!history.is_empty(), egui::Button::new("Export metrics CSV…")).clicked() {
+                state.export_text(metrics_csv(&history), "metrics.csv", ("CSV", "csv"));
+            }
+        });
+    }
+
+    fn recent_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        ui.heading("Recent runs and checkpoints");
+        if state.settings.recent_runs.is_empty() {
+            ui.label("None yet: runs started in the Train tab and checkpoints you open appear here.");
+        }
+        let recent = state.settings.recent_runs.clone();
+        egui::Grid::new("recent-runs").striped(true).num_columns(5).show(ui, |ui| {
+            for path in &recent {
+                let checkpoint = checkpoint_dir(path);
+                ui.monospace(path.display().to_string());
+                ui.add_enabled_ui(checkpoint.is_some(), |ui| {
+                    if ui.button("Explore").on_hover_text("open its checkpoint in Parts, Swap and Traverse").on_disabled_hover_text("no checkpoint saved yet").clicked() {
+                        if let Some(c) = &checkpoint {
+                            state.open_checkpoint(c);
+                        }
+                    }
+                });
+                let training = state.session.as_ref().is_some_and(|s| s.is_active());
+                ui.add_enabled_ui(checkpoint.is_some() && !training, |ui| {
+                    if ui.button("Resume training").on_disabled_hover_text("needs a checkpoint, and no run in progress").clicked() {
+                        if let Some(c) = &checkpoint {
+                            resume_training(state, c);
+                        }
+                    }
+                });
+                for (slot, name) in ["Compare as A", "Compare as B"].into_iter().enumerate() {
+                    if ui.button(name).clicked() {
+                        self.compare(slot, path.clone());
+                    }
+                }
+                ui.end_row();
+            }
+        });
+    }
+
+    fn compare_ui(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Compare two runs");
+        let mut names: Vec<String> = vec![];
+        for (path, metrics) in self.compared.iter().flatten() {
+            match metrics {
+                Ok(m) => {
+                    for (n, _) in m.last().map(|m| m.terms.clone()).unwrap_or_default() {
+                        if !names.contains(&n) {
+                            names.push(n);
+                        }
+                    }
+                }
+                Err(e) => {
+                    ui.colored_label(ui.visuals().error_fg_color, format!("{}: {e}", path.display()));
+                }
+            }
+        }
+        if names.is_empty() {
+            ui.label("Choose two runs above (Compare as A / B).");
+            return;
+        }
+        if !names.contains(&self.term) {
+            self.term = names[0].clone();
+        }
+        ui.horizontal(|ui| {
+            ui.label("term:");
+            egui::ComboBox::from_id_salt("compare-term").selected_text(&self.term).show_ui(ui, |ui| {
+                for n in &names {
+                    ui.selectable_value(&mut self.term, n.clone(), n);
+                }
+            });
+            ui.checkbox(&mut self.log_scale, "log scale");
+        });
+        let (term, log) = (self.term.clone(), self.log_scale);
+        Plot::new("compare").height(300.0).legend(Legend::default()).x_axis_label("step").show(ui, |plot| {
+            for (label, entry) in ["A", "B"].iter().zip(&self.compared) {
+                let Some((path, Ok(metrics))) = entry else { continue };
+                let points: Vec<[f64; 2]> = metrics.iter().filter_map(|m| m.term(&term).map(|v| [m.step as f64, if log { v.max(1e-12).log10() } else { v }])).collect();
+                let name = format!("{label}: {}", path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()));
+                plot.line(Line::new(name, PlotPoints::from(points)));
+            }
+        });
+    }
+}
+
+impl View for RunsView {
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn name(&self) -> &'static str {
+        "Runs"
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        super::model_bar_ui(ui, state);
+        self.actions_ui(ui, state);
+        ui.separator();
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            self.recent_ui(ui, state);
+            ui.separator();
+            self.compare_ui(ui);
+        });
+    }
+}

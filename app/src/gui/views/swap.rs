@@ -1,0 +1,290 @@
+//! Swap (PatchVAE): decode a target image with one of its parts' appearance taken from a
+//! source image (source part i and target part j chosen independently, the paper's
+//! Fig. 5), and with any parts switched off. Works on the live training weights or on an
+//! opened checkpoint; images come from the thumbnails, the desktop, or the Data tab.
+
+use patchwork_core::analysis::explorable::ExplorableModel;
+use patchwork_core::analysis::parts::PartAnalysis;
+use patchwork_core::data::HostImage;
+
+use crate::gui::image_drop::{DraggedImage, ImageSlot, draggable_data_grid, dropped_images};
+use crate::gui::images::{CachedGrid, overlay};
+use crate::gui::jobs::LatestJob;
+use crate::gui::{AppState, View};
+
+/// What one swap computed.
+pub struct SwapResult {
+    pub key: SwapKey,
+    pub source: PartAnalysis,
+    pub target: PartAnalysis,
+    /// The target decoded with the swap and the parts switched off.
+    pub swapped: HostImage,
+}
+
+/// Everything a swap depends on; a change means recomputing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SwapKey {
+    pub model_generation: u64,
+    pub inputs: u64,
+    pub source_part: usize,
+    pub target_part: usize,
+    pub parts_off: Vec<usize>,
+}
+
+/// Runs one swap (on a background thread).
+pub fn compute_swap(model: &ExplorableModel, source: &HostImage, target: &HostImage, key: SwapKey) -> Result<SwapResult, String> {
+    let mut analyses = model.analyse_parts(&[source.clone(), target.clone()]).ok_or("Swap needs a PatchVAE")?.into_iter();
+    let (Some(source), Some(target)) = (analyses.next(), analyses.next()) else { return Err("the model returned no analysis".into()) };
+    let parts = target.code.parts;
+    if key.source_part >= parts || key.target_part >= parts {
+        return Err(format!("this model has {parts} parts"));
+    }
+    let code = target.code.with_appearance_from(&source.code, key.source_part, key.target_part).with_parts_off(&key.parts_off);
+    let swapped = model.decode_part_codes(&[code]).and_then(|v| v.into_iter().next()).ok_or("decoding failed")?;
+    Ok(SwapResult { key, source, target, swapped })
+}
+
+#[derive(Default)]
+pub struct SwapView {
+    pub source: ImageSlot,
+    pub target: ImageSlot,
+    pub source_part: usize,
+    pub target_part: usize,
+    /// Parts switched off in the target.
+    pub parts_off: Vec<usize>,
+    inputs: u64,
+    /// Pick the parts most present in each image once the new images are analysed.
+    auto_parts: bool,
+    job: LatestJob<Result<SwapResult, String>>,
+    requested: Option<SwapKey>,
+    pub result: Option<SwapResult>,
+    pub error: Option<String>,
+    pub thumbnails: CachedGrid,
+    output: CachedGrid,
+    opacity: f32,
+}
+
+impl SwapView {
+    fn key(&self, state: &AppState) -> SwapKey {
+        SwapKey {
+            model_generation: state.model.generation,
+            inputs: self.inputs,
+            source_part: self.source_part,
+            target_part: self.target_part,
+            parts_off: self.parts_off.clone(),
+        }
+    }
+
+    /// Puts an image in the slot it was meant for: the one under the pointer, else the first
+    /// empty one, else the target.
+    pub fn place(&mut self, image: DraggedImage, pointer: Option<egui::Pos2>) {
+        self.auto_parts = true;
+        let over = |slot: &ImageSlot| pointer.zip(slot.rect).is_some_and(|(p, r)| r.contains(p));
+        if over(&self.source) || (!over(&self.target) && self.source.image.is_none()) {
+            self.source.set(image);
+        } else {
+            self.target.set(image);
+        }
+        self.inputs += 1;
+    }
+
+    /// Starts a swap when something it depends on changed.
+    pub fn update(&mut self, state: &AppState) {
+        if let Some(result) = self.job.poll() {
+            match result {
+                Ok(r) => {
+                    self.error = None;
+                    if std::mem::take(&mut self.auto_parts) {
+                        self.source_part = r.source.code.parts_by_presence().first().copied().unwrap_or(0);
+                        self.target_part = r.target.code.parts_by_presence().first().copied().unwrap_or(0);
+                    }
+                    self.result = Some(r);
+                }
+                Err(e) => self.error = Some(e),
+            }
+        }
+        // A new user sees a swap at once: the first two images of the data.
+        if self.source.image.is_none() && self.target.image.is_none() {
+            if let (Some(a), Some(b)) = (DraggedImage::from_data(state, 0), DraggedImage::from_data(state, 1)) {
+                self.place(a, None);
+                self.place(b, None);
+            }
+        }
+        let (Some(model), Some(source), Some(target)) = (state.model.current(), &self.source.image, &self.target.image) else { return };
+        let key = self.key(state);
+        if self.requested.as_ref() == Some(&key) {
+            return;
+        }
+        self.requested = Some(key.clone());
+        let (model, source, target) = (model.clone(), source.image.clone(), target.image.clone());
+        self.job.request(move || compute_swap(&model, &source, &target, key));
+    }
+
+    pub fn busy(&self) -> bool {
+        self.job.busy()
+    }
+
+    /// Waits for the swap in flight (tests only).
+    pub fn wait(&mut self, state: &AppState) {
+        if let Some(result) = self.job.wait(std::time::Duration::from_secs(60)) {
+            match result {
+                Ok(r) => self.result = Some(r),
+                Err(e) => self.error = Some(e),
+            }
+        }
+        self.update(state);
+    }
+
+    fn parts_ui(&mut self, ui: &mut egui::Ui, parts: usize) {
+        ui.horizontal(|ui| {
+            ui.label("source part i:");
+            egui::ComboBox::from_id_salt("swap-source-part").selected_text(self.source_part.to_string()).show_ui(ui, |ui| {
+                for p in 0..parts {
+                    ui.selectable_value(&mut self.source_part, p, p.to_string());
+                }
+            });
+            ui.label("into target part j:");
+            egui::ComboBox::from_id_salt("swap-target-part").selected_text(self.target_part.to_string()).show_ui(ui, |ui| {
+                for p in 0..parts {
+                    ui.selectable_value(&mut self.target_part, p, p.to_string());
+                }
+            });
+            if ui.button("j = i").on_hover_text("swap the same part (the paper's Fig. 5)").clicked() {
+                self.target_part = self.source_part;
+            }
+            if ui.button("Exchange images").clicked() {
+                let (source, target) = (self.source.image.take(), self.target.image.take());
+                if let Some(t) = target {
+                    self.source.set(t);
+                }
+                if let Some(s) = source {
+                    self.target.set(s);
+                }
+                self.inputs += 1;
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            ui.label("parts off in the target:").on_hover_text("switched-off parts have their occurrence map set to zero before decoding");
+            for p in 0..parts {
+                let mut off = self.parts_off.contains(&p);
+                if ui.toggle_value(&mut off, format!("{p}")).on_hover_text(format!("switch part {p} off")).changed() {
+                    if off {
+                        self.parts_off.push(p);
+                        self.parts_off.sort_unstable();
+                    } else {
+                        self.parts_off.retain(|&q| q != p);
+                    }
+                }
+            }
+            if !self.parts_off.is_empty() && ui.button("all on").clicked() {
+                self.parts_off.clear();
+            }
+        });
+    }
+
+    fn result_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        let Some(r) = &self.result else { return };
+        let grid = r.target.code.grid;
+        let cells = grid * grid;
+        let (i, j) = (r.key.source_part, r.key.target_part);
+        let opacity = self.opacity;
+        let images = || {
+            vec![
+                overlay(&r.source.reconstruction, &r.source.probabilities[i * cells..(i + 1) * cells], grid, opacity),
+                overlay(&r.target.reconstruction, &r.target.probabilities[j * cells..(j + 1) * cells], grid, opacity),
+                r.source.reconstruction.clone(),
+                r.target.reconstruction.clone(),
+                r.swapped.clone(),
+            ]
+        };
+        ui.label(format!(
+            "source with part {i}'s occurrence map · target with part {j}'s map · source reconstruction · target reconstruction · target with part {j}'s appearance from source part {i}{}",
+            if r.key.parts_off.is_empty() { String::new() } else { format!(", parts {:?} off", r.key.parts_off) }
+        ));
+        let key = (format!("swap-{:?}-{}", r.key, (opacity * 100.0) as u32), 0);
+        let width = ui.available_width().min(5.0 * 160.0);
+        self.output.ui(ui, key, images, 5, width);
+        if ui.button("Export PNG…").clicked() {
+            state.export_png(images(), 5, "swap.png");
+        }
+    }
+}
+
+impl View for SwapView {
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn name(&self) -> &'static str {
+        "Swap"
+    }
+
+    fn on_dropped(&mut self, paths: &[std::path::PathBuf], pointer: Option<egui::Pos2>, state: &mut AppState) -> bool {
+        if paths.iter().any(|p| p.is_dir()) {
+            return false;
+        }
+        match dropped_images(paths) {
+            // Bad input changes nothing but the message.
+            Err(e) => state.message = Some(format!("Swap: {e}")),
+            Ok(images) => {
+                for image in images.into_iter().take(2) {
+                    self.place(image, pointer);
+                }
+            }
+        }
+        true
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        if self.opacity == 0.0 {
+            self.opacity = 0.6;
+        }
+        self.update(state);
+        egui::Panel::left("swap-thumbnails").resizable(true).default_size(190.0).show(ui, |ui| {
+            ui.label("Drag a thumbnail onto Source or Target (click: fills the next slot)");
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                let width = ui.available_width();
+                if let Some(i) = draggable_data_grid(ui, &mut self.thumbnails, state, 64, 4, width) {
+                    if let Some(image) = DraggedImage::from_data(state, i) {
+                        self.place(image, None);
+                    }
+                }
+            });
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            super::model_bar_ui(ui, state);
+            let Some(model) = state.model.current() else { return };
+            let Some(parts) = model.parts() else {
+                ui.label("Swap works on a PatchVAE: open one (Runs tab, Ctrl+O) or train one.");
+                return;
+            };
+            self.source_part = self.source_part.min(parts.saturating_sub(1));
+            self.target_part = self.target_part.min(parts.saturating_sub(1));
+            ui.horizontal(|ui| {
+                let source_dropped = self.source.ui(ui, "Source", 112.0);
+                let target_dropped = self.target.ui(ui, "Target", 112.0);
+                if source_dropped || target_dropped {
+                    self.inputs += 1;
+                    self.auto_parts = true;
+                }
+                ui.vertical(|ui| {
+                    ui.add(egui::Slider::new(&mut self.opacity, 0.05..=1.0).text("map opacity"));
+                    if self.job.busy() {
+                        ui.spinner();
+                    } else if let Some(d) = self.job.last_duration {
+                        ui.small(format!("last swap {:.1} ms", d.as_secs_f64() * 1e3));
+                    }
+                });
+            });
+            self.parts_ui(ui, parts);
+            if let Some(e) = &self.error {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+            ui.separator();
+            self.result_ui(ui, state);
+        });
+        if self.busy() {
+            ui.ctx().request_repaint();
+        }
+    }
+}
