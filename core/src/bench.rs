@@ -102,3 +102,98 @@ fn run_model<M: Trainable>(model_config: &ModelConfig, device: &ResolvedDevice, 
         inference_ms_per_image: median(infer),
     })
 }
+
+/// How long the explorer's interactive requests take (one image each, as the views send
+/// them), in milliseconds: median and slowest of the timed repetitions after warm-up.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplorerLatency {
+    pub model: String,
+    pub device: String,
+    pub image_size: usize,
+    pub repetitions: usize,
+    /// Swap view: analyse source and target, decode the swapped code.
+    pub swap_ms: (f64, f64),
+    /// Swap view with the analyses cached: decode one edited code (a part switched off,
+    /// another part picked) — also what a Traverse slider costs.
+    pub decode_one_ms: (f64, f64),
+    /// Traverse view: one row (9 codes) of the traversal grid.
+    pub traversal_row_ms: (f64, f64),
+}
+
+fn timed(repetitions: usize, mut f: impl FnMut()) -> (f64, f64) {
+    for _ in 0..3 {
+        f();
+    }
+    let times: Vec<f64> = (0..repetitions.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    let worst = times.iter().copied().fold(0.0, f64::max);
+    (median(times), worst)
+}
+
+/// Measures the explorer's requests on a freshly initialised model of `model`'s shape
+/// (the weights do not change the cost).
+pub fn explorer_latency(model: &ModelConfig, device: &ResolvedDevice, repetitions: usize) -> anyhow::Result<ExplorerLatency> {
+    use crate::analysis::explorable::{ExplorableModel, ModelOrigin};
+    use crate::analysis::traverse::{traversal_values, traverse_image};
+    struct Build<'a>(&'a ModelConfig, &'a Device);
+    impl FamilyVisitor for Build<'_> {
+        type Output = anyhow::Result<crate::analysis::explorable::Family>;
+        fn visit<M: Trainable>(self) -> Self::Output {
+            let config = M::config_of(self.0).ok_or_else(|| anyhow::anyhow!("model family mismatch"))?.clone();
+            Ok(init_seeded(self.1, 1, |d| M::build(&config, d)).explorable(&config))
+        }
+    }
+    let family = model.visit(Build(model, &device.device))?;
+    let explorable = ExplorableModel { family, step: 0, seed: 1, origin: ModelOrigin::LiveRun(None) };
+    let (c, size) = (model.channels(), model.image_size());
+    let image = |k: u8| crate::data::HostImage::new(size, size, c, (0..size * size * c).map(|i| (i as u8).wrapping_mul(k)).collect());
+    let (a, b) = (image(3), image(7));
+    let values = traversal_values(3.0, 9);
+    let (swap_ms, decode_one_ms, traversal_row_ms) = match explorable.parts() {
+        Some(_) => {
+            let analyses = explorable.analyse_parts(&[a.clone(), b.clone()]).unwrap_or_default();
+            let (sa, tb) = (analyses[0].code.clone(), analyses[1].code.clone());
+            let swap = timed(repetitions, || {
+                let an = explorable.analyse_parts(&[a.clone(), b.clone()]).unwrap_or_default();
+                let code = an[1].code.with_appearance_from(&an[0].code, 0, 1);
+                let _ = explorable.decode_part_codes(&[code]);
+            });
+            let one = timed(repetitions, || {
+                let _ = explorable.decode_part_codes(&[tb.with_appearance_from(&sa, 2, 3).with_parts_off(&[1])]);
+            });
+            let row = timed(repetitions, || {
+                let _ = explorable.decode_part_codes(&crate::analysis::traverse::appearance_row(&tb, 0, 0, &values));
+            });
+            (swap, one, row)
+        }
+        None => {
+            let codes = explorable.encode_latents(std::slice::from_ref(&a)).unwrap_or_default();
+            let mu = codes[0].mu.clone();
+            // β-VAE has no swap: its nearest request is re-encoding and decoding an image.
+            let swap = timed(repetitions, || {
+                let _ = traverse_image(&explorable, &b, 0, &[0.0]);
+            });
+            let one = timed(repetitions, || {
+                let _ = explorable.decode_latents(&[mu.clone()]);
+            });
+            let row = timed(repetitions, || {
+                let _ = explorable.decode_latents(&crate::analysis::traverse::latent_row(&mu, 0, &values));
+            });
+            (swap, one, row)
+        }
+    };
+    Ok(ExplorerLatency {
+        model: model.kind().to_string(),
+        device: device.description.clone(),
+        image_size: size,
+        repetitions,
+        swap_ms,
+        decode_one_ms,
+        traversal_row_ms,
+    })
+}

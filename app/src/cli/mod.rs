@@ -17,6 +17,10 @@ pub struct Cli {
     /// Device for the GUI's training runs.
     #[arg(long, default_value = "auto", global = true)]
     pub device: DeviceChoice,
+    /// CPU threads for the GUI's training on `flex` (default: one fewer than the machine
+    /// has, so the window stays responsive; RAYON_NUM_THREADS also works).
+    #[arg(long)]
+    pub cpu_threads: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -93,7 +97,10 @@ pub struct ModelArgs {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        None | Some(Command::Gui) => crate::gui::run_native(cli.device),
+        None | Some(Command::Gui) => {
+            crate::gui::limit_cpu_threads(cli.cpu_threads);
+            crate::gui::run_native(cli.device)
+        }
         Some(Command::Train(args)) => train::run(args),
         Some(Command::Eval(cmd)) => eval::run(cmd),
         Some(Command::Bench(args)) => bench::run(args),

@@ -2,6 +2,7 @@
 //! [`state::AppState`]. Training runs on its own thread; views only read what its
 //! typed events delivered, so nothing here waits on the model.
 
+pub mod bench;
 pub mod image_drop;
 pub mod images;
 pub mod jobs;
@@ -122,6 +123,19 @@ impl eframe::App for PatchworkApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, STORAGE_KEY, &self.state.settings);
     }
+}
+
+/// Leaves the UI a core: `flex` (rayon's global pool) computes with `threads`, or with
+/// `RAYON_NUM_THREADS` when set, else with one thread fewer than the machine has. Must run
+/// before any CPU tensor work.
+pub fn limit_cpu_threads(threads: Option<usize>) {
+    if std::env::var_os("RAYON_NUM_THREADS").is_some() && threads.is_none() {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let n = threads.unwrap_or(cores.saturating_sub(1)).max(1);
+    // SAFETY: called at start-up, before this process starts any other thread.
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
 }
 
 /// Opens the window.

@@ -180,7 +180,7 @@ impl PartsView {
     fn controls_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.add(egui::Slider::new(&mut self.opacity, 0.0..=1.0).text("heat-map opacity"));
-            ui.checkbox(&mut self.normalise, "normalise each part").on_hover_text("scale each part's maps to their largest probability in these images, so rarely firing parts show; off = raw probabilities");
+            ui.checkbox(&mut self.normalise, "stretch each part").on_hover_text("map each part's probabilities from their lowest to their highest value in these images, so weak parts show where they are most likely; off = raw probabilities (0 to 1)");
             if self.chosen.is_empty() {
                 ui.label(format!("showing the first {ROWS} images of the data; drop image files here to analyse yours"));
             } else {
@@ -209,8 +209,16 @@ impl PartsView {
         let key = (format!("parts-{}-{}-{}-{}", r.model, r.model_generation, r.inputs_generation, self.normalise), (self.opacity * 100.0) as u64);
         let opacity = self.opacity;
         let cells = grid * grid;
-        let peak: Vec<f32> = (0..n)
-            .map(|p| if self.normalise { r.analyses.iter().flat_map(|a| a.probabilities[p * cells..(p + 1) * cells].iter().copied()).fold(1e-6, f32::max) } else { 1.0 })
+        // Per part: the range its probability spans over these images (min, max − min).
+        let span: Vec<(f32, f32)> = (0..n)
+            .map(|p| {
+                if !self.normalise {
+                    return (0.0, 1.0);
+                }
+                let values = r.analyses.iter().flat_map(|a| a.probabilities[p * cells..(p + 1) * cells].iter().copied());
+                let (lo, hi) = values.fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+                (lo, (hi - lo).max(1e-6))
+            })
             .collect();
         let images = || {
             let mut out = Vec::new();
@@ -218,7 +226,7 @@ impl PartsView {
                 out.push(input.to_rgb());
                 out.push(a.reconstruction.to_rgb());
                 for p in 0..n {
-                    let map: Vec<f32> = a.probabilities[p * cells..(p + 1) * cells].iter().map(|v| v / peak[p]).collect();
+                    let map: Vec<f32> = a.probabilities[p * cells..(p + 1) * cells].iter().map(|v| (v - span[p].0) / span[p].1).collect();
                     out.push(overlay(input, &map, grid, opacity));
                 }
             }

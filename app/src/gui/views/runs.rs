@@ -105,9 +105,6 @@ impl RunsView {
 
     fn actions_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         ui.horizontal_wrapped(|ui| {
-            if ui.button("Open checkpoint…").on_hover_text("Ctrl+O: explore it in Parts, Swap and Traverse").clicked() {
-                state.pick_checkpoint();
-            }
             let active = state.session.as_ref().is_some_and(|s| s.is_active());
             if ui.add_enabled(active, egui::Button::new("Save run now")).on_hover_text("Ctrl+S: to the run's checkpoint folder").clicked() {
                 if let Some(s) = &state.session {
@@ -129,7 +126,12 @@ impl RunsView {
         if state.settings.recent_runs.is_empty() {
             ui.label("None yet: runs started in the Train tab and checkpoints you open appear here.");
         }
-        let recent = state.settings.recent_runs.clone();
+        let mut recent = state.settings.recent_runs.clone();
+        // The shipped model is always there to compare with.
+        let shipped = crate::gui::model_slot::shipped_checkpoint();
+        if shipped.is_dir() && !recent.contains(&shipped) {
+            recent.push(shipped);
+        }
         egui::Grid::new("recent-runs").striped(true).num_columns(5).show(ui, |ui| {
             for path in &recent {
                 let checkpoint = checkpoint_dir(path);

@@ -31,10 +31,18 @@ pub struct SwapKey {
     pub parts_off: Vec<usize>,
 }
 
-/// Runs one swap (on a background thread).
-pub fn compute_swap(model: &ExplorableModel, source: &HostImage, target: &HostImage, key: SwapKey) -> Result<SwapResult, String> {
-    let mut analyses = model.analyse_parts(&[source.clone(), target.clone()]).ok_or("Swap needs a PatchVAE")?.into_iter();
-    let (Some(source), Some(target)) = (analyses.next(), analyses.next()) else { return Err("the model returned no analysis".into()) };
+/// Runs one swap (on a background thread). `analysed` are the source's and target's
+/// analyses when the model and images are unchanged since the last swap: then only the
+/// decoder runs (one image, within a frame on the CPU).
+pub fn compute_swap(model: &ExplorableModel, source: &HostImage, target: &HostImage, key: SwapKey, analysed: Option<(PartAnalysis, PartAnalysis)>) -> Result<SwapResult, String> {
+    let (source, target) = match analysed {
+        Some(pair) => pair,
+        None => {
+            let mut analyses = model.analyse_parts(&[source.clone(), target.clone()]).ok_or("Swap needs a PatchVAE")?.into_iter();
+            let (Some(source), Some(target)) = (analyses.next(), analyses.next()) else { return Err("the model returned no analysis".into()) };
+            (source, target)
+        }
+    };
     let parts = target.code.parts;
     if key.source_part >= parts || key.target_part >= parts {
         return Err(format!("this model has {parts} parts"));
@@ -116,8 +124,13 @@ impl SwapView {
             return;
         }
         self.requested = Some(key.clone());
+        let analysed = self
+            .result
+            .as_ref()
+            .filter(|r| r.key.model_generation == key.model_generation && r.key.inputs == key.inputs)
+            .map(|r| (r.source.clone(), r.target.clone()));
         let (model, source, target) = (model.clone(), source.image.clone(), target.image.clone());
-        self.job.request(move || compute_swap(&model, &source, &target, key));
+        self.job.request(move || compute_swap(&model, &source, &target, key, analysed));
     }
 
     pub fn busy(&self) -> bool {
