@@ -290,12 +290,12 @@ fn trains_a_tiny_beta_vae_saves_reopens_and_traverses_it() {
     h.get_by_label("Runs").click();
     h.run_steps(1);
     h.get_by_label(&run_dir.display().to_string());
-    h.get_by_label("Explore").click();
+    h.get_all_by_label("Explore").next().expect("an Explore button").click();
     h.run_steps(1);
     step_until(&mut h, Duration::from_secs(30), "the checkpoint to open", |a| {
         a.state.model.current().is_some_and(|m| m.describe().contains(&run_dir.join("checkpoint").display().to_string()))
     });
-    h.get_by_label("Compare as A").click();
+    h.get_all_by_label("Compare as A").next().expect("a Compare button").click();
     h.run_steps(1);
     let runs: &mut RunsView = view(&mut h, "Runs");
     let (_, metrics) = runs.compared[0].as_ref().unwrap();
