@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{Queryable, by};
 use patchwork::gui::PatchworkApp;
 use patchwork::gui::session::RunStatus;
 use patchwork::gui::state::TrainForm;
@@ -312,15 +312,19 @@ fn trains_a_tiny_beta_vae_saves_reopens_and_traverses_it() {
     assert_eq!(view.manifold.len(), 12 * 12);
     let before = view.edited_image.clone().unwrap();
     let dim = t.order[0];
-    view.edited[dim] = 3.5;
-    {
-        let app = h.state_mut();
-        let i = app.views.iter().position(|v| v.name() == "Traverse").unwrap();
-        let (views, state) = (&mut app.views, &app.state);
-        let view: &mut TraverseView = views[i].as_any_mut().downcast_mut().unwrap();
-        view.request_edit(state);
-    }
+    // Click near the right end of that latent's slider: its value jumps there and the
+    // image re-renders.
+    let label = format!("latent {dim} (");
+    let rail = h.get(by().role(egui::accesskit::Role::Slider).label_contains(&label)).rect();
+    let target = egui::pos2(rail.left() + 0.9 * rail.width(), rail.center().y);
+    h.hover_at(target);
+    h.step();
+    h.drag_at(target);
+    h.step();
+    h.drop_at(target);
+    h.run_steps(1);
     settle::<TraverseView>(&mut h, "Traverse", |v| v.busy());
+    assert!(traverse_view(&mut h).edited[dim] > 1.0, "slider value {}", traverse_view(&mut h).edited[dim]);
     assert_ne!(traverse_view(&mut h).edited_image.clone().unwrap(), before);
     let _ = std::fs::remove_dir_all(run_dir);
 }

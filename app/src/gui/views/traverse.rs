@@ -200,15 +200,12 @@ impl TraverseView {
         let Some(t) = &self.traversal else { return };
         let mut changed = false;
         let what = if t.part_code.is_some() { format!("part {} appearance", self.part) } else { "latent".into() };
-        egui::Grid::new("traverse-sliders").num_columns(2).show(ui, |ui| {
-            for &dim in &t.order {
-                ui.label(format!("{what} {dim} (KL {:.2})", t.kl[dim]));
-                if let Some(v) = self.edited.get_mut(dim) {
-                    changed |= ui.add(egui::Slider::new(v, -4.0..=4.0).fixed_decimals(2)).changed();
-                }
-                ui.end_row();
+        for &dim in &t.order {
+            if let Some(v) = self.edited.get_mut(dim) {
+                let label = format!("{what} {dim} (KL {:.2})", t.kl[dim]);
+                changed |= ui.add(egui::Slider::new(v, -4.0..=4.0).fixed_decimals(2).text(label)).changed();
             }
-        });
+        }
         if ui.button("Reset to the posterior mean").clicked() {
             self.edited = t.base.clone();
             changed = true;
