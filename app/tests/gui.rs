@@ -262,6 +262,23 @@ fn swap_takes_a_dragged_thumbnail_and_a_dropped_file_and_switches_parts_off() {
     assert!(h.state().state.message.as_deref().is_some_and(|m| m.contains("notes.txt is not a usable image")), "{:?}", h.state().state.message);
     assert_eq!(swap_view(&mut h).target.image.as_ref().unwrap().label, "seven.png");
     assert_eq!(h.state().state.data.generation, generation);
+    // From the Data tab: right-click thumbnail 3, "Use as Swap target" opens Swap with it.
+    h.get_by_label("Data").click();
+    h.run_steps(2);
+    let grid = self::view::<patchwork::gui::views::data::DataView>(&mut h, "Data").grid.last_rect.expect("the data grid");
+    let rows = 256usize.div_ceil(16) as f32;
+    let third = egui::pos2(grid.left() + grid.width() * 3.5 / 16.0, grid.top() + grid.height() * 0.5 / rows);
+    h.hover_at(third);
+    h.step();
+    for pressed in [true, false] {
+        h.event(egui::Event::PointerButton { pos: third, button: egui::PointerButton::Secondary, pressed, modifiers: egui::Modifiers::NONE });
+        h.step();
+    }
+    h.run_steps(1);
+    h.get_by_label("Use as Swap target").click();
+    h.run_steps(2);
+    assert_eq!(h.state().views[h.state().state.settings.tab].name(), "Swap");
+    assert_eq!(swap_view(&mut h).target.image.as_ref().unwrap().label, "fashion-mnist #3");
 }
 
 #[test]

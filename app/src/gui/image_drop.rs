@@ -49,9 +49,42 @@ pub fn cell_at(rect: egui::Rect, pos: egui::Pos2, columns: usize, count: usize) 
     (index < count).then_some(index)
 }
 
+/// Where an image picked in one view should go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageDestination {
+    SwapSource,
+    SwapTarget,
+    Traverse,
+}
+
+impl ImageDestination {
+    pub const ALL: [ImageDestination; 3] = [Self::SwapSource, Self::SwapTarget, Self::Traverse];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::SwapSource => "Use as Swap source",
+            Self::SwapTarget => "Use as Swap target",
+            Self::Traverse => "Traverse this image",
+        }
+    }
+
+    /// The tab that shows it.
+    pub fn view(self) -> &'static str {
+        match self {
+            Self::SwapSource | Self::SwapTarget => "Swap",
+            Self::Traverse => "Traverse",
+        }
+    }
+}
+
 /// Shows images `0..count` of the current data as a grid whose thumbnails can be dragged
 /// into image slots. Returns the index of a clicked thumbnail.
 pub fn draggable_data_grid(ui: &mut egui::Ui, grid: &mut CachedGrid, state: &AppState, count: usize, columns: usize, width: f32) -> Option<usize> {
+    data_grid_response(ui, grid, state, count, columns, width).and_then(|(clicked, _)| clicked)
+}
+
+/// [`draggable_data_grid`], also returning the grid's response (for context menus).
+pub fn data_grid_response(ui: &mut egui::Ui, grid: &mut CachedGrid, state: &AppState, count: usize, columns: usize, width: f32) -> Option<(Option<usize>, egui::Response)> {
     let source = state.data.source.clone()?;
     let count = count.min(source.len());
     let key = (format!("data-grid-{columns}"), state.data.generation);
@@ -69,7 +102,7 @@ pub fn draggable_data_grid(ui: &mut egui::Ui, grid: &mut CachedGrid, state: &App
         });
     }
     let clicked = response.clicked().then(|| response.interact_pointer_pos()).flatten();
-    clicked.and_then(|p| cell_at(response.rect, p, columns, count))
+    Some((clicked.and_then(|p| cell_at(response.rect, p, columns, count)), response))
 }
 
 /// A place for one image that takes dragged thumbnails.

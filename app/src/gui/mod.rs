@@ -109,6 +109,12 @@ impl PatchworkApp {
         egui::CentralPanel::default().show(ui, |ui| {
             self.views[tab].ui(ui, &mut self.state);
         });
+        if let Some(name) = self.state.go_to.take() {
+            if let Some(i) = self.views.iter().position(|v| v.name() == name) {
+                self.state.settings.tab = i;
+                ctx.request_repaint();
+            }
+        }
         if self.state.busy() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }

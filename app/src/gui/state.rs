@@ -96,6 +96,10 @@ pub struct AppState {
     pub message: Option<String>,
     /// Files dropped on the window this frame, for the open view to take first.
     pub dropped: Vec<PathBuf>,
+    /// Images sent from one view to another (the Data tab's thumbnail menu).
+    pub sent_images: Vec<(super::image_drop::ImageDestination, super::image_drop::DraggedImage)>,
+    /// A tab to switch to after this frame, by name.
+    pub go_to: Option<&'static str>,
     /// File dialogs and exports run off the UI thread; their outcome lands here.
     dialogs: LatestJob<DialogOutcome>,
 }
@@ -118,6 +122,8 @@ impl AppState {
             model: ModelSlot::default(),
             message: None,
             dropped: vec![],
+            sent_images: vec![],
+            go_to: None,
             dialogs: LatestJob::default(),
         };
         // A new user sees parts at once: the shipped PatchVAE loads in the background.
@@ -222,6 +228,19 @@ impl AppState {
             }
             Some(DialogOutcome::Cancelled) | None => {}
         }
+    }
+
+    /// Sends an image to another view and opens it there.
+    pub fn send_image(&mut self, to: super::image_drop::ImageDestination, image: super::image_drop::DraggedImage) {
+        self.sent_images.push((to, image));
+        self.go_to = Some(to.view());
+    }
+
+    /// The images sent to `to`, taken.
+    pub fn take_sent(&mut self, to: super::image_drop::ImageDestination) -> Vec<super::image_drop::DraggedImage> {
+        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.sent_images).into_iter().partition(|(d, _)| *d == to);
+        self.sent_images = rest;
+        mine.into_iter().map(|(_, i)| i).collect()
     }
 
     /// Opens a checkpoint for the explorer's views and remembers it among recent files.

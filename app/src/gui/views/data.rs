@@ -2,6 +2,7 @@
 
 use patchwork_core::data::embedded::EmbeddedSet;
 
+use crate::gui::image_drop::{DraggedImage, ImageDestination, cell_at, data_grid_response};
 use crate::gui::images::CachedGrid;
 use crate::gui::{AppState, View};
 
@@ -9,7 +10,9 @@ const SHOWN: usize = 256;
 
 #[derive(Default)]
 pub struct DataView {
-    grid: CachedGrid,
+    pub grid: CachedGrid,
+    /// The thumbnail whose menu is open.
+    menu_for: Option<usize>,
     picking: Option<std::sync::mpsc::Receiver<Option<std::path::PathBuf>>>,
 }
 
@@ -87,7 +90,24 @@ impl View for DataView {
         let n = source.len().min(SHOWN);
         egui::ScrollArea::vertical().show(ui, |ui| {
             let width = ui.available_width().min(1100.0);
-            self.grid.ui(ui, ("data-grid".into(), state.data.generation), || (0..n).map(|i| source.get(i).image).collect(), 16, width);
+            if let Some((_, response)) = data_grid_response(ui, &mut self.grid, state, n, 16, width) {
+                if response.secondary_clicked() {
+                    self.menu_for = response.interact_pointer_pos().and_then(|p| cell_at(response.rect, p, 16, n));
+                }
+                let menu_for = self.menu_for;
+                response.on_hover_text("right-click a thumbnail to use it in Swap or Traverse").context_menu(|ui| {
+                    let Some(i) = menu_for else { return };
+                    ui.label(format!("image #{i}"));
+                    for to in ImageDestination::ALL {
+                        if ui.button(to.label()).clicked() {
+                            if let Some(image) = DraggedImage::from_data(state, i) {
+                                state.send_image(to, image);
+                            }
+                            ui.close();
+                        }
+                    }
+                });
+            }
             if source.len() > SHOWN {
                 ui.label(format!("showing the first {SHOWN} of {}", source.len()));
             }

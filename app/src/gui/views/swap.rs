@@ -7,7 +7,7 @@ use patchwork_core::analysis::explorable::ExplorableModel;
 use patchwork_core::analysis::parts::PartAnalysis;
 use patchwork_core::data::HostImage;
 
-use crate::gui::image_drop::{DraggedImage, ImageSlot, draggable_data_grid, dropped_images};
+use crate::gui::image_drop::{DraggedImage, ImageDestination, ImageSlot, draggable_data_grid, dropped_images};
 use crate::gui::images::{CachedGrid, overlay};
 use crate::gui::jobs::LatestJob;
 use crate::gui::{AppState, View};
@@ -97,7 +97,17 @@ impl SwapView {
     }
 
     /// Starts a swap when something it depends on changed.
-    pub fn update(&mut self, state: &AppState) {
+    pub fn update(&mut self, state: &mut AppState) {
+        for image in state.take_sent(ImageDestination::SwapSource) {
+            self.source.set(image);
+            self.inputs += 1;
+            self.auto_parts = true;
+        }
+        for image in state.take_sent(ImageDestination::SwapTarget) {
+            self.target.set(image);
+            self.inputs += 1;
+            self.auto_parts = true;
+        }
         if let Some(result) = self.job.poll() {
             match result {
                 Ok(r) => {
@@ -138,7 +148,7 @@ impl SwapView {
     }
 
     /// Waits for the swap in flight (tests only).
-    pub fn wait(&mut self, state: &AppState) {
+    pub fn wait(&mut self, state: &mut AppState) {
         if let Some(result) = self.job.wait(std::time::Duration::from_secs(60)) {
             match result {
                 Ok(r) => self.result = Some(r),

@@ -7,7 +7,7 @@ use patchwork_core::analysis::explorable::ExplorableModel;
 use patchwork_core::analysis::traverse::{Traversal, decode_edit, manifold_codes, traversal_values, traverse_image};
 use patchwork_core::data::HostImage;
 
-use crate::gui::image_drop::{DraggedImage, ImageSlot, draggable_data_grid, dropped_images};
+use crate::gui::image_drop::{DraggedImage, ImageDestination, ImageSlot, draggable_data_grid, dropped_images};
 use crate::gui::images::CachedGrid;
 use crate::gui::jobs::LatestJob;
 use crate::gui::{AppState, View};
@@ -108,7 +108,10 @@ impl TraverseView {
     }
 
     /// Takes finished work and starts what changed inputs need.
-    pub fn update(&mut self, state: &AppState) {
+    pub fn update(&mut self, state: &mut AppState) {
+        for image in state.take_sent(ImageDestination::Traverse) {
+            self.set_image(image);
+        }
         if let Some(result) = self.grid_job.poll() {
             match result {
                 Ok((_, t)) => {
@@ -187,7 +190,7 @@ impl TraverseView {
     }
 
     /// Waits for all work in flight (tests only).
-    pub fn wait(&mut self, state: &AppState) {
+    pub fn wait(&mut self, state: &mut AppState) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while self.busy() && std::time::Instant::now() < deadline {
             self.update(state);
