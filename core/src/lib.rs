@@ -8,5 +8,6 @@ pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod eval;
+pub mod mixing;
 pub mod models;
 pub mod train;

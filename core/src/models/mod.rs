@@ -5,6 +5,7 @@ pub mod blocks;
 pub mod family;
 pub mod losses;
 pub mod patch_vae;
+pub mod spectral_norm;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
