@@ -5,6 +5,7 @@ pub mod blocks;
 pub mod family;
 pub mod losses;
 pub mod mixing_encoder;
+pub mod patch_gan;
 pub mod patch_vae;
 pub mod spectral_norm;
 
@@ -29,7 +30,8 @@ impl ModuleVisitor for TrainableCounter {
         self.path.pop();
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let running = self.path.last().is_some_and(|n| n == "running_mean" || n == "running_var");
+        // Running statistics and power-iteration state are module state, not parameters.
+        let running = self.path.last().is_some_and(|n| matches!(n.as_str(), "running_mean" | "running_var" | "singular_vector"));
         if !running {
             self.count += param.lazy_shape().num_elements();
         }

@@ -16,8 +16,9 @@ use burn::tensor::ops::ConvOptions;
 /// The power-iteration state of one weight.
 #[derive(Module, Debug)]
 pub struct SpectralNorm {
-    /// Estimate of the left singular vector, `[out]`, unit length.
-    u: RunningState<Tensor<1>>,
+    /// Estimate of the left singular vector, `[out]`, unit length (state, not a trained
+    /// parameter: `trainable_params` skips it by this name).
+    singular_vector: RunningState<Tensor<1>>,
     /// Power iterations per training forward (1 in the reference implementation).
     iterations: usize,
 }
@@ -31,7 +32,7 @@ impl SpectralNorm {
     /// For a weight whose first dimension is `rows`.
     pub fn new(rows: usize, device: &Device) -> Self {
         let u = unit(Tensor::<1>::random([rows], Distribution::Normal(0.0, 1.0), device));
-        Self { u: RunningState::new(u), iterations: 1 }
+        Self { singular_vector: RunningState::new(u), iterations: 1 }
     }
 
     pub fn with_iterations(mut self, iterations: usize) -> Self {
@@ -43,7 +44,7 @@ impl SpectralNorm {
     pub fn sigma<const D: usize>(&self, weight: Tensor<D>) -> Tensor<1> {
         let rows = weight.dims()[0];
         let w = weight.reshape([rows as i32, -1]).detach();
-        let u = self.u.value_sync().to_device(&w.device()).reshape([rows, 1]);
+        let u = self.singular_vector.value_sync().to_device(&w.device()).reshape([rows, 1]);
         let v = unit(w.clone().transpose().matmul(u.clone()));
         u.transpose().matmul(w.matmul(v)).reshape([1])
     }
@@ -55,14 +56,14 @@ impl SpectralNorm {
         let rows = weight.dims()[0];
         let w = weight.clone().reshape([rows as i32, -1]);
         let frozen = w.clone().detach();
-        let mut u = self.u.value_sync().to_device(&device).reshape([rows, 1]).detach();
+        let mut u = self.singular_vector.value_sync().to_device(&device).reshape([rows, 1]).detach();
         let mut v = unit(frozen.clone().transpose().matmul(u.clone()));
         for _ in 0..self.iterations {
             v = unit(frozen.clone().transpose().matmul(u.clone()));
             u = unit(frozen.clone().matmul(v.clone()));
         }
         if device.is_autodiff() {
-            self.u.update(u.clone().reshape([rows]).detach());
+            self.singular_vector.update(u.clone().reshape([rows]).detach());
         }
         let sigma = u.transpose().matmul(w.matmul(v)).reshape([1]);
         let mut shape = [1usize; D];
