@@ -4,6 +4,7 @@ pub mod beta_vae;
 pub mod blocks;
 pub mod family;
 pub mod losses;
+pub mod mixing_decoder;
 pub mod mixing_encoder;
 pub mod patch_gan;
 pub mod patch_vae;
