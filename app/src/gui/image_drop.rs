@@ -31,9 +31,21 @@ impl DraggedImage {
     }
 }
 
-/// Decodes dropped files for image slots; `Err` names the first unusable one.
-pub fn dropped_images(paths: &[PathBuf]) -> Result<Vec<DraggedImage>, String> {
-    paths.iter().map(|p| DraggedImage::from_file(p)).collect()
+/// Files dropped on a view that takes images (`view` names it in messages). `None` when
+/// they include a folder: the view declines them and they open as data. Otherwise the
+/// decoded images; if one is unusable, none at all and a message naming it — bad input
+/// changes nothing but the message.
+pub fn images_dropped_on(view: &str, paths: &[PathBuf], state: &mut AppState) -> Option<Vec<DraggedImage>> {
+    if paths.iter().any(|p| p.is_dir()) {
+        return None;
+    }
+    match paths.iter().map(|p| DraggedImage::from_file(p)).collect() {
+        Ok(images) => Some(images),
+        Err(e) => {
+            state.message = Some(format!("{view}: {e}"));
+            Some(vec![])
+        }
+    }
 }
 
 /// The index of the grid cell under `pos` in a `columns`-wide grid of `count` cells shown

@@ -14,7 +14,7 @@ use patchwork_core::analysis::parts::PartAnalysis;
 use patchwork_core::checkpoint::read_meta;
 use patchwork_core::data::{HostImage, SharedSource};
 
-use crate::gui::image_drop::{DraggedImage, dropped_images};
+use crate::gui::image_drop::{DraggedImage, images_dropped_on};
 use crate::gui::images::{CachedGrid, overlay};
 use crate::gui::jobs::LatestJob;
 use crate::gui::{AppState, View};
@@ -311,15 +311,11 @@ impl View for PartsView {
     }
 
     fn on_dropped(&mut self, paths: &[std::path::PathBuf], _pointer: Option<egui::Pos2>, state: &mut AppState) -> bool {
-        if paths.iter().any(|p| p.is_dir()) {
-            return false;
-        }
-        match dropped_images(paths) {
-            Err(e) => state.message = Some(format!("Parts: {e}")),
-            Ok(images) => {
-                self.chosen = images.into_iter().take(ROWS).collect();
-                self.chosen_generation += 1;
-            }
+        let Some(images) = images_dropped_on("Parts", paths, state) else { return false };
+        // Empty when a file was refused: the images shown stay.
+        if !images.is_empty() {
+            self.chosen = images.into_iter().take(ROWS).collect();
+            self.chosen_generation += 1;
         }
         true
     }

@@ -7,7 +7,7 @@ use patchwork_core::analysis::explorable::ExplorableModel;
 use patchwork_core::analysis::parts::PartAnalysis;
 use patchwork_core::data::HostImage;
 
-use crate::gui::image_drop::{DraggedImage, ImageDestination, ImageSlot, draggable_data_grid, dropped_images};
+use crate::gui::image_drop::{DraggedImage, ImageDestination, ImageSlot, draggable_data_grid, images_dropped_on};
 use crate::gui::images::{CachedGrid, overlay};
 use crate::gui::jobs::LatestJob;
 use crate::gui::{AppState, View};
@@ -243,17 +243,9 @@ impl View for SwapView {
     }
 
     fn on_dropped(&mut self, paths: &[std::path::PathBuf], pointer: Option<egui::Pos2>, state: &mut AppState) -> bool {
-        if paths.iter().any(|p| p.is_dir()) {
-            return false;
-        }
-        match dropped_images(paths) {
-            // Bad input changes nothing but the message.
-            Err(e) => state.message = Some(format!("Swap: {e}")),
-            Ok(images) => {
-                for image in images.into_iter().take(2) {
-                    self.place(image, pointer);
-                }
-            }
+        let Some(images) = images_dropped_on("Swap", paths, state) else { return false };
+        for image in images.into_iter().take(2) {
+            self.place(image, pointer);
         }
         true
     }

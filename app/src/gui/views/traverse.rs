@@ -7,7 +7,7 @@ use patchwork_core::analysis::explorable::ExplorableModel;
 use patchwork_core::analysis::traverse::{Traversal, decode_edit, manifold_codes, traversal_values, traverse_image};
 use patchwork_core::data::HostImage;
 
-use crate::gui::image_drop::{DraggedImage, ImageDestination, ImageSlot, draggable_data_grid, dropped_images};
+use crate::gui::image_drop::{DraggedImage, ImageDestination, ImageSlot, draggable_data_grid, images_dropped_on};
 use crate::gui::images::CachedGrid;
 use crate::gui::jobs::LatestJob;
 use crate::gui::{AppState, View};
@@ -247,16 +247,9 @@ impl View for TraverseView {
     }
 
     fn on_dropped(&mut self, paths: &[std::path::PathBuf], _pointer: Option<egui::Pos2>, state: &mut AppState) -> bool {
-        if paths.iter().any(|p| p.is_dir()) {
-            return false;
-        }
-        match dropped_images(paths) {
-            Err(e) => state.message = Some(format!("Traverse: {e}")),
-            Ok(images) => {
-                if let Some(image) = images.into_iter().next() {
-                    self.set_image(image);
-                }
-            }
+        let Some(images) = images_dropped_on("Traverse", paths, state) else { return false };
+        if let Some(image) = images.into_iter().next() {
+            self.set_image(image);
         }
         true
     }
