@@ -11,6 +11,7 @@ pub mod fit;
 pub mod folder;
 pub mod idx;
 pub mod loader;
+pub mod scenes;
 pub mod spec;
 
 use std::sync::Arc;
@@ -65,7 +66,7 @@ pub enum DataError {
     BadFile { path: String, reason: String },
     #[error("{path}: no usable image found{details}")]
     NoImages { path: String, details: String },
-    #[error("unknown data source '{0}' (expected fashion-mnist, mnist, dsprites, folder:PATH, idx:PATH or cifar:PATH)")]
+    #[error("unknown data source '{0}' (expected fashion-mnist, mnist, dsprites, scenes[:N], folder:PATH, idx:PATH or cifar:PATH)")]
     UnknownSpec(String),
 }
 

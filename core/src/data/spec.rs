@@ -1,5 +1,6 @@
 //! Naming a data source on the command line or in a config: `fashion-mnist`, `mnist`,
-//! `dsprites`, `folder:PATH`, `idx:PATH`, `cifar:PATH`.
+//! `dsprites`, `scenes[:N]` (quadrant scenes, N training scenes), `folder:PATH`, `idx:PATH`,
+//! `cifar:PATH`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::sync::Arc;
 use super::{
     DataError, SharedSource, Subset, cifar::CifarSource, dsprites::DSpritesSource, embedded::EmbeddedSet,
     folder::FolderSource, idx::IdxSource,
+    scenes::{DEFAULT_TRAIN_SCENES, QuadrantScenes},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -35,6 +37,8 @@ pub enum DataSpec {
     Folder(PathBuf),
     Idx(PathBuf),
     Cifar(PathBuf),
+    /// Procedural quadrant scenes (mixing scenes); the number of training scenes.
+    Scenes(usize),
 }
 
 impl std::str::FromStr for DataSpec {
@@ -51,6 +55,11 @@ impl std::str::FromStr for DataSpec {
             ("folder", Some(p)) => Ok(Self::Folder(p)),
             ("idx", Some(p)) => Ok(Self::Idx(p)),
             ("cifar", Some(p)) => Ok(Self::Cifar(p)),
+            ("scenes" | "quadrant-scenes", None) => Ok(Self::Scenes(DEFAULT_TRAIN_SCENES)),
+            ("scenes" | "quadrant-scenes", Some(n)) => match n.to_str().and_then(|n| n.parse::<usize>().ok()) {
+                Some(n) if n > 0 => Ok(Self::Scenes(n)),
+                _ => Err(DataError::UnknownSpec(s.to_string())),
+            },
             _ => Err(DataError::UnknownSpec(s.to_string())),
         }
     }
@@ -64,6 +73,8 @@ impl std::fmt::Display for DataSpec {
             Self::Folder(p) => write!(f, "folder:{}", p.display()),
             Self::Idx(p) => write!(f, "idx:{}", p.display()),
             Self::Cifar(p) => write!(f, "cifar:{}", p.display()),
+            Self::Scenes(DEFAULT_TRAIN_SCENES) => write!(f, "scenes"),
+            Self::Scenes(n) => write!(f, "scenes:{n}"),
         }
     }
 }
@@ -76,6 +87,7 @@ impl DataSpec {
             Self::Embedded(set) => Arc::new(set.open(split)?),
             Self::Idx(dir) => Arc::new(IdxSource::open_dir(dir, split)?),
             Self::Cifar(dir) => Arc::new(CifarSource::open(dir, split)?),
+            Self::Scenes(n) => Arc::new(QuadrantScenes::open(split, *n)?),
             Self::DSprites => Arc::new(Subset::split(Arc::new(DSpritesSource::default()), split, HELD_OUT_FRACTION, SPLIT_SEED)),
             Self::Folder(dir) => {
                 Arc::new(Subset::split(Arc::new(FolderSource::open(dir, size)?), split, HELD_OUT_FRACTION, SPLIT_SEED))
@@ -90,12 +102,13 @@ mod tests {
 
     #[test]
     fn parses_and_prints_specs() {
-        for s in ["fashion-mnist", "mnist", "dsprites", "folder:/tmp/x", "idx:data/mnist", "cifar:/c"] {
+        for s in ["fashion-mnist", "mnist", "dsprites", "folder:/tmp/x", "idx:data/mnist", "cifar:/c", "scenes", "scenes:500"] {
             let spec: DataSpec = s.parse().unwrap();
             assert_eq!(spec.to_string(), s);
         }
         assert!("imagenet".parse::<DataSpec>().is_err());
         assert!("folder".parse::<DataSpec>().is_err());
+        assert!("scenes:many".parse::<DataSpec>().is_err() && "scenes:0".parse::<DataSpec>().is_err());
     }
 
     #[test]
