@@ -2,6 +2,7 @@
 //! the quadrant convention shared by core and UI, masks, and Algorithm 1.
 
 pub mod algorithm;
+pub mod neighbours;
 
 /// The four quadrants, in the order of the encoder's latent chunks: a 2×2×192 map read
 /// row-major, so chunk 0 = top-left, 1 = top-right, 2 = bottom-left, 3 = bottom-right
