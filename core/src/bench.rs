@@ -3,13 +3,45 @@
 
 use std::time::Instant;
 
-use burn::optim::GradientsParams;
+use std::sync::Arc;
+
 use burn::prelude::*;
 use serde::Serialize;
 
+use crate::data::loader::assemble;
+use crate::data::{HostImage, ImageSource, Sample, SharedSource, SourceInfo};
 use crate::device::ResolvedDevice;
-use crate::models::{FamilyVisitor, ModelConfig, Trainable, init_seeded};
+use crate::models::{FamilyVisitor, ModelConfig, StepInput, Trainable, init_seeded};
 use crate::train::step_rng;
+
+/// Seeded noise images: the benchmark's data, so decoding files never counts.
+struct NoiseSource {
+    info: SourceInfo,
+    len: usize,
+}
+
+impl NoiseSource {
+    fn new(len: usize, channels: usize, size: usize) -> Self {
+        let info = SourceInfo { name: "noise".into(), channels, size: Some((size, size)), class_names: vec![], factor_names: vec![], skipped: vec![] };
+        Self { info, len }
+    }
+}
+
+impl ImageSource for NoiseSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn get(&self, index: usize) -> Sample {
+        use rand::{Rng, SeedableRng};
+        let (c, (h, w)) = (self.info.channels, self.info.size.unwrap_or((32, 32)));
+        let mut rng = rand::rngs::StdRng::seed_from_u64(index as u64);
+        let pixels = (0..c * h * w).map(|_| rng.random::<u8>()).collect();
+        Sample { image: HostImage::new(w, h, c, pixels), label: None, factors: vec![] }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct BenchSettings {
@@ -26,7 +58,9 @@ pub struct BenchReport {
     pub device: String,
     pub batch: usize,
     pub parameters: usize,
-    /// Median over runs of training images per second (forward, backward, Adam step).
+    /// Median over runs of training images per second (forward, backward, Adam step; for
+    /// mixing scenes one iteration: 2 generator, 1 discriminator, 1 classifier step, and
+    /// "images" are the batch's reference images).
     pub train_images_per_sec: f64,
     pub train_images_per_sec_runs: Vec<f64>,
     /// Median inference (reconstruction) time per image, in milliseconds, batched.
@@ -57,24 +91,28 @@ fn run_model<M: Trainable>(model_config: &ModelConfig, device: &ResolvedDevice, 
     let mut optimizer = burn::optim::AdamConfig::new().init();
     let (c, size) = (model_config.channels(), model_config.image_size());
     let shape = [s.batch, c, size, size];
-    let mut rng = step_rng(7, 0);
-    let data: Vec<f32> = crate::models::family::normal_noise(&mut rng, s.batch * c * size * size).into_iter().map(|v| v.clamp(-1.0, 1.0)).collect();
+    // A pool of noise images; families that prepare from their data (mixing scenes'
+    // neighbour index) prepare from it, untimed.
+    let pool: SharedSource = Arc::new(NoiseSource::new(s.batch.max(64), c, size));
+    let prepared = M::prepare(&config, &pool, "bench", 1, None, &|_| {})?;
+    let indices: Vec<usize> = (0..s.batch).collect();
+    let (data, _) = assemble(&pool, &indices, size, c);
     let sync = |d: &Device| d.sync().map_err(|e| anyhow::anyhow!("device error: {e:?}"));
-    let mut train_step = |model: M, step: u64| -> M {
+    let mut train_step = |model: &mut M, step: u64| -> anyhow::Result<()> {
         let x = Tensor::<4>::from_data(TensorData::new(data.clone(), shape), &ad);
-        let loss = model.loss(x, &config, step, &mut step_rng(1, step));
-        let grads = GradientsParams::from_grads(loss.total.backward(), &model);
-        optimizer.step(1e-4, model, grads)
+        let mut rng = step_rng(1, step);
+        let input = StepInput { x, indices: &indices, config: &config, step, lr: 1e-4, rng: &mut rng, source: &pool, prepared: &prepared };
+        model.train_step(&mut optimizer, input).map(|_| ()).map_err(|d| anyhow::anyhow!("benchmark step failed: {} = {}", d.term, d.value))
     };
     for step in 0..s.warmup_steps {
-        model = train_step(model, step as u64);
+        train_step(&mut model, step as u64)?;
     }
     sync(&ad)?;
     let mut runs = Vec::new();
     for r in 0..s.runs {
         let t = Instant::now();
         for step in 0..s.steps_per_run {
-            model = train_step(model, (r * s.steps_per_run + step) as u64);
+            train_step(&mut model, (r * s.steps_per_run + step) as u64)?;
         }
         sync(&ad)?;
         runs.push((s.steps_per_run * s.batch) as f64 / t.elapsed().as_secs_f64());
@@ -145,7 +183,7 @@ pub fn explorer_latency(model: &ModelConfig, device: &ResolvedDevice, repetition
         type Output = anyhow::Result<crate::analysis::explorable::Family>;
         fn visit<M: Trainable>(self) -> Self::Output {
             let config = M::config_of(self.0).ok_or_else(|| anyhow::anyhow!("model family mismatch"))?.clone();
-            Ok(init_seeded(self.1, 1, |d| M::build(&config, d)).explorable(&config))
+            Ok(init_seeded(self.1, 1, |d| M::build(&config, d)).explorable(&config, &crate::models::Prepared::Nothing))
         }
     }
     let family = model.visit(Build(model, &device.device))?;

@@ -1,6 +1,7 @@
 //! Checkpoints: a folder holding `config.json` (the run's [`TrainConfig`]), `model.bpk`
 //! and `optimizer.bpk` (burn records) and `state.json` (step, epoch, seed, metric
-//! history). Written atomically; refused with a message naming the file at fault.
+//! history), plus what the family prepared from its data (mixing scenes: `neighbours.bin`).
+//! Written atomically; refused with a message naming the file at fault.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +11,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::{recover, write_dir_atomically};
-use crate::models::Trainable;
+use crate::models::{Prepared, Trainable};
 use crate::train::{StepMetrics, TrainConfig};
 
 pub const CONFIG_FILE: &str = "config.json";
@@ -40,14 +41,14 @@ impl TrainState {
 }
 
 /// Writes a checkpoint folder atomically (see [`write_dir_atomically`]).
-pub fn save<M: Trainable>(dir: &Path, config: &TrainConfig, model: &M, optimizer: &ModuleOptimizer, state: &TrainState) -> anyhow::Result<()> {
+pub fn save<M: Trainable>(dir: &Path, config: &TrainConfig, model: &M, optimizer: &ModuleOptimizer, state: &TrainState, prepared: &Prepared) -> anyhow::Result<()> {
     write_dir_atomically(dir, |tmp| {
         config.save(tmp.join(CONFIG_FILE)).context("cannot write config.json")?;
         // burn appends `.bpk` itself when the path has no extension.
         model.clone().save_file(tmp.join("model")).map_err(|e| anyhow::anyhow!("cannot write {MODEL_FILE}: {e}"))?;
         optimizer.save(tmp.join("optimizer")).map_err(|e| anyhow::anyhow!("cannot write {OPTIMIZER_FILE}: {e}"))?;
         std::fs::write(tmp.join(STATE_FILE), serde_json::to_vec_pretty(state)?).context("cannot write state.json")?;
-        Ok(())
+        prepared.save(tmp)
     })
     .with_context(|| format!("saving checkpoint {}", dir.display()))
 }

@@ -8,8 +8,9 @@ use super::ModelArgs;
 pub struct BenchArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    #[arg(long, default_value_t = 128)]
-    pub batch: usize,
+    /// Batch size (default 128; mixing-scenes: the thesis's 12).
+    #[arg(long)]
+    pub batch: Option<usize>,
     /// Timed runs (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
@@ -61,14 +62,30 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let settings = BenchSettings { batch: args.batch, warmup_steps: args.warmup, runs: args.runs, steps_per_run: args.steps };
-    let report = run_bench(&model, &device, settings)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
+    let mixing = matches!(model, patchwork_core::models::ModelConfig::MixingScenes(_));
+    let batch = args.batch.unwrap_or(if mixing { super::train::MIXING_BATCH } else { 128 });
+    let settings = BenchSettings { batch, warmup_steps: args.warmup, runs: args.runs, steps_per_run: args.steps };
+    // Mixing scenes without --preset: both presets, as the thesis's and the CPU-sized one.
+    let models = match &model {
+        patchwork_core::models::ModelConfig::MixingScenes(c) if args.model.preset.is_none() => {
+            use patchwork_core::models::mixing_scenes::MixingPreset;
+            [MixingPreset::Small, MixingPreset::Full].map(|p| patchwork_core::models::ModelConfig::MixingScenes(c.clone().with_preset(p))).to_vec()
+        }
+        _ => vec![model.clone()],
+    };
+    for model in &models {
+        let report = run_bench(model, &device, settings)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            continue;
+        }
+        let what = match model {
+            patchwork_core::models::ModelConfig::MixingScenes(c) => format!("{} ({} preset)", report.model, c.preset.name()),
+            _ => report.model.clone(),
+        };
+        let iterations = if mixing { format!(" = {:.3} iterations/s", report.train_images_per_sec / batch as f64) } else { String::new() };
         println!(
-            "{} ({} parameters) on {}, batch {}, {}×{}×{}: training {:.1} images/s (median of {} runs: {}), inference {:.3} ms/image",
-            report.model,
+            "{what} ({} parameters) on {}, batch {}, {}×{}×{}: training {:.1} images/s{iterations} (median of {} runs: {}), inference {:.3} ms/image",
             report.parameters,
             report.device,
             report.batch,

@@ -93,6 +93,22 @@ pub struct ModelArgs {
     /// patchvae: temperature schedule: compounding (official code, default) or exponential (paper).
     #[arg(long)]
     pub temperature_schedule: Option<String>,
+    /// mixing-scenes: network widths, small (1/8, trains on a CPU in minutes) or full (the thesis's).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// mixing-scenes ablations (thesis Table 4.5): drop the reconstruction term of L_G.
+    #[arg(long)]
+    pub no_rec: bool,
+    /// mixing-scenes: drop the adversarial term of L_G.
+    #[arg(long)]
+    pub no_adv: bool,
+    /// mixing-scenes: drop the classifier term of L_G.
+    #[arg(long)]
+    pub no_cls: bool,
+    /// mixing-scenes: Algorithm 1's threshold τ on the index's distance scale (default: the
+    /// third quantile of the stored neighbour distances).
+    #[arg(long)]
+    pub tau: Option<f64>,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {

@@ -8,6 +8,7 @@ use patchwork_core::data::DataSpec;
 use patchwork_core::device::DeviceChoice;
 use patchwork_core::models::ModelConfig;
 use patchwork_core::models::beta_vae::{BetaVaeConfig, Capacity, ReconLoss, VaeArch};
+use patchwork_core::models::mixing_scenes::{MixingPreset, MixingScenesConfig};
 use patchwork_core::models::patch_vae::{OccurrenceSampling, PatchVaeConfig, TemperatureSchedule};
 use patchwork_core::train::{RunSpec, TrainConfig, TrainEvent, spawn};
 
@@ -17,9 +18,10 @@ use super::ModelArgs;
 pub struct TrainArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Data: fashion-mnist, mnist, dsprites, folder:PATH, idx:PATH or cifar:PATH.
-    #[arg(long, default_value = "fashion-mnist")]
-    pub data: String,
+    /// Data: fashion-mnist, mnist, dsprites, scenes[:N], folder:PATH, idx:PATH or cifar:PATH
+    /// (default: scenes for mixing-scenes, fashion-mnist otherwise).
+    #[arg(long)]
+    pub data: Option<String>,
     #[arg(long)]
     pub epochs: Option<u64>,
     #[arg(long)]
@@ -131,16 +133,53 @@ pub(crate) fn model_config(args: &ModelArgs, data_channels: usize, base: Option<
             m.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(m)
         }
-        other => anyhow::bail!("--model {other}: expected beta-vae or patchvae"),
+        "mixing-scenes" | "mixing" => {
+            let mut c = match base {
+                Some(ModelConfig::MixingScenes(c)) => c,
+                _ => MixingScenesConfig::new(),
+            };
+            if let Some(p) = &args.preset {
+                c.preset = match p.as_str() {
+                    "small" => MixingPreset::Small,
+                    "full" => MixingPreset::Full,
+                    other => anyhow::bail!("--preset {other}: expected small or full"),
+                };
+            }
+            c.use_rec &= !args.no_rec;
+            c.use_adv &= !args.no_adv;
+            c.use_cls &= !args.no_cls;
+            if let Some(tau) = args.tau {
+                c.neighbours.tau = Some(tau);
+            }
+            let foreign = args.arch.is_some()
+                || args.latent.is_some()
+                || args.beta.is_some()
+                || args.parts.is_some()
+                || args.part_dim.is_some()
+                || args.gan
+                || args.weighted
+                || args.size.is_some_and(|s| s != 64);
+            if foreign {
+                anyhow::bail!("mixing-scenes takes --preset, --no-rec, --no-adv, --no-cls and --tau (64×64 colour images)");
+            }
+            let m = ModelConfig::MixingScenes(c);
+            m.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(m)
+        }
+        other => anyhow::bail!("--model {other}: expected beta-vae, patchvae or mixing-scenes"),
     }
 }
 
 fn native_channels(data: &str) -> usize {
     match data.parse::<DataSpec>() {
-        Ok(DataSpec::Cifar(_) | DataSpec::Folder(_)) => 3,
+        Ok(DataSpec::Cifar(_) | DataSpec::Folder(_) | DataSpec::Scenes(_)) => 3,
         _ => 1,
     }
 }
+
+/// Mixing scenes' defaults (thesis §3.6).
+pub const MIXING_BATCH: usize = 12;
+pub const MIXING_LR: f64 = 2e-4;
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let base = match &args.config {
@@ -150,9 +189,17 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let data = base.as_ref().filter(|_| args.data == "fashion-mnist").map_or(args.data.clone(), |b| b.data.clone());
+    let mixing = matches!(args.model.model.as_str(), "mixing-scenes" | "mixing");
+    let default_data = if mixing { "scenes" } else { "fashion-mnist" };
+    let data = args.data.clone().or_else(|| base.as_ref().map(|b| b.data.clone())).unwrap_or_else(|| default_data.to_string());
     let model = model_config(&args.model, native_channels(&data), base.as_ref().map(|b| b.model.clone()))?;
+    let fresh = base.is_none();
     let mut config = base.map(|b| TrainConfig { model: model.clone(), ..b }).unwrap_or_else(|| TrainConfig::new(model.clone(), data.clone()));
+    if fresh && mixing {
+        // The thesis's batch of 12 references (each brings 4 candidates) and lr_G 2e-4.
+        config.batch_size = MIXING_BATCH;
+        config.lr = MIXING_LR;
+    }
     config.data = data;
     config.epochs = args.epochs.unwrap_or(config.epochs);
     config.batch_size = args.batch.unwrap_or(config.batch_size);

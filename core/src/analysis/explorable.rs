@@ -14,13 +14,19 @@ use crate::data::fit::fit_image;
 use crate::models::beta_vae::{BetaVae, BetaVaeConfig};
 use crate::models::family::to_host_images;
 use crate::models::patch_vae::{PatchVae, PatchVaeConfig};
-use crate::models::{FamilyVisitor, Trainable};
+use crate::models::mixing_scenes::{MixingScenes, MixingScenesConfig};
+use crate::models::{FamilyVisitor, Prepared, Trainable};
+use crate::mixing::QuadrantMask;
+use crate::mixing::neighbours::NeighbourIndex;
+use std::sync::Arc;
 
 /// The model of one family with its config.
 #[derive(Debug, Clone)]
 pub enum Family {
     BetaVae { model: BetaVae, config: BetaVaeConfig },
     PatchVae { model: PatchVae, config: PatchVaeConfig },
+    /// With the neighbour lists of its training pool when the checkpoint or run has them.
+    MixingScenes { model: MixingScenes, config: MixingScenesConfig, index: Option<Arc<NeighbourIndex>> },
 }
 
 /// Where the weights came from.
@@ -51,7 +57,8 @@ impl ExplorableModel {
             fn visit<M: Trainable>(self) -> anyhow::Result<Family> {
                 let config = self.0.model_config::<M>()?.clone();
                 let model: M = self.0.load_model(self.1)?;
-                Ok(model.explorable(&config))
+                let prepared = Prepared::load(&self.0.dir)?;
+                Ok(model.explorable(&config, &prepared))
             }
         }
         let family = meta.config.model.visit(Load(&meta, device))?;
@@ -62,6 +69,7 @@ impl ExplorableModel {
         match &self.family {
             Family::BetaVae { .. } => "beta-vae",
             Family::PatchVae { .. } => "patchvae",
+            Family::MixingScenes { .. } => "mixing-scenes",
         }
     }
 
@@ -69,6 +77,7 @@ impl ExplorableModel {
         match &self.family {
             Family::BetaVae { config, .. } => config.image_size,
             Family::PatchVae { config, .. } => config.image_size,
+            Family::MixingScenes { config, .. } => config.image_size,
         }
     }
 
@@ -76,6 +85,7 @@ impl ExplorableModel {
         match &self.family {
             Family::BetaVae { config, .. } => config.channels,
             Family::PatchVae { config, .. } => config.channels,
+            Family::MixingScenes { config, .. } => config.channels,
         }
     }
 
@@ -83,6 +93,7 @@ impl ExplorableModel {
         match &self.family {
             Family::BetaVae { model, .. } => model.devices().into_iter().next().unwrap_or_else(Device::flex),
             Family::PatchVae { model, .. } => model.devices().into_iter().next().unwrap_or_else(Device::flex),
+            Family::MixingScenes { model, .. } => model.devices().into_iter().next().unwrap_or_else(Device::flex),
         }
     }
 
@@ -112,6 +123,7 @@ impl ExplorableModel {
         match &self.family {
             Family::BetaVae { model, config } => to_host_images(model.reconstruct(x, config, self.step)),
             Family::PatchVae { model, config } => to_host_images(Trainable::reconstruct(model, x, config, self.step)),
+            Family::MixingScenes { model, config, .. } => to_host_images(Trainable::reconstruct(model, x, config, self.step)),
         }
     }
 
@@ -154,6 +166,7 @@ impl ExplorableModel {
         match &self.family {
             Family::BetaVae { model, config } => model.sample_prior(config, n, &mut rng, &device),
             Family::PatchVae { model, config } => model.sample_prior(config, n, &mut rng, &device),
+            Family::MixingScenes { .. } => vec![],
         }
     }
 
@@ -170,6 +183,59 @@ impl ExplorableModel {
         match &self.family {
             Family::BetaVae { config, .. } => config.latent,
             Family::PatchVae { config, .. } => config.part_dim,
+            Family::MixingScenes { model, .. } => 4 * model.chunk(),
+        }
+    }
+
+    /// Mixing scenes: renders `reference` with the quadrants set in each mask taken from
+    /// `object` (one output per mask); `None` for other families.
+    pub fn transfer(&self, object: &HostImage, reference: &HostImage, masks: &[QuadrantMask]) -> Option<Vec<HostImage>> {
+        let n = masks.len();
+        self.transfer_pairs(&vec![object.clone(); n], &vec![reference.clone(); n], masks)
+    }
+
+    /// Mixing scenes: object transfer for pairs, `objects[i]` into `references[i]` with
+    /// `masks[i]`; `None` for other families or unequal lengths.
+    pub fn transfer_pairs(&self, objects: &[HostImage], references: &[HostImage], masks: &[QuadrantMask]) -> Option<Vec<HostImage>> {
+        let Family::MixingScenes { model, .. } = &self.family else { return None };
+        if objects.len() != masks.len() || references.len() != masks.len() {
+            return None;
+        }
+        if masks.is_empty() {
+            return Some(vec![]);
+        }
+        Some(to_host_images(model.transfer(self.batch(objects), self.batch(references), masks)))
+    }
+
+    /// Mixing scenes: latents of `images`, chunk-major (TL, TR, BL, BR).
+    pub fn encode_chunks(&self, images: &[HostImage]) -> Option<Vec<Vec<f32>>> {
+        let Family::MixingScenes { model, .. } = &self.family else { return None };
+        if images.is_empty() {
+            return Some(vec![]);
+        }
+        let z = model.encode(self.batch(images));
+        let [b, d] = z.dims();
+        let values: Vec<f32> = z.into_data().convert::<f32>().try_to_vec::<f32>().ok()?;
+        Some((0..b).map(|i| values[i * d..(i + 1) * d].to_vec()).collect())
+    }
+
+    /// Mixing scenes: decodes chunked latents.
+    pub fn decode_chunks(&self, codes: &[Vec<f32>]) -> Option<Vec<HostImage>> {
+        let Family::MixingScenes { model, .. } = &self.family else { return None };
+        let d = 4 * model.chunk();
+        if codes.is_empty() || codes.iter().any(|c| c.len() != d) {
+            return None;
+        }
+        let values: Vec<f32> = codes.concat();
+        let z = Tensor::<2>::from_data(TensorData::new(values, [codes.len(), d]), &self.device());
+        Some(to_host_images(model.decode(z)))
+    }
+
+    /// Mixing scenes: the neighbour lists of the training pool, when known.
+    pub fn neighbour_index(&self) -> Option<&Arc<NeighbourIndex>> {
+        match &self.family {
+            Family::MixingScenes { index, .. } => index.as_ref(),
+            _ => None,
         }
     }
 }

@@ -187,6 +187,7 @@ pub fn traverse_image(model: &ExplorableModel, image: &HostImage, part: usize, v
             let rows = order.iter().map(|_| decoded.by_ref().take(values.len()).collect()).collect();
             Ok(Traversal { kl: appearance.kl_per_dim(), base: appearance.mu, order, values: values.to_vec(), rows, reconstruction, part_code: Some((part, code)) })
         }
+        Family::MixingScenes { .. } => Err("mixing-scenes latents are quadrant chunks, explored in the Object transfer view, not traversed".into()),
     }
 }
 

@@ -3,3 +3,4 @@
 pub mod probe;
 pub mod quality;
 pub mod recon;
+pub mod transfer;

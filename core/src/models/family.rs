@@ -1,14 +1,21 @@
 //! What the training runtime needs from a model family, and the tagged config that
 //! names the family in checkpoints.
 
+use std::path::Path;
+use std::sync::Arc;
+
 use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
+use burn::tensor::Transaction;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use super::beta_vae::{BetaVae, BetaVaeConfig, BetaVaeHyper};
+use super::mixing_scenes::{MixingScenes, MixingScenesConfig};
 use super::patch_vae::{OccurrenceSampling, PatchVae, PatchVaeConfig};
-use crate::data::HostImage;
+use crate::data::{HostImage, SharedSource};
+use crate::mixing::neighbours::{NEIGHBOURS_FILE, NeighbourIndex};
 
 /// The model of a run, tagged by family in `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -16,6 +23,7 @@ use crate::data::HostImage;
 pub enum ModelConfig {
     BetaVae(BetaVaeConfig),
     PatchVae(PatchVaeConfig),
+    MixingScenes(MixingScenesConfig),
 }
 
 /// Code that runs for whichever family a config names: `ModelConfig::visit` calls
@@ -30,6 +38,7 @@ impl ModelConfig {
         match self {
             ModelConfig::BetaVae(_) => "beta-vae",
             ModelConfig::PatchVae(_) => "patchvae",
+            ModelConfig::MixingScenes(_) => "mixing-scenes",
         }
     }
 
@@ -38,6 +47,7 @@ impl ModelConfig {
         match self {
             ModelConfig::BetaVae(_) => visitor.visit::<BetaVae>(),
             ModelConfig::PatchVae(_) => visitor.visit::<PatchVae>(),
+            ModelConfig::MixingScenes(_) => visitor.visit::<MixingScenes>(),
         }
     }
 
@@ -45,6 +55,7 @@ impl ModelConfig {
         match self {
             ModelConfig::BetaVae(c) => c.image_size,
             ModelConfig::PatchVae(c) => c.image_size,
+            ModelConfig::MixingScenes(c) => c.image_size,
         }
     }
 
@@ -52,6 +63,7 @@ impl ModelConfig {
         match self {
             ModelConfig::BetaVae(c) => c.channels,
             ModelConfig::PatchVae(c) => c.channels,
+            ModelConfig::MixingScenes(c) => c.channels,
         }
     }
 
@@ -59,6 +71,7 @@ impl ModelConfig {
         match self {
             ModelConfig::BetaVae(c) => c.validate(),
             ModelConfig::PatchVae(c) => c.validate(),
+            ModelConfig::MixingScenes(c) => c.validate(),
         }
     }
 
@@ -73,6 +86,7 @@ impl ModelConfig {
                 v
             }
             ModelConfig::PatchVae(c) => vec![("beta_occ", c.beta_occ), ("beta_app", c.beta_app)],
+            ModelConfig::MixingScenes(c) => vec![("lambda_rec", c.lambda_rec), ("lambda_adv", c.lambda_adv), ("lambda_cls", c.lambda_cls)],
         }
     }
 
@@ -93,6 +107,12 @@ impl ModelConfig {
                 "beta_app" => c.beta_app = value,
                 _ => return Err(format!("patchvae has no live hyperparameter '{name}'")),
             },
+            ModelConfig::MixingScenes(c) => match name {
+                "lambda_rec" => c.lambda_rec = value,
+                "lambda_adv" => c.lambda_adv = value,
+                "lambda_cls" => c.lambda_cls = value,
+                _ => return Err(format!("mixing-scenes has no live hyperparameter '{name}'")),
+            },
         }
         Ok(())
     }
@@ -104,6 +124,79 @@ pub struct StepLoss {
     pub terms: Vec<(&'static str, Tensor<1>)>,
     /// Scalars known on the host (annealed constants such as the capacity C).
     pub host_terms: Vec<(&'static str, f64)>,
+}
+
+/// What a family computes from its training data before the first step and keeps with
+/// its checkpoints (mixing scenes: the per-quadrant neighbour lists).
+#[derive(Debug, Clone, Default)]
+pub enum Prepared {
+    #[default]
+    Nothing,
+    Neighbours(Arc<NeighbourIndex>),
+}
+
+impl Prepared {
+    /// Writes what there is into a checkpoint folder being filled.
+    pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
+        match self {
+            Prepared::Nothing => Ok(()),
+            Prepared::Neighbours(index) => index.save(dir),
+        }
+    }
+
+    /// Reads what a checkpoint folder holds (a damaged index file is refused by name).
+    pub fn load(dir: &Path) -> anyhow::Result<Self> {
+        if dir.join(NEIGHBOURS_FILE).is_file() {
+            return Ok(Prepared::Neighbours(Arc::new(NeighbourIndex::load(dir)?)));
+        }
+        Ok(Prepared::Nothing)
+    }
+}
+
+/// What one training step works on.
+pub struct StepInput<'a, C> {
+    /// The batch in [−1, 1], on the autodiff device.
+    pub x: Tensor<4>,
+    /// The batch's image numbers in `source`.
+    pub indices: &'a [usize],
+    pub config: &'a C,
+    pub step: u64,
+    /// The run's (generator's) learning rate.
+    pub lr: f64,
+    pub rng: &'a mut StdRng,
+    pub source: &'a SharedSource,
+    pub prepared: &'a Prepared,
+}
+
+/// A step that was not applied: the first non-finite term, or an error in the step's
+/// inputs (`value` NaN, `term` the message).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diverged {
+    pub term: String,
+    pub value: f64,
+}
+
+impl Diverged {
+    pub fn error(message: String) -> Self {
+        Self { term: message, value: f64::NAN }
+    }
+}
+
+/// Reads named scalar losses in one transfer; refuses the step at the first non-finite one.
+pub fn loss_values(named: Vec<(String, Tensor<1>)>) -> Result<Vec<(String, f64)>, Diverged> {
+    let mut transaction = Transaction::default();
+    for (_, t) in &named {
+        transaction = transaction.register(t.clone());
+    }
+    let values = transaction
+        .execute()
+        .into_iter()
+        .map(|d| d.convert::<f64>().try_to_vec::<f64>().ok().and_then(|v| v.first().copied()).unwrap_or(f64::NAN));
+    let terms: Vec<(String, f64)> = named.into_iter().map(|(n, _)| n).zip(values).collect();
+    if let Some((term, value)) = terms.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(Diverged { term: term.clone(), value: *value });
+    }
+    Ok(terms)
 }
 
 /// A model family the trainer can run.
@@ -128,7 +221,27 @@ pub trait Trainable: Module + std::fmt::Debug + Sized + 'static {
         None
     }
     /// This model, for the explorer's views (inference only).
-    fn explorable(self, config: &Self::Config) -> crate::analysis::explorable::Family;
+    fn explorable(self, config: &Self::Config, prepared: &Prepared) -> crate::analysis::explorable::Family;
+
+    /// Work done once from the training data before training (`resume`: the checkpoint
+    /// being continued, which may hold it already). `progress` gets the fraction done.
+    fn prepare(_config: &Self::Config, _source: &SharedSource, _data: &str, _seed: u64, _resume: Option<&Path>, _progress: &dyn Fn(f32)) -> anyhow::Result<Prepared> {
+        Ok(Prepared::Nothing)
+    }
+
+    /// One training iteration: updates the model and returns every term by name, "loss"
+    /// first. The default is one Adam step on [`Trainable::loss`]; families with several
+    /// networks (GANs) override it. Nothing is applied if a term is not finite.
+    fn train_step(&mut self, optimizer: &mut ModuleOptimizer, input: StepInput<'_, Self::Config>) -> Result<Vec<(String, f64)>, Diverged> {
+        let loss = self.loss(input.x, input.config, input.step, input.rng);
+        let mut named = vec![("loss".to_string(), loss.total.clone())];
+        named.extend(loss.terms.into_iter().map(|(n, t)| (n.to_string(), t)));
+        let mut terms = loss_values(named)?;
+        terms.extend(loss.host_terms.iter().map(|(n, v)| (n.to_string(), *v)));
+        let grads = GradientsParams::from_grads(loss.total.backward(), self);
+        *self = optimizer.step(input.lr, self.clone(), grads);
+        Ok(terms)
+    }
 }
 
 /// `n` standard normal draws (Box–Muller), from the host RNG so runs are reproducible
@@ -202,7 +315,7 @@ impl Trainable for BetaVae {
         self.resnet_backbone()
     }
 
-    fn explorable(self, config: &BetaVaeConfig) -> crate::analysis::explorable::Family {
+    fn explorable(self, config: &BetaVaeConfig, _prepared: &Prepared) -> crate::analysis::explorable::Family {
         crate::analysis::explorable::Family::BetaVae { model: self, config: config.clone() }
     }
 }
@@ -267,7 +380,7 @@ impl Trainable for PatchVae {
         Some(&self.backbone)
     }
 
-    fn explorable(self, config: &PatchVaeConfig) -> crate::analysis::explorable::Family {
+    fn explorable(self, config: &PatchVaeConfig, _prepared: &Prepared) -> crate::analysis::explorable::Family {
         crate::analysis::explorable::Family::PatchVae { model: self, config: config.clone() }
     }
 }

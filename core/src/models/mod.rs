@@ -6,14 +6,16 @@ pub mod family;
 pub mod losses;
 pub mod mixing_decoder;
 pub mod mixing_encoder;
+pub mod mixing_scenes;
 pub mod patch_gan;
 pub mod patch_vae;
+pub mod quadrant_classifier;
 pub mod spectral_norm;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
-pub use family::{FamilyVisitor, ModelConfig, StepLoss, Trainable};
+pub use family::{Diverged, FamilyVisitor, ModelConfig, Prepared, StepInput, StepLoss, Trainable};
 
 /// Counts float parameters, passing over batch-norm running statistics (which burn
 /// visits as parameters too).

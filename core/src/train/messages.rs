@@ -49,6 +49,8 @@ pub struct Progress {
 
 #[derive(Debug, Clone)]
 pub enum TrainEvent {
+    /// Work before the first step (mixing scenes: the neighbour index), `fraction` done.
+    Preparing { task: String, fraction: f32 },
     Started { device: String, parameters: usize, progress: Progress },
     Step { metrics: StepMetrics, progress: Progress },
     Snapshot(Snapshot),

@@ -6,9 +6,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
-use burn::tensor::Transaction;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -19,7 +18,7 @@ use crate::data::loader::assemble;
 use crate::data::{Batch, BatchLoader, DataSpec, LoaderConfig, SharedSource, Split};
 use crate::device::ResolvedDevice;
 use crate::models::family::to_host_images;
-use crate::models::{FamilyVisitor, Trainable, init_seeded};
+use crate::models::{Diverged, FamilyVisitor, Prepared, StepInput, Trainable, init_seeded};
 
 /// What to run.
 pub struct RunSpec {
@@ -128,6 +127,8 @@ struct Run<'a, M: Trainable> {
     optimizer: ModuleOptimizer,
     state: TrainState,
     loader: BatchLoader,
+    source: SharedSource,
+    prepared: Prepared,
     snapshot_batch: Batch,
     events: &'a Sender<TrainEvent>,
     metrics_file: Option<std::fs::File>,
@@ -154,6 +155,10 @@ impl<'a, M: Trainable> Run<'a, M> {
         if source.is_empty() {
             anyhow::bail!("the training data is empty");
         }
+        let resume_dir = resume.as_ref().map(|m| m.dir.clone());
+        let prepared = M::prepare(&model_config, &source, &config.data, config.seed, resume_dir.as_deref(), &|fraction| {
+            let _ = events.send(TrainEvent::Preparing { task: "neighbour index".into(), fraction });
+        })?;
         let (model, optimizer, state) = match resume {
             Some(meta) => {
                 let model: M = meta.load_model(&ad_device)?;
@@ -181,7 +186,21 @@ impl<'a, M: Trainable> Run<'a, M> {
             }
             None => None,
         };
-        Ok(Self { config, device: spec.device, ad_device, run_dir: spec.run_dir, model, optimizer, state, loader, snapshot_batch, events, metrics_file })
+        Ok(Self {
+            config,
+            device: spec.device,
+            ad_device,
+            run_dir: spec.run_dir,
+            model,
+            optimizer,
+            state,
+            loader,
+            source,
+            prepared,
+            snapshot_batch,
+            events,
+            metrics_file,
+        })
     }
 
     fn progress(&self) -> Progress {
@@ -290,25 +309,20 @@ impl<'a, M: Trainable> Run<'a, M> {
         let shape = [batch.batch_size, batch.channels, batch.size, batch.size];
         let x = Tensor::<4>::from_data(TensorData::new(batch.images.clone(), shape), &self.ad_device);
         let mut rng = step_rng(self.config.seed, self.state.step);
-        let loss = self.model.loss(x, &model_config, self.state.step, &mut rng);
-        let mut names = vec!["loss".to_string()];
-        let mut transaction = Transaction::default().register(loss.total.clone());
-        for (name, t) in &loss.terms {
-            names.push(name.to_string());
-            transaction = transaction.register(t.clone());
-        }
-        let values: Vec<f64> = transaction
-            .execute()
-            .into_iter()
-            .map(|d| d.convert::<f64>().try_to_vec::<f64>().ok().and_then(|v| v.first().copied()).unwrap_or(f64::NAN))
-            .collect();
-        let mut terms: Vec<(String, f64)> = names.into_iter().zip(values).collect();
-        if let Some((name, value)) = terms.iter().find(|(_, v)| !v.is_finite()) {
-            return Ok(Some((name.clone(), *value)));
-        }
-        terms.extend(loss.host_terms.iter().map(|(n, v)| (n.to_string(), *v)));
-        let grads = GradientsParams::from_grads(loss.total.backward(), &self.model);
-        self.model = self.optimizer.step(self.config.lr, self.model.clone(), grads);
+        let input = StepInput {
+            x,
+            indices: &batch.indices,
+            config: &model_config,
+            step: self.state.step,
+            lr: self.config.lr,
+            rng: &mut rng,
+            source: &self.source,
+            prepared: &self.prepared,
+        };
+        let mut terms = match self.model.train_step(&mut self.optimizer, input) {
+            Ok(terms) => terms,
+            Err(Diverged { term, value }) => return Ok(Some((term, value))),
+        };
         self.state.step += 1;
         self.state.epoch = self.state.step / self.loader.steps_per_epoch;
         for (name, value) in self.config.model.live_hyperparameters() {
@@ -361,7 +375,7 @@ impl<'a, M: Trainable> Run<'a, M> {
         let mut rng = step_rng(self.config.seed ^ 0x5a5a, 0);
         let extras = model.snapshot_extras(x.clone(), model_config, self.state.step, &mut rng);
         let live = ExplorableModel {
-            family: model.explorable(model_config),
+            family: model.explorable(model_config, &self.prepared),
             step: self.state.step,
             seed: self.config.seed,
             origin: ModelOrigin::LiveRun(self.run_dir.clone()),
@@ -384,7 +398,7 @@ impl<'a, M: Trainable> Run<'a, M> {
             self.emit(TrainEvent::Failed { message: "not saved: this run has no folder; choose where to save".into() });
             return Ok(());
         };
-        checkpoint::save(&dir, &self.config, &self.model, &self.optimizer, &self.state)?;
+        checkpoint::save(&dir, &self.config, &self.model, &self.optimizer, &self.state, &self.prepared)?;
         self.emit(TrainEvent::CheckpointSaved { path: dir, step: self.state.step });
         Ok(())
     }

@@ -1,0 +1,424 @@
+//! "Learning Object Representations by Mixing Scenes" (mixing-scenes spec): an autoencoder
+//! whose 768-d latent is four quadrant chunks, trained to render mixes of same-position
+//! chunks from visually similar images (Algorithm 1 over per-quadrant neighbour lists),
+//! with a PatchGAN judging the mixes and a quadrant classifier checking that every mixed-in
+//! chunk shows up where it belongs.
+//!
+//! One training iteration (thesis §3.6): two generator steps (encoder + decoder) on
+//! L_G = λ_rec·L_rec + λ_adv·L_adv + λ_cls·L_cls, one discriminator step, one classifier
+//! step, each on its own networks' parameters only (one Adam state per parameter; the
+//! generator at the run's learning rate, 2e-4 by default, the discriminator at 4e-4).
+//!
+//! Choices where the thesis is silent (spec §1.3, §2): L1 is a mean over pixels; the
+//! cycle's restored chunks reuse f_ref with gradients; the PatchGAN's 4×4 logits are
+//! averaged after a per-patch BCE; the discriminator and classifier steps use the mix of
+//! the second generator step, detached; the classifier's optimiser is Adam at
+//! `lr_classifier` (2e-4); images are in [−1, 1] and the decoder ends in tanh.
+
+use std::sync::Arc;
+
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use burn::tensor::activation;
+use rand::rngs::StdRng;
+
+use super::family::{Diverged, Prepared, StepInput, Trainable, loss_values, to_host_images};
+use super::mixing_decoder::{MixingDecoder, MixingDecoderConfig};
+use super::mixing_encoder::{MixingEncoder, MixingEncoderConfig};
+use super::patch_gan::{PatchGan, PatchGanConfig};
+use super::quadrant_classifier::{QuadrantClassifier, QuadrantClassifierConfig};
+use crate::data::loader::assemble;
+use crate::data::{HostImage, SharedSource};
+use crate::mixing::QuadrantMask;
+use crate::mixing::algorithm::choose_mix;
+use crate::mixing::neighbours::{NeighbourConfig, NeighbourIndex};
+
+pub const SCENE_SIZE: usize = 64;
+
+/// Network widths: the thesis's, or every width divided so a 2-core CPU trains it in
+/// minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MixingPreset {
+    /// Width 1/8: encoder 6 first maps, growth 2, 24-d chunks; classifier 1/8.
+    Small,
+    /// The thesis's networks (encoder 2,800,512, decoder 5,300,339, PatchGAN 1,188,391).
+    Full,
+}
+
+impl MixingPreset {
+    pub fn width_divisor(self) -> usize {
+        match self {
+            MixingPreset::Small => 8,
+            MixingPreset::Full => 1,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MixingPreset::Small => "small",
+            MixingPreset::Full => "full",
+        }
+    }
+}
+
+#[derive(Config, Debug, PartialEq)]
+pub struct MixingScenesConfig {
+    #[config(default = "MixingPreset::Small")]
+    pub preset: MixingPreset,
+    /// Always 64: the encoder's 32× downsampling must leave a 2×2 chunk map.
+    #[config(default = 64)]
+    pub image_size: usize,
+    #[config(default = 3)]
+    pub channels: usize,
+    #[config(default = 0.904)]
+    pub lambda_rec: f64,
+    #[config(default = 0.052)]
+    pub lambda_adv: f64,
+    #[config(default = 0.044)]
+    pub lambda_cls: f64,
+    /// Ablation switches (thesis Table 4.5): drop a term of L_G.
+    #[config(default = true)]
+    pub use_rec: bool,
+    #[config(default = true)]
+    pub use_adv: bool,
+    #[config(default = true)]
+    pub use_cls: bool,
+    /// Discriminator learning rate (thesis 4e-4, TTUR); the generator's is the run's lr.
+    #[config(default = 4e-4)]
+    pub lr_discriminator: f64,
+    /// Classifier learning rate (not given in the thesis).
+    #[config(default = 2e-4)]
+    pub lr_classifier: f64,
+    /// Generator steps per iteration (thesis 2).
+    #[config(default = 2)]
+    pub generator_steps: usize,
+    #[config(default = "NeighbourConfig::new()")]
+    pub neighbours: NeighbourConfig,
+}
+
+impl MixingScenesConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.image_size != SCENE_SIZE {
+            return Err(format!("mixing scenes works on {SCENE_SIZE}×{SCENE_SIZE} images (2×2 quadrant chunks), not {}", self.image_size));
+        }
+        if self.channels != 3 {
+            return Err("mixing scenes works on colour images (3 channels)".into());
+        }
+        for (name, v) in [("lambda_rec", self.lambda_rec), ("lambda_adv", self.lambda_adv), ("lambda_cls", self.lambda_cls)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{name} must be a finite number ≥ 0"));
+            }
+        }
+        if !(self.use_rec || self.use_adv || self.use_cls) {
+            return Err("at least one generator loss term must be on".into());
+        }
+        if self.generator_steps == 0 {
+            return Err("generator_steps must be at least 1".into());
+        }
+        if !(self.lr_discriminator > 0.0 && self.lr_classifier > 0.0) {
+            return Err("the discriminator and classifier learning rates must be positive".into());
+        }
+        if self.neighbours.neighbours == 0 || self.neighbours.neighbours > 255 {
+            return Err("neighbours per quadrant must be between 1 and 255".into());
+        }
+        Ok(())
+    }
+
+    pub fn init(&self, device: &Device) -> MixingScenes {
+        let d = self.preset.width_divisor();
+        MixingScenes {
+            encoder: MixingEncoderConfig::scaled(d).with_channels(self.channels).init(device),
+            decoder: MixingDecoderConfig::scaled(d).with_channels(self.channels).init(device),
+            discriminator: PatchGanConfig::new().with_channels(self.channels).with_base_maps((42 / d).max(1)).init(device),
+            classifier: QuadrantClassifierConfig::new().with_channels(self.channels).with_width_divisor(d).init(device),
+        }
+    }
+
+    /// The weighted generator terms that are switched on.
+    fn generator_weights(&self) -> (f64, f64, f64) {
+        let on = |use_it: bool, w: f64| if use_it { w } else { 0.0 };
+        (on(self.use_rec, self.lambda_rec), on(self.use_adv, self.lambda_adv), on(self.use_cls, self.lambda_cls))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct MixingScenes {
+    pub encoder: MixingEncoder,
+    pub decoder: MixingDecoder,
+    pub discriminator: PatchGan,
+    pub classifier: QuadrantClassifier,
+}
+
+/// The images and choices of one batch: references, the candidate per quadrant, the masks.
+struct MixBatch {
+    reference: Tensor<4>,
+    /// `[4b, c, h, w]`: all candidates for quadrant 0, then quadrant 1, …
+    candidates: Tensor<4>,
+    masks: Vec<QuadrantMask>,
+}
+
+/// What one generator forward computed.
+struct GeneratorPass {
+    total: Tensor<1>,
+    terms: Vec<(String, Tensor<1>)>,
+    mix: Tensor<4>,
+}
+
+/// Chunk-wise 0/1 weights `[b, 4·chunk]`: 1 where the mask takes the other image.
+pub fn mask_weights(masks: &[QuadrantMask], chunk: usize, device: &Device) -> Tensor<2> {
+    let values: Vec<f32> = masks.iter().flat_map(|m| m.0.iter().flat_map(|&take| std::iter::repeat_n(if take { 1.0 } else { 0.0 }, chunk))).collect();
+    Tensor::from_data(TensorData::new(values, [masks.len(), 4 * chunk]), device)
+}
+
+/// Mixes chunked latents: chunk i from `other` where `weights` is 1, else from `base`.
+pub fn mix_latents(base: Tensor<2>, other: Tensor<2>, weights: Tensor<2>) -> Tensor<2> {
+    base.clone() + (other - base) * weights
+}
+
+fn bce_with_logits(logits: Tensor<2>, target: f32) -> Tensor<1> {
+    // −[t·log σ(x) + (1−t)·log(1−σ(x))] = softplus(x) − t·x, stable for any x.
+    (activation::softplus(logits.clone(), 1.0) - logits * target).mean()
+}
+
+impl MixingScenes {
+    pub fn chunk(&self) -> usize {
+        self.encoder.chunk
+    }
+
+    /// Images in [−1, 1] → latents `[b, 4·chunk]` (chunks TL, TR, BL, BR).
+    pub fn encode(&self, x: Tensor<4>) -> Tensor<2> {
+        self.encoder.forward(x)
+    }
+
+    pub fn decode(&self, z: Tensor<2>) -> Tensor<4> {
+        self.decoder.forward(z)
+    }
+
+    /// Object transfer (thesis §4.2): the reference with the masked quadrants' chunks taken
+    /// from the object image, rendered. Mask 0000 is the plain reconstruction.
+    pub fn transfer(&self, object: Tensor<4>, reference: Tensor<4>, masks: &[QuadrantMask]) -> Tensor<4> {
+        let [b, ..] = reference.dims();
+        let z = self.encode(Tensor::cat(vec![reference, object], 0));
+        let weights = mask_weights(masks, self.chunk(), &z.device());
+        self.decode(mix_latents(z.clone().slice(0..b), z.slice(b..2 * b), weights))
+    }
+
+    /// PatchGAN logits averaged to one BCE against `target`.
+    fn adversarial(&self, x: Tensor<4>, target: f32) -> Tensor<1> {
+        let logits = self.discriminator.forward(x);
+        let [b, c, h, w] = logits.dims();
+        bce_with_logits(logits.reshape([b, c * h * w]), target)
+    }
+
+    /// Σ_j BCE(Cls(I_mix ⊕ I_qj), y^j), averaged over the batch: y^j is 1 at quadrant j iff
+    /// quadrant j was replaced (replacements keep their position, spec §1.3).
+    fn classifier_loss(&self, mix: Tensor<4>, batch: &MixBatch) -> Tensor<1> {
+        let [b, ..] = mix.dims();
+        let device = mix.device();
+        let mut total: Option<Tensor<1>> = None;
+        for j in 0..4 {
+            let candidate = batch.candidates.clone().slice(j * b..(j + 1) * b);
+            let logits = self.classifier.forward(mix.clone(), candidate);
+            let targets: Vec<f32> = batch.masks.iter().flat_map(|m| (0..4).map(move |q| if q == j && m.0[j] { 1.0 } else { 0.0 })).collect();
+            let y = Tensor::<2>::from_data(TensorData::new(targets, [b, 4]), &device);
+            // Summed over the four outputs, averaged over the batch.
+            let term = (activation::softplus(logits.clone(), 1.0) - logits * y).sum_dim(1).mean();
+            total = Some(match total {
+                Some(t) => t + term,
+                None => term,
+            });
+        }
+        total.unwrap_or_else(|| Tensor::zeros([1], &device))
+    }
+
+    /// The generator's forward (thesis §1.3) and L_G.
+    fn generator_pass(&self, batch: &MixBatch, config: &MixingScenesConfig) -> GeneratorPass {
+        let [b, ..] = batch.reference.dims();
+        let device = batch.reference.device();
+        let chunk = self.chunk();
+        let z = self.encode(Tensor::cat(vec![batch.reference.clone(), batch.candidates.clone()], 0));
+        let f_ref = z.clone().slice(0..b);
+        // Chunk q of each reference's candidate for quadrant q.
+        let replacement = Tensor::cat((0..4).map(|q| z.clone().slice([(q + 1) * b..(q + 2) * b, q * chunk..(q + 1) * chunk])).collect(), 1);
+        let weights = mask_weights(&batch.masks, chunk, &device);
+        let f_mix = mix_latents(f_ref.clone(), replacement, weights.clone());
+        let direct = self.decode(f_ref.clone());
+        let mix = self.decode(f_mix);
+        // Cycle: re-encode the mix, restore the replaced chunks from f_ref, decode.
+        let f_cycle = mix_latents(self.encode(mix.clone()), f_ref, weights);
+        let cycle = self.decode(f_cycle);
+        let recon_direct = (direct - batch.reference.clone()).abs().mean();
+        let recon_cycle = (cycle - batch.reference.clone()).abs().mean();
+        let recon = recon_direct.clone() + recon_cycle.clone();
+        let adv = self.adversarial(mix.clone(), 1.0);
+        let cls = self.classifier_loss(mix.clone(), batch);
+        let (w_rec, w_adv, w_cls) = config.generator_weights();
+        let total = recon.clone() * w_rec + adv.clone() * w_adv + cls.clone() * w_cls;
+        let terms = vec![
+            ("recon".to_string(), recon),
+            ("recon_direct".to_string(), recon_direct),
+            ("recon_cycle".to_string(), recon_cycle),
+            ("adv_g".to_string(), adv),
+            ("cls_g".to_string(), cls),
+        ];
+        GeneratorPass { total, terms, mix }
+    }
+
+    /// Draws Algorithm 1's candidates for every reference of the batch and loads them.
+    fn mix_batch(x: Tensor<4>, indices: &[usize], index: &NeighbourIndex, source: &SharedSource, rng: &mut StdRng) -> Result<MixBatch, Diverged> {
+        let [_, c, h, _] = x.dims();
+        let mut per_quadrant: [Vec<usize>; 4] = Default::default();
+        let mut masks = Vec::with_capacity(indices.len());
+        for &i in indices {
+            let lists = index.lists_of(i).ok_or_else(|| Diverged::error(format!("image {i} is not in the neighbour index")))?;
+            let choice = choose_mix(lists, index.tau, rng).ok_or_else(|| Diverged::error(format!("image {i} has an empty neighbour list")))?;
+            for (q, candidate) in choice.candidates.iter().enumerate() {
+                per_quadrant[q].push(candidate.image);
+            }
+            masks.push(choice.mask);
+        }
+        let all: Vec<usize> = per_quadrant.concat();
+        let (images, _) = assemble(source, &all, h, c);
+        let candidates = Tensor::<4>::from_data(TensorData::new(images, [all.len(), c, h, h]), &x.device());
+        Ok(MixBatch { reference: x, candidates, masks })
+    }
+}
+
+impl Trainable for MixingScenes {
+    type Config = MixingScenesConfig;
+
+    fn config_of(model: &super::ModelConfig) -> Option<&MixingScenesConfig> {
+        match model {
+            super::ModelConfig::MixingScenes(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    fn build(config: &MixingScenesConfig, device: &Device) -> Self {
+        config.init(device)
+    }
+
+    /// L_G alone (used by evaluation code that wants one number; training goes through
+    /// [`Trainable::train_step`]). Without neighbour lists the batch is mixed with itself
+    /// shifted by one, mask 0110.
+    fn loss(&self, x: Tensor<4>, config: &MixingScenesConfig, _step: u64, _rng: &mut StdRng) -> super::StepLoss {
+        let [b, ..] = x.dims();
+        let shifted = Tensor::cat(vec![x.clone().slice(1..b), x.clone().slice(0..1)], 0);
+        let batch = MixBatch { reference: x, candidates: Tensor::cat(vec![shifted; 4], 0), masks: vec![QuadrantMask([false, true, true, false]); b] };
+        let pass = self.generator_pass(&batch, config);
+        super::StepLoss { total: pass.total, terms: vec![], host_terms: vec![] }
+    }
+
+    fn reconstruct(&self, x: Tensor<4>, _config: &MixingScenesConfig, _step: u64) -> Tensor<4> {
+        self.decode(self.encode(x))
+    }
+
+    /// The live view's extra grid: each image with the next one's top-right and
+    /// bottom-left quadrants transferred in (mask 0110).
+    fn snapshot_extras(&self, x: Tensor<4>, _config: &MixingScenesConfig, _step: u64, _rng: &mut StdRng) -> Vec<(String, Vec<HostImage>)> {
+        let [b, ..] = x.dims();
+        if b < 2 {
+            return vec![];
+        }
+        let next = Tensor::cat(vec![x.clone().slice(1..b), x.clone().slice(0..1)], 0);
+        let mixed = self.transfer(next, x, &vec![QuadrantMask([false, true, true, false]); b]);
+        vec![("mix with the next image (0110)".into(), to_host_images(mixed))]
+    }
+
+    /// No prior: mixing scenes is an autoencoder.
+    fn sample_prior(&self, _config: &MixingScenesConfig, _n: usize, _rng: &mut StdRng, _device: &Device) -> Vec<HostImage> {
+        vec![]
+    }
+
+    fn prepare(config: &MixingScenesConfig, source: &SharedSource, data: &str, seed: u64, resume: Option<&std::path::Path>, progress: &dyn Fn(f32)) -> anyhow::Result<Prepared> {
+        if let Some(dir) = resume {
+            if let Ok(index) = NeighbourIndex::load(dir) {
+                if index.lists.len() == source.len() {
+                    return Ok(Prepared::Neighbours(Arc::new(index)));
+                }
+            }
+        }
+        let index = NeighbourIndex::build(source.as_ref(), data, config.image_size, &config.neighbours, seed, progress)?;
+        Ok(Prepared::Neighbours(Arc::new(index)))
+    }
+
+    fn train_step(&mut self, optimizer: &mut ModuleOptimizer, input: StepInput<'_, MixingScenesConfig>) -> Result<Vec<(String, f64)>, Diverged> {
+        let Prepared::Neighbours(index) = input.prepared else {
+            return Err(Diverged::error("mixing scenes trains from neighbour lists, and none were prepared".into()));
+        };
+        let config = input.config;
+        let batch = Self::mix_batch(input.x, input.indices, index, input.source, input.rng)?;
+        let replaced = batch.masks.iter().map(|m| m.replaced() as f64).sum::<f64>() / batch.masks.len().max(1) as f64;
+        // Generator steps: encoder and decoder only.
+        let mut g_terms = vec![];
+        let mut mix = None;
+        for _ in 0..config.generator_steps {
+            let pass = self.generator_pass(&batch, config);
+            let mut named = vec![("loss".to_string(), pass.total.clone())];
+            named.extend(pass.terms);
+            g_terms = loss_values(named)?;
+            let mut grads = pass.total.backward();
+            let encoder = GradientsParams::from_module(&mut grads, &self.encoder);
+            let decoder = GradientsParams::from_module(&mut grads, &self.decoder);
+            *self = optimizer.step(input.lr, self.clone(), encoder);
+            *self = optimizer.step(input.lr, self.clone(), decoder);
+            mix = Some(pass.mix.detach());
+        }
+        let Some(mix) = mix else { return Err(Diverged::error("no generator step ran".into())) };
+        // Discriminator step: real references, fake mixes.
+        let d_loss = self.adversarial(batch.reference.clone(), 1.0) + self.adversarial(mix.clone(), 0.0);
+        let d_terms = loss_values(vec![("d".to_string(), d_loss.clone())])?;
+        let mut grads = d_loss.backward();
+        let d_grads = GradientsParams::from_module(&mut grads, &self.discriminator);
+        *self = optimizer.step(config.lr_discriminator, self.clone(), d_grads);
+        // Classifier step on the same mixes.
+        let c_loss = self.classifier_loss(mix, &batch);
+        let c_terms = loss_values(vec![("cls".to_string(), c_loss.clone())])?;
+        let mut grads = c_loss.backward();
+        let c_grads = GradientsParams::from_module(&mut grads, &self.classifier);
+        *self = optimizer.step(config.lr_classifier, self.clone(), c_grads);
+        let mut terms = g_terms;
+        terms.extend(d_terms);
+        terms.extend(c_terms);
+        terms.push(("replaced".to_string(), replaced));
+        Ok(terms)
+    }
+
+    fn explorable(self, config: &MixingScenesConfig, prepared: &Prepared) -> crate::analysis::explorable::Family {
+        let index = match prepared {
+            Prepared::Neighbours(index) => Some(index.clone()),
+            Prepared::Nothing => None,
+        };
+        crate::analysis::explorable::Family::MixingScenes { model: self, config: config.clone(), index }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mask_zero_is_the_plain_reconstruction_and_masks_take_whole_chunks() {
+        let device = Device::flex();
+        let model = MixingScenesConfig::new().init(&device);
+        let a = Tensor::<4>::random([2, 3, 64, 64], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device);
+        let b = Tensor::<4>::random([2, 3, 64, 64], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device);
+        let plain: Vec<f32> = model.decode(model.encode(a.clone())).into_data().try_to_vec().unwrap();
+        let none: Vec<f32> = model.transfer(b.clone(), a.clone(), &[QuadrantMask::default(); 2]).into_data().try_to_vec().unwrap();
+        assert!(plain.iter().zip(&none).all(|(x, y)| (x - y).abs() < 1e-5));
+        // Mixing latents takes exactly the masked chunks.
+        let c = model.chunk();
+        let za = model.encode(a);
+        let zb = model.encode(b);
+        let masks = [QuadrantMask::parse("0010").unwrap(), QuadrantMask::parse("1100").unwrap()];
+        let mixed: Vec<f32> = mix_latents(za.clone(), zb.clone(), mask_weights(&masks, c, &device)).into_data().try_to_vec().unwrap();
+        let za: Vec<f32> = za.into_data().try_to_vec().unwrap();
+        let zb: Vec<f32> = zb.into_data().try_to_vec().unwrap();
+        for (i, mask) in masks.iter().enumerate() {
+            let expected = mask.mix(&za[i * 4 * c..(i + 1) * 4 * c], &zb[i * 4 * c..(i + 1) * 4 * c]);
+            assert!(expected.iter().zip(&mixed[i * 4 * c..(i + 1) * 4 * c]).all(|(x, y)| (x - y).abs() < 1e-6));
+        }
+    }
+}
+
