@@ -361,3 +361,73 @@ fn traverses_a_part_of_the_shipped_patchvae() {
     assert!(view.manifold.is_empty());
     assert_eq!(view.samples.len(), 16);
 }
+
+#[test]
+fn object_transfer_auto_mix_and_neighbours_work_on_the_shipped_mixing_model() {
+    use patchwork::gui::views::mixing::automix::AutoMixView;
+    use patchwork::gui::views::mixing::neighbours::NeighboursView;
+    use patchwork::gui::views::mixing::transfer::TransferView;
+    use patchwork_core::mixing::QuadrantMask;
+    let mut h = harness();
+    h.run_steps(2);
+    step_until(&mut h, Duration::from_secs(60), "the shipped PatchVAE", |a| a.state.model.current().is_some());
+    // The tab switches from the shipped PatchVAE to the shipped mixing-scenes model.
+    h.get_by_label("Object transfer").click();
+    step_until(&mut h, Duration::from_secs(60), "the shipped mixing model", |a| a.state.model.current().is_some_and(|m| m.kind() == "mixing-scenes"));
+    h.run_steps(2);
+    h.get_by_label("Mask bits in quadrant order TL TR BL BR (row-major, the encoder's chunk order); 1 = take that quadrant from the other image.");
+    // Two held-out scenes fill the slots; the default mask is the thesis's 0010.
+    let wait = |h: &mut Harness<'static, PatchworkApp>| {
+        let app = h.state_mut();
+        let i = app.views.iter().position(|v| v.name() == "Object transfer").unwrap();
+        let (views, state) = (&mut app.views, &mut app.state);
+        views[i].as_any_mut().downcast_mut::<TransferView>().unwrap().wait(state);
+    };
+    wait(&mut h);
+    h.run_steps(1);
+    let first = view::<TransferView>(&mut h, "Object transfer").result.as_ref().map(|r| (r.key.mask, r.mix.clone(), r.reconstruction.clone())).expect("a transfer");
+    assert_eq!(first.0.to_string(), "0010");
+    // The 0000 preset renders exactly the plain reconstruction; 0010 differs from it.
+    assert_ne!(first.1, first.2);
+    h.get_by_label("0000").click();
+    h.run_steps(1);
+    wait(&mut h);
+    let none = view::<TransferView>(&mut h, "Object transfer").result.as_ref().map(|r| (r.key.mask, r.mix.clone(), r.reconstruction.clone())).unwrap();
+    assert_eq!(none.0, QuadrantMask::default());
+    assert_eq!(none.1, none.2, "mask 0000 is the plain reconstruction");
+    // Clicking a quadrant toggle sets that bit.
+    h.get_by_label("1 top-right").click();
+    h.run_steps(1);
+    assert_eq!(view::<TransferView>(&mut h, "Object transfer").mask.to_string(), "0100");
+
+    // Auto-mix: Algorithm 1 on the model's own neighbour lists.
+    h.get_by_label("Auto-mix").click();
+    h.run_steps(2);
+    let app = h.state_mut();
+    let i = app.views.iter().position(|v| v.name() == "Auto-mix").unwrap();
+    let (views, state) = (&mut app.views, &app.state);
+    let automix = views[i].as_any_mut().downcast_mut::<AutoMixView>().unwrap();
+    automix.wait(state);
+    let mix = automix.result.clone().expect("an automatic mix");
+    assert!((1..=3).contains(&mix.mask.replaced()), "{}", mix.mask);
+    h.run_steps(2);
+    h.get_by_label("Shuffle").click();
+    h.run_steps(1);
+    assert_eq!(view::<AutoMixView>(&mut h, "Auto-mix").draw, 1);
+
+    // Neighbours: image 0's bottom-left quadrant has its 10 nearest, nearest first.
+    h.get_by_label("Neighbours").click();
+    step_until(&mut h, Duration::from_secs(60), "the neighbour lists", |_| true);
+    let start = Instant::now();
+    while view::<NeighboursView>(&mut h, "Neighbours").shown.is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(60), "no neighbours shown");
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.get_by_label("q3 bottom-left").click();
+    h.run_steps(2);
+    let shown = view::<NeighboursView>(&mut h, "Neighbours").shown.clone();
+    assert_eq!(view::<NeighboursView>(&mut h, "Neighbours").quadrant, 2);
+    assert_eq!(shown.len(), 10);
+    assert!(shown.windows(2).all(|w| w[0].distance <= w[1].distance));
+}

@@ -110,9 +110,13 @@ impl ModelSlot {
     }
 }
 
-/// The PatchVAE shipped with the repository (from the working directory, else next to the
-/// sources this binary was built from).
-pub fn shipped_checkpoint() -> PathBuf {
-    let local = PathBuf::from("checkpoints/patchvae-fashion-mnist");
-    if local.is_dir() { local } else { PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../checkpoints/patchvae-fashion-mnist")) }
+/// The checkpoints shipped with the repository, by model kind.
+pub const SHIPPED: [(&str, &str); 2] = [("patchvae", "patchvae-fashion-mnist"), ("mixing-scenes", "mixing-scenes-small")];
+
+/// The shipped checkpoint of model `kind` (from the working directory, else next to the
+/// sources this binary was built from); the PatchVAE for an unknown kind.
+pub fn shipped_checkpoint(kind: &str) -> PathBuf {
+    let name = SHIPPED.iter().find(|(k, _)| *k == kind).map_or(SHIPPED[0].1, |(_, n)| n);
+    let local = PathBuf::from("checkpoints").join(name);
+    if local.is_dir() { local } else { PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../checkpoints")).join(name) }
 }

@@ -7,6 +7,8 @@ use patchwork_core::train::{Progress, Snapshot, StepMetrics, TrainCommand, Train
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunStatus {
     Starting,
+    /// Work before the first step (e.g. building the neighbour index), fraction done.
+    Preparing { task: String, fraction: f32 },
     Running,
     Paused,
     /// A loss term went non-finite; the last good weights are kept and the run waits.
@@ -47,6 +49,7 @@ impl TrainingSession {
 
     fn apply(&mut self, event: TrainEvent) {
         match event {
+            TrainEvent::Preparing { task, fraction } => self.status = RunStatus::Preparing { task, fraction },
             TrainEvent::Started { device, parameters, progress } => {
                 self.device = device;
                 self.parameters = parameters;
@@ -90,7 +93,7 @@ impl TrainingSession {
     }
 
     pub fn is_active(&self) -> bool {
-        matches!(self.status, RunStatus::Starting | RunStatus::Running | RunStatus::Paused | RunStatus::Diverged { .. })
+        matches!(self.status, RunStatus::Starting | RunStatus::Preparing { .. } | RunStatus::Running | RunStatus::Paused | RunStatus::Diverged { .. })
     }
 
     pub fn send(&self, command: TrainCommand) {
@@ -116,6 +119,7 @@ impl TrainingSession {
         let rate = self.history.last().map(|m| format!("{:.0} images/s", m.images_per_sec));
         let state = match &self.status {
             RunStatus::Starting => "starting".to_string(),
+            RunStatus::Preparing { task, fraction } => format!("preparing the {task} ({:.0}%)", fraction * 100.0),
             RunStatus::Running => "training".to_string(),
             RunStatus::Paused => "paused".to_string(),
             RunStatus::Diverged { step, term } => format!("diverged at step {step} ({term} not finite)"),

@@ -17,7 +17,7 @@ use patchwork_core::data::HostImage;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrainForm {
-    /// "beta-vae" or "patchvae".
+    /// "beta-vae", "patchvae" or "mixing-scenes".
     pub model: String,
     pub arch: String,
     pub latent: usize,
@@ -35,6 +35,14 @@ pub struct TrainForm {
     pub sampling: String,
     pub weighted: bool,
     pub gan: bool,
+    /// mixing-scenes: "small" or "full".
+    pub preset: String,
+    pub lambda_rec: f64,
+    pub lambda_adv: f64,
+    pub lambda_cls: f64,
+    pub use_rec: bool,
+    pub use_adv: bool,
+    pub use_cls: bool,
 }
 
 impl Default for TrainForm {
@@ -56,6 +64,13 @@ impl Default for TrainForm {
             sampling: "bernoulli".into(),
             weighted: false,
             gan: false,
+            preset: "small".into(),
+            lambda_rec: 0.904,
+            lambda_adv: 0.052,
+            lambda_cls: 0.044,
+            use_rec: true,
+            use_adv: true,
+            use_cls: true,
         }
     }
 }
@@ -127,7 +142,7 @@ impl AppState {
             dialogs: LatestJob::default(),
         };
         // A new user sees parts at once: the shipped PatchVAE loads in the background.
-        let shipped = shipped_checkpoint();
+        let shipped = shipped_checkpoint("patchvae");
         if shipped.is_dir() {
             state.model.open(&shipped, false);
         }

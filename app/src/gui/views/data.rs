@@ -45,6 +45,9 @@ impl View for DataView {
             if ui.selectable_label(state.data.spec == "dsprites", "dsprites-like").on_hover_text("procedural: 3 shapes × 6 scales × 40 orientations × 32 × 32 positions").clicked() {
                 state.open_spec("dsprites");
             }
+            if ui.selectable_label(state.data.spec == "scenes", "quadrant scenes").on_hover_text("procedural 64×64 colour scenes, at most one Fashion-MNIST object per quadrant, over CC0 photos (for mixing scenes)").clicked() {
+                state.open_spec("scenes");
+            }
             if ui.add_enabled(self.picking.is_none(), egui::Button::new("Open folder…")).clicked() {
                 let (tx, rx) = std::sync::mpsc::channel();
                 // The portal dialog blocks, so it runs off the UI thread.

@@ -1,6 +1,7 @@
 //! The explorer's tabs, one module each.
 
 pub mod data;
+pub mod mixing;
 pub mod parts;
 pub mod runs;
 pub mod swap;
@@ -17,6 +18,9 @@ pub fn all() -> Vec<Box<dyn View>> {
         Box::new(parts::PartsView::default()),
         Box::new(swap::SwapView::default()),
         Box::new(traverse::TraverseView::default()),
+        Box::new(mixing::transfer::TransferView::default()),
+        Box::new(mixing::automix::AutoMixView::default()),
+        Box::new(mixing::neighbours::NeighboursView::default()),
         Box::new(runs::RunsView::default()),
     ]
 }
@@ -42,10 +46,34 @@ pub fn model_bar_ui(ui: &mut egui::Ui, state: &mut AppState) {
             state.pick_checkpoint();
         }
         if ui.button("Shipped PatchVAE").on_hover_text("checkpoints/patchvae-fashion-mnist").clicked() {
-            state.open_checkpoint(&super::model_slot::shipped_checkpoint());
+            state.open_checkpoint(&super::model_slot::shipped_checkpoint("patchvae"));
+        }
+        if ui.button("Shipped mixing scenes").on_hover_text("checkpoints/mixing-scenes-small").clicked() {
+            state.open_checkpoint(&super::model_slot::shipped_checkpoint("mixing-scenes"));
         }
     });
     if let Some(e) = &state.model.error {
         ui.colored_label(ui.visuals().error_fg_color, format!("Could not open {e}"));
+    }
+}
+
+/// A view made for one family (`kind`) switches between the shipped checkpoints by itself:
+/// while the views show a shipped model of another family (nothing the user chose), it
+/// opens the shipped model of its own. A model the user opened or trains stays.
+pub fn ensure_family(state: &mut AppState, kind: &str) {
+    use patchwork_core::analysis::explorable::ModelOrigin;
+    if state.model.is_loading() {
+        return;
+    }
+    let Some(model) = state.model.current() else { return };
+    if model.kind() == kind {
+        return;
+    }
+    let shipped = |dir: &std::path::Path| super::model_slot::SHIPPED.iter().any(|(_, name)| dir.ends_with(name));
+    if let ModelOrigin::Checkpoint(dir) = &model.origin {
+        let own = super::model_slot::shipped_checkpoint(kind);
+        if shipped(dir) && own.is_dir() {
+            state.model.open(&own, false);
+        }
     }
 }

@@ -322,6 +322,7 @@ impl View for PartsView {
 
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         self.update(state);
+        super::ensure_family(state, "patchvae");
         super::model_bar_ui(ui, state);
         if let Some(model) = state.model.current() {
             if model.parts().is_none() {

@@ -128,7 +128,7 @@ impl RunsView {
         }
         let mut recent = state.settings.recent_runs.clone();
         // The shipped model is always there to compare with.
-        let shipped = crate::gui::model_slot::shipped_checkpoint();
+        let shipped = crate::gui::model_slot::shipped_checkpoint("patchvae");
         if shipped.is_dir() && !recent.contains(&shipped) {
             recent.push(shipped);
         }

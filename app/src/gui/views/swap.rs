@@ -267,6 +267,7 @@ impl View for SwapView {
             });
         });
         egui::CentralPanel::default().show(ui, |ui| {
+            super::ensure_family(state, "patchvae");
             super::model_bar_ui(ui, state);
             let Some(model) = state.model.current() else { return };
             let Some(parts) = model.parts() else {

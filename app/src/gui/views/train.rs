@@ -4,6 +4,7 @@
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 use patchwork_core::models::ModelConfig;
 use patchwork_core::models::beta_vae::{BetaVaeConfig, VaeArch};
+use patchwork_core::models::mixing_scenes::{MixingPreset, MixingScenesConfig};
 use patchwork_core::models::patch_vae::{GanSettings, OccurrenceSampling, PatchVaeConfig};
 use patchwork_core::train::{RunSpec, TrainCommand, TrainConfig, spawn};
 
@@ -34,7 +35,19 @@ pub fn form_config(state: &AppState) -> TrainConfig {
     let channels = state.data.source.as_ref().map_or(1, |s| s.info().channels);
     let arch = arch_of(&f.arch);
     let conv_size = if f.image_size <= 32 { 32 } else { 64 };
-    let model = if f.model == "patchvae" {
+    let model = if f.model == "mixing-scenes" {
+        let preset = if f.preset == "full" { MixingPreset::Full } else { MixingPreset::Small };
+        ModelConfig::MixingScenes(
+            MixingScenesConfig::new()
+                .with_preset(preset)
+                .with_lambda_rec(f.lambda_rec)
+                .with_lambda_adv(f.lambda_adv)
+                .with_lambda_cls(f.lambda_cls)
+                .with_use_rec(f.use_rec)
+                .with_use_adv(f.use_adv)
+                .with_use_cls(f.use_cls),
+        )
+    } else if f.model == "patchvae" {
         let sampling = match f.sampling.as_str() {
             "categorical" => OccurrenceSampling::Categorical,
             "hard" => OccurrenceSampling::Hard,
@@ -112,14 +125,45 @@ impl TrainView {
         ui.add_enabled_ui(!running, |ui| {
             let f = &mut state.settings.form;
             egui::Grid::new("form").num_columns(2).show(ui, |ui| {
-                ui.label("model").on_hover_text("patchvae: parts with occurrence maps and appearances (Gupta et al.)\nbeta-vae: one latent vector (Higgins et al.)");
+                ui.label("model").on_hover_text("patchvae: parts with occurrence maps and appearances (Gupta et al.)\nbeta-vae: one latent vector (Higgins et al.)\nmixing-scenes: four quadrant chunks, trained by mixing scenes (Algorithm 1); 64×64 colour, e.g. the quadrant scenes");
                 egui::ComboBox::from_id_salt("model").selected_text(&f.model).show_ui(ui, |ui| {
-                    for m in ["patchvae", "beta-vae"] {
-                        ui.selectable_value(&mut f.model, m.to_string(), m);
+                    for m in ["patchvae", "beta-vae", "mixing-scenes"] {
+                        if ui.selectable_value(&mut f.model, m.to_string(), m).changed() && m == "mixing-scenes" {
+                            // The thesis's batch of 12 references and lr_G 2e-4.
+                            f.batch_size = 12;
+                            f.lr = 2e-4;
+                            f.image_size = 64;
+                        }
                     }
                 });
                 ui.end_row();
-                if f.model == "patchvae" {
+                if f.model == "mixing-scenes" {
+                    ui.label("preset").on_hover_text("small: every width / 8, trains on a CPU\nfull: the thesis's networks (encoder 2,800,512, decoder 5,300,339, PatchGAN 1,188,391 parameters)");
+                    egui::ComboBox::from_id_salt("preset").selected_text(&f.preset).show_ui(ui, |ui| {
+                        for p in ["small", "full"] {
+                            ui.selectable_value(&mut f.preset, p.to_string(), p);
+                        }
+                    });
+                    ui.end_row();
+                    ui.label("λ_rec").on_hover_text("weight of the L1 reconstruction (direct + cycle); thesis 0.904");
+                    ui.horizontal(|ui| {
+                        ui.checkbox(&mut f.use_rec, "");
+                        ui.add_enabled(f.use_rec, egui::DragValue::new(&mut f.lambda_rec).range(0.0..=10.0).speed(0.01));
+                    });
+                    ui.end_row();
+                    ui.label("λ_adv").on_hover_text("weight of the non-saturating GAN loss on mixes; thesis 0.052 (untick: the ablation without it)");
+                    ui.horizontal(|ui| {
+                        ui.checkbox(&mut f.use_adv, "");
+                        ui.add_enabled(f.use_adv, egui::DragValue::new(&mut f.lambda_adv).range(0.0..=10.0).speed(0.01));
+                    });
+                    ui.end_row();
+                    ui.label("λ_cls").on_hover_text("weight of the quadrant classifier's BCE; thesis 0.044 (it suspects too high)");
+                    ui.horizontal(|ui| {
+                        ui.checkbox(&mut f.use_cls, "");
+                        ui.add_enabled(f.use_cls, egui::DragValue::new(&mut f.lambda_cls).range(0.0..=10.0).speed(0.01));
+                    });
+                    ui.end_row();
+                } else if f.model == "patchvae" {
                     ui.label("parts N").on_hover_text("number of parts (paper and code: 16)");
                     ui.add(egui::DragValue::new(&mut f.parts).range(1..=64));
                     ui.end_row();
@@ -157,9 +201,11 @@ impl TrainView {
                     ui.add(egui::DragValue::new(&mut f.beta).range(0.0..=100.0).speed(0.1));
                     ui.end_row();
                 }
-                ui.label("weighted loss L_w").on_hover_text("reconstruction error weighted per 8×8 patch by the input's Laplacian magnitude (PatchVAE paper §3.3); off by default");
-                ui.checkbox(&mut f.weighted, "");
-                ui.end_row();
+                if f.model != "mixing-scenes" {
+                    ui.label("weighted loss L_w").on_hover_text("reconstruction error weighted per 8×8 patch by the input's Laplacian magnitude (PatchVAE paper §3.3); off by default");
+                    ui.checkbox(&mut f.weighted, "");
+                    ui.end_row();
+                }
                 ui.label("learning rate").on_hover_text("Adam step size (papers: 1e-4 for long runs; 1e-3 learns faster in short ones)");
                 ui.add(egui::DragValue::new(&mut f.lr).range(1e-6..=1e-1).speed(1e-4).max_decimals(6));
                 ui.end_row();
@@ -296,10 +342,10 @@ impl TrainView {
                 export.0 = Some(crate::gui::views::runs::metrics_csv(&session.history));
             }
             if let Some(snap) = &session.snapshot {
-                if ui.button("Export grids PNG…").on_hover_text("inputs, reconstructions and samples, one row each").clicked() {
+                if ui.button("Export grids PNG…").on_hover_text("inputs, reconstructions and the model's extra grid (samples, mixes), one row each").clicked() {
                     let mut images = snap.inputs.clone();
                     images.extend(snap.reconstructions.iter().cloned());
-                    if let Some((_, samples)) = snap.extras.iter().find(|(n, _)| n == "samples") {
+                    if let Some((_, samples)) = snap.extras.first() {
                         images.extend(samples.iter().take(snap.inputs.len()).cloned());
                     }
                     export.1 = Some((images, snap.inputs.len().max(1)));
@@ -307,12 +353,14 @@ impl TrainView {
             }
         });
         let Some(snap) = &session.snapshot else { return };
-        ui.label(format!("step {}: inputs (top), reconstructions (middle), samples from the prior (bottom)", snap.step));
+        let extra = snap.extras.first().filter(|(_, images)| !images.is_empty());
+        let extra_name = extra.map_or("", |(name, _)| if name == "samples" { "samples from the prior" } else { name.as_str() });
+        ui.label(format!("step {}: inputs (top), reconstructions (middle), {extra_name} (bottom)", snap.step));
         let width = ui.available_width().min(640.0);
         let key = |name: &str| (format!("{name}-{}", snap.step), snap.step);
         self.inputs.ui(ui, key("inputs"), || snap.inputs.clone(), 8, width);
         self.recons.ui(ui, key("recons"), || snap.reconstructions.clone(), 8, width);
-        if let Some((_, samples)) = snap.extras.iter().find(|(n, _)| n == "samples") {
+        if let Some((_, samples)) = extra {
             self.samples.ui(ui, key("samples"), || samples.clone(), 8, width);
         }
     }

@@ -1,0 +1,266 @@
+//! Object transfer (thesis §4.2, Fig. 4.3): an object image, a reference scene and four
+//! quadrant toggles; shows both inputs, the pixel collage and the mix the decoder renders
+//! from the reference's latent with the toggled chunks taken from the object image.
+
+use patchwork_core::analysis::explorable::ExplorableModel;
+use patchwork_core::data::scenes::QuadrantScenes;
+use patchwork_core::data::{HostImage, ImageSource, Split};
+use patchwork_core::eval::transfer::collage;
+use patchwork_core::mixing::{Quadrant, QuadrantMask};
+
+use super::mixing_model_ui;
+use crate::gui::image_drop::{DraggedImage, ImageSlot, draggable_data_grid, images_dropped_on};
+use crate::gui::images::CachedGrid;
+use crate::gui::jobs::LatestJob;
+use crate::gui::{AppState, View};
+
+/// What one transfer computed.
+pub struct TransferResult {
+    pub key: TransferKey,
+    pub collage: HostImage,
+    pub mix: HostImage,
+    pub reconstruction: HostImage,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransferKey {
+    pub model_generation: u64,
+    pub inputs: u64,
+    pub mask: QuadrantMask,
+}
+
+pub fn compute_transfer(model: &ExplorableModel, object: &HostImage, reference: &HostImage, key: TransferKey) -> Result<TransferResult, String> {
+    let size = model.image_size();
+    let mut out = model.transfer(object, reference, &[key.mask, QuadrantMask::default()]).ok_or("Object transfer needs a mixing-scenes model")?.into_iter();
+    let (Some(mix), Some(reconstruction)) = (out.next(), out.next()) else { return Err("the model returned nothing".into()) };
+    Ok(TransferResult { collage: collage(object, reference, key.mask, size), mix, reconstruction, key })
+}
+
+pub struct TransferView {
+    pub object: ImageSlot,
+    pub reference: ImageSlot,
+    pub mask: QuadrantMask,
+    inputs: u64,
+    scenes: Option<QuadrantScenes>,
+    next_scene: usize,
+    job: LatestJob<Result<TransferResult, String>>,
+    requested: Option<TransferKey>,
+    pub result: Option<TransferResult>,
+    pub error: Option<String>,
+    thumbnails: CachedGrid,
+    output: CachedGrid,
+}
+
+impl Default for TransferView {
+    fn default() -> Self {
+        Self {
+            object: ImageSlot::default(),
+            reference: ImageSlot::default(),
+            // The thesis's first example: the bottom-left object moves.
+            mask: QuadrantMask([false, false, true, false]),
+            inputs: 0,
+            scenes: None,
+            next_scene: 0,
+            job: LatestJob::default(),
+            requested: None,
+            result: None,
+            error: None,
+            thumbnails: CachedGrid::default(),
+            output: CachedGrid::default(),
+        }
+    }
+}
+
+impl TransferView {
+    /// Fills both slots with the next two held-out quadrant scenes.
+    pub fn draw_scenes(&mut self) {
+        if self.scenes.is_none() {
+            match QuadrantScenes::open(Split::Test, 0) {
+                Ok(s) => self.scenes = Some(s),
+                Err(e) => {
+                    self.error = Some(e.to_string());
+                    return;
+                }
+            }
+        }
+        let Some(scenes) = &self.scenes else { return };
+        let n = scenes.len();
+        let (a, b) = (self.next_scene % n, (self.next_scene + 1) % n);
+        self.next_scene += 2;
+        self.object.set(DraggedImage { image: scenes.get(a).image, label: format!("test scene #{a}") });
+        self.reference.set(DraggedImage { image: scenes.get(b).image, label: format!("test scene #{b}") });
+        self.inputs += 1;
+    }
+
+    pub fn place(&mut self, image: DraggedImage, pointer: Option<egui::Pos2>) {
+        let over = |slot: &ImageSlot| pointer.zip(slot.rect).is_some_and(|(p, r)| r.contains(p));
+        if over(&self.object) || (!over(&self.reference) && self.object.image.is_none()) {
+            self.object.set(image);
+        } else {
+            self.reference.set(image);
+        }
+        self.inputs += 1;
+    }
+
+    pub fn update(&mut self, state: &mut AppState) {
+        if let Some(result) = self.job.poll() {
+            match result {
+                Ok(r) => {
+                    self.error = None;
+                    self.result = Some(r);
+                }
+                Err(e) => self.error = Some(e),
+            }
+        }
+        if self.object.image.is_none() && self.reference.image.is_none() {
+            self.draw_scenes();
+        }
+        let (Some(model), Some(object), Some(reference)) = (state.model.current(), &self.object.image, &self.reference.image) else { return };
+        if model.kind() != super::KIND {
+            return;
+        }
+        let key = TransferKey { model_generation: state.model.generation, inputs: self.inputs, mask: self.mask };
+        if self.requested.as_ref() == Some(&key) {
+            return;
+        }
+        self.requested = Some(key.clone());
+        let (model, object, reference) = (model.clone(), object.image.clone(), reference.image.clone());
+        self.job.request(move || compute_transfer(&model, &object, &reference, key));
+    }
+
+    /// Starts what the current inputs ask for and waits for it (tests only).
+    pub fn wait(&mut self, state: &mut AppState) {
+        self.update(state);
+        if let Some(result) = self.job.wait(std::time::Duration::from_secs(60)) {
+            match result {
+                Ok(r) => self.result = Some(r),
+                Err(e) => self.error = Some(e),
+            }
+        }
+        self.update(state);
+    }
+
+    fn mask_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.vertical(|ui| {
+                ui.label("take from the object image:");
+                // The toggles laid out as the quadrants they stand for.
+                egui::Grid::new("transfer-mask").show(ui, |ui| {
+                    for row in 0..2 {
+                        for col in 0..2 {
+                            let q = Quadrant::ALL[row * 2 + col];
+                            let mut take = self.mask.0[q.index()];
+                            if ui.toggle_value(&mut take, format!("{} {}", q.index(), q.name())).on_hover_text(format!("bit {} of the mask", q.index() + 1)).changed() {
+                                self.mask.0[q.index()] = take;
+                            }
+                        }
+                        ui.end_row();
+                    }
+                });
+            });
+            ui.vertical(|ui| {
+                ui.horizontal(|ui| {
+                    ui.label("mask");
+                    ui.monospace(self.mask.to_string());
+                });
+                ui.horizontal_wrapped(|ui| {
+                    ui.label("presets (thesis Tables 4.2, C.1):");
+                    for preset in QuadrantMask::PRESETS {
+                        if ui.selectable_label(self.mask.to_string() == preset, preset).clicked() {
+                            if let Ok(mask) = QuadrantMask::parse(preset) {
+                                self.mask = mask;
+                            }
+                        }
+                    }
+                    if ui.selectable_label(self.mask.replaced() == 0, "0000").on_hover_text("nothing taken: the plain reconstruction").clicked() {
+                        self.mask = QuadrantMask::default();
+                    }
+                });
+                ui.small(super::ORDER_NOTE);
+            });
+        });
+    }
+}
+
+impl View for TransferView {
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn name(&self) -> &'static str {
+        "Object transfer"
+    }
+
+    fn on_dropped(&mut self, paths: &[std::path::PathBuf], pointer: Option<egui::Pos2>, state: &mut AppState) -> bool {
+        let Some(images) = images_dropped_on("Object transfer", paths, state) else { return false };
+        for image in images.into_iter().take(2) {
+            self.place(image, pointer);
+        }
+        true
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        self.update(state);
+        egui::Panel::left("transfer-thumbnails").resizable(true).default_size(190.0).show(ui, |ui| {
+            ui.label("Drag a thumbnail of the current data onto Object or Reference");
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                let width = ui.available_width();
+                if let Some(i) = draggable_data_grid(ui, &mut self.thumbnails, state, 64, 4, width) {
+                    if let Some(image) = DraggedImage::from_data(state, i) {
+                        self.place(image, None);
+                    }
+                }
+            });
+        });
+        egui::CentralPanel::default().show(ui, |ui| {
+            if mixing_model_ui(ui, state).is_none() {
+                return;
+            }
+            ui.horizontal(|ui| {
+                let a = self.object.ui(ui, "Object", 112.0);
+                let b = self.reference.ui(ui, "Reference", 112.0);
+                if a || b {
+                    self.inputs += 1;
+                }
+                ui.vertical(|ui| {
+                    if ui.button("New scenes").on_hover_text("two held-out quadrant scenes").clicked() {
+                        self.draw_scenes();
+                    }
+                    if ui.button("Exchange").clicked() {
+                        let (a, b) = (self.object.image.take(), self.reference.image.take());
+                        if let Some(b) = b {
+                            self.object.set(b);
+                        }
+                        if let Some(a) = a {
+                            self.reference.set(a);
+                        }
+                        self.inputs += 1;
+                    }
+                    if self.job.busy() {
+                        ui.spinner();
+                    } else if let Some(d) = self.job.last_duration {
+                        ui.small(format!("last render {:.1} ms", d.as_secs_f64() * 1e3));
+                    }
+                });
+            });
+            self.mask_ui(ui);
+            if let Some(e) = &self.error {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+            ui.separator();
+            let Some(r) = &self.result else { return };
+            let (Some(object), Some(reference)) = (&self.object.image, &self.reference.image) else { return };
+            ui.label(format!("object · reference · collage I_f_mix (mask {}) · rendered I_mix · reference reconstruction", r.key.mask));
+            let images = || vec![object.image.clone(), reference.image.clone(), r.collage.clone(), r.mix.clone(), r.reconstruction.clone()];
+            let key = (format!("transfer-{:?}", r.key), 0);
+            let width = ui.available_width().min(5.0 * 160.0);
+            self.output.ui(ui, key, images, 5, width);
+            if ui.button("Export PNG…").clicked() {
+                state.export_png(images(), 5, "transfer.png");
+            }
+        });
+        if self.job.busy() {
+            ui.ctx().request_repaint();
+        }
+    }
+}
