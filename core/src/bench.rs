@@ -102,7 +102,7 @@ fn run_model<M: Trainable>(model_config: &ModelConfig, device: &ResolvedDevice, 
         let x = Tensor::<4>::from_data(TensorData::new(data.clone(), shape), &ad);
         let mut rng = step_rng(1, step);
         let input = StepInput { x, indices: &indices, config: &config, step, lr: 1e-4, rng: &mut rng, source: &pool, prepared: &prepared };
-        model.train_step(&mut optimizer, input).map(|_| ()).map_err(|d| anyhow::anyhow!("benchmark step failed: {} = {}", d.term, d.value))
+        model.train_step(&mut optimizer, input).map(|_| ()).map_err(|e| anyhow::anyhow!("benchmark step failed: {e:?}"))
     };
     for step in 0..s.warmup_steps {
         train_step(&mut model, step as u64)?;

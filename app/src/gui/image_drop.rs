@@ -163,3 +163,29 @@ impl ImageSlot {
         }
     }
 }
+
+/// Puts `image` in the slot under the pointer, else in `first` while it is empty, else in
+/// `second` (the two-slot views: Swap's source and target, Object transfer's object and
+/// reference).
+pub fn place_in_pair(first: &mut ImageSlot, second: &mut ImageSlot, image: DraggedImage, pointer: Option<egui::Pos2>) {
+    let over = |slot: &ImageSlot| pointer.zip(slot.rect).is_some_and(|(p, r)| r.contains(p));
+    if over(first) || (!over(second) && first.image.is_none()) {
+        first.set(image);
+    } else {
+        second.set(image);
+    }
+}
+
+/// The side strip of draggable thumbnails of the current data, with a hint above it;
+/// returns the image of a clicked thumbnail.
+pub fn thumbnail_strip_ui(ui: &mut egui::Ui, id: &str, hint: &str, grid: &mut CachedGrid, state: &AppState) -> Option<DraggedImage> {
+    let mut clicked = None;
+    egui::Panel::left(id.to_string()).resizable(true).default_size(190.0).show(ui, |ui| {
+        ui.label(hint);
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            let width = ui.available_width();
+            clicked = draggable_data_grid(ui, grid, state, 64, 4, width).and_then(|i| DraggedImage::from_data(state, i));
+        });
+    });
+    clicked
+}

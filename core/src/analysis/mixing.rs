@@ -74,9 +74,8 @@ pub fn quadrant_collage(sources: [&HostImage; 4], size: usize) -> HostImage {
     HostImage::from_chw_signed(&out, 3, size, size)
 }
 
-/// Quadrant `q` of `image` (fitted to `size`), for neighbour thumbnails.
-pub fn quadrant_crop(image: &HostImage, q: usize, size: usize) -> HostImage {
-    let chw = fit_image(image, size, 3);
+/// Quadrant `q` of a square RGB image in CHW order, `size` pixels a side.
+pub fn crop_chw(chw: &[f32], q: usize, size: usize) -> Vec<f32> {
     let half = size / 2;
     let (row, col) = (q / 2, q % 2);
     let mut out = Vec::with_capacity(3 * half * half);
@@ -86,7 +85,13 @@ pub fn quadrant_crop(image: &HostImage, q: usize, size: usize) -> HostImage {
             out.extend_from_slice(&chw[start..start + half]);
         }
     }
-    HostImage::from_chw_signed(&out, 3, half, half)
+    out
+}
+
+/// Quadrant `q` of `image` (fitted to `size`), for neighbour thumbnails.
+pub fn quadrant_crop(image: &HostImage, q: usize, size: usize) -> HostImage {
+    let half = size / 2;
+    HostImage::from_chw_signed(&crop_chw(&fit_image(image, size, 3), q, size), 3, half, half)
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use super::quality::psnr;
 use crate::analysis::explorable::ExplorableModel;
-use crate::analysis::mixing::quadrant_collage;
+use crate::analysis::mixing::{crop_chw, quadrant_collage};
 use crate::data::scenes::{QUADRANT, QuadrantScenes, SceneTruth};
 use crate::data::{HostImage, ImageSource, Split, fit_image};
 use crate::mixing::QuadrantMask;
@@ -117,16 +117,7 @@ impl QuadrantJudge {
 
 /// The 32×32 crop of quadrant `q` of a 64×64 CHW image in [−1, 1].
 fn crop(chw: &[f32], q: usize) -> Vec<f32> {
-    let size = 2 * QUADRANT;
-    let (row, col) = (q / 2, q % 2);
-    let mut out = Vec::with_capacity(3 * QUADRANT * QUADRANT);
-    for c in 0..3 {
-        for y in 0..QUADRANT {
-            let start = (c * size + row * QUADRANT + y) * size + col * QUADRANT;
-            out.extend_from_slice(&chw[start..start + QUADRANT]);
-        }
-    }
-    out
+    crop_chw(chw, q, 2 * QUADRANT)
 }
 
 fn class_of(truth: Option<u32>) -> usize {

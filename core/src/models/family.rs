@@ -168,22 +168,17 @@ pub struct StepInput<'a, C> {
     pub prepared: &'a Prepared,
 }
 
-/// A step that was not applied: the first non-finite term, or an error in the step's
-/// inputs (`value` NaN, `term` the message).
+/// Why a step was not applied.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Diverged {
-    pub term: String,
-    pub value: f64,
-}
-
-impl Diverged {
-    pub fn error(message: String) -> Self {
-        Self { term: message, value: f64::NAN }
-    }
+pub enum StepError {
+    /// A loss term was not finite (the run pauses on the last good weights).
+    Diverged { term: String, value: f64 },
+    /// The step's inputs were unusable (the run stops with this message).
+    Failed(String),
 }
 
 /// Reads named scalar losses in one transfer; refuses the step at the first non-finite one.
-pub fn loss_values(named: Vec<(String, Tensor<1>)>) -> Result<Vec<(String, f64)>, Diverged> {
+pub fn loss_values(named: Vec<(String, Tensor<1>)>) -> Result<Vec<(String, f64)>, StepError> {
     let mut transaction = Transaction::default();
     for (_, t) in &named {
         transaction = transaction.register(t.clone());
@@ -194,7 +189,7 @@ pub fn loss_values(named: Vec<(String, Tensor<1>)>) -> Result<Vec<(String, f64)>
         .map(|d| d.convert::<f64>().try_to_vec::<f64>().ok().and_then(|v| v.first().copied()).unwrap_or(f64::NAN));
     let terms: Vec<(String, f64)> = named.into_iter().map(|(n, _)| n).zip(values).collect();
     if let Some((term, value)) = terms.iter().find(|(_, v)| !v.is_finite()) {
-        return Err(Diverged { term: term.clone(), value: *value });
+        return Err(StepError::Diverged { term: term.clone(), value: *value });
     }
     Ok(terms)
 }
@@ -232,7 +227,7 @@ pub trait Trainable: Module + std::fmt::Debug + Sized + 'static {
     /// One training iteration: updates the model and returns every term by name, "loss"
     /// first. The default is one Adam step on [`Trainable::loss`]; families with several
     /// networks (GANs) override it. Nothing is applied if a term is not finite.
-    fn train_step(&mut self, optimizer: &mut ModuleOptimizer, input: StepInput<'_, Self::Config>) -> Result<Vec<(String, f64)>, Diverged> {
+    fn train_step(&mut self, optimizer: &mut ModuleOptimizer, input: StepInput<'_, Self::Config>) -> Result<Vec<(String, f64)>, StepError> {
         let loss = self.loss(input.x, input.config, input.step, input.rng);
         let mut named = vec![("loss".to_string(), loss.total.clone())];
         named.extend(loss.terms.into_iter().map(|(n, t)| (n.to_string(), t)));

@@ -22,7 +22,7 @@ use burn::prelude::*;
 use burn::tensor::activation;
 use rand::rngs::StdRng;
 
-use super::family::{Diverged, Prepared, StepInput, Trainable, loss_values, to_host_images};
+use super::family::{Prepared, StepError, StepInput, Trainable, loss_values, to_host_images};
 use super::mixing_decoder::{MixingDecoder, MixingDecoderConfig};
 use super::mixing_encoder::{MixingEncoder, MixingEncoderConfig};
 use super::patch_gan::{PatchGan, PatchGanConfig};
@@ -266,13 +266,13 @@ impl MixingScenes {
     }
 
     /// Draws Algorithm 1's candidates for every reference of the batch and loads them.
-    fn mix_batch(x: Tensor<4>, indices: &[usize], index: &NeighbourIndex, source: &SharedSource, rng: &mut StdRng) -> Result<MixBatch, Diverged> {
+    fn mix_batch(x: Tensor<4>, indices: &[usize], index: &NeighbourIndex, source: &SharedSource, rng: &mut StdRng) -> Result<MixBatch, StepError> {
         let [_, c, h, _] = x.dims();
         let mut per_quadrant: [Vec<usize>; 4] = Default::default();
         let mut masks = Vec::with_capacity(indices.len());
         for &i in indices {
-            let lists = index.lists_of(i).ok_or_else(|| Diverged::error(format!("image {i} is not in the neighbour index")))?;
-            let choice = choose_mix(lists, index.tau, rng).ok_or_else(|| Diverged::error(format!("image {i} has an empty neighbour list")))?;
+            let lists = index.lists_of(i).ok_or_else(|| StepError::Failed(format!("image {i} is not in the neighbour index")))?;
+            let choice = choose_mix(lists, index.tau, rng).ok_or_else(|| StepError::Failed(format!("image {i} has an empty neighbour list")))?;
             for (q, candidate) in choice.candidates.iter().enumerate() {
                 per_quadrant[q].push(candidate.image);
             }
@@ -343,9 +343,9 @@ impl Trainable for MixingScenes {
         Ok(Prepared::Neighbours(Arc::new(index)))
     }
 
-    fn train_step(&mut self, optimizer: &mut ModuleOptimizer, input: StepInput<'_, MixingScenesConfig>) -> Result<Vec<(String, f64)>, Diverged> {
+    fn train_step(&mut self, optimizer: &mut ModuleOptimizer, input: StepInput<'_, MixingScenesConfig>) -> Result<Vec<(String, f64)>, StepError> {
         let Prepared::Neighbours(index) = input.prepared else {
-            return Err(Diverged::error("mixing scenes trains from neighbour lists, and none were prepared".into()));
+            return Err(StepError::Failed("mixing scenes trains from neighbour lists, and none were prepared".into()));
         };
         let config = input.config;
         let batch = Self::mix_batch(input.x, input.indices, index, input.source, input.rng)?;
@@ -365,7 +365,7 @@ impl Trainable for MixingScenes {
             *self = optimizer.step(input.lr, self.clone(), decoder);
             mix = Some(pass.mix.detach());
         }
-        let Some(mix) = mix else { return Err(Diverged::error("no generator step ran".into())) };
+        let Some(mix) = mix else { return Err(StepError::Failed("no generator step ran".into())) };
         // Discriminator step: real references, fake mixes.
         let d_loss = self.adversarial(batch.reference.clone(), 1.0) + self.adversarial(mix.clone(), 0.0);
         let d_terms = loss_values(vec![("d".to_string(), d_loss.clone())])?;

@@ -15,7 +15,7 @@ pub mod spectral_norm;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
-pub use family::{Diverged, FamilyVisitor, ModelConfig, Prepared, StepInput, StepLoss, Trainable};
+pub use family::{FamilyVisitor, ModelConfig, Prepared, StepError, StepInput, StepLoss, Trainable};
 
 /// Counts float parameters, passing over batch-norm running statistics (which burn
 /// visits as parameters too).

@@ -18,7 +18,7 @@ use crate::data::loader::assemble;
 use crate::data::{Batch, BatchLoader, DataSpec, LoaderConfig, SharedSource, Split};
 use crate::device::ResolvedDevice;
 use crate::models::family::to_host_images;
-use crate::models::{Diverged, FamilyVisitor, Prepared, StepInput, Trainable, init_seeded};
+use crate::models::{FamilyVisitor, Prepared, StepError, StepInput, Trainable, init_seeded};
 
 /// What to run.
 pub struct RunSpec {
@@ -321,7 +321,8 @@ impl<'a, M: Trainable> Run<'a, M> {
         };
         let mut terms = match self.model.train_step(&mut self.optimizer, input) {
             Ok(terms) => terms,
-            Err(Diverged { term, value }) => return Ok(Some((term, value))),
+            Err(StepError::Diverged { term, value }) => return Ok(Some((term, value))),
+            Err(StepError::Failed(message)) => anyhow::bail!("step {}: {message}", self.state.step),
         };
         self.state.step += 1;
         self.state.epoch = self.state.step / self.loader.steps_per_epoch;

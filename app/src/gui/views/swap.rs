@@ -7,7 +7,7 @@ use patchwork_core::analysis::explorable::ExplorableModel;
 use patchwork_core::analysis::parts::PartAnalysis;
 use patchwork_core::data::HostImage;
 
-use crate::gui::image_drop::{DraggedImage, ImageDestination, ImageSlot, draggable_data_grid, images_dropped_on};
+use crate::gui::image_drop::{DraggedImage, ImageDestination, ImageSlot, images_dropped_on, place_in_pair, thumbnail_strip_ui};
 use crate::gui::images::{CachedGrid, overlay};
 use crate::gui::jobs::LatestJob;
 use crate::gui::{AppState, View};
@@ -87,12 +87,7 @@ impl SwapView {
     /// empty one, else the target.
     pub fn place(&mut self, image: DraggedImage, pointer: Option<egui::Pos2>) {
         self.auto_parts = true;
-        let over = |slot: &ImageSlot| pointer.zip(slot.rect).is_some_and(|(p, r)| r.contains(p));
-        if over(&self.source) || (!over(&self.target) && self.source.image.is_none()) {
-            self.source.set(image);
-        } else {
-            self.target.set(image);
-        }
+        place_in_pair(&mut self.source, &mut self.target, image, pointer);
         self.inputs += 1;
     }
 
@@ -255,17 +250,9 @@ impl View for SwapView {
             self.opacity = 0.6;
         }
         self.update(state);
-        egui::Panel::left("swap-thumbnails").resizable(true).default_size(190.0).show(ui, |ui| {
-            ui.label("Drag a thumbnail onto Source or Target (click: fills the next slot)");
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                let width = ui.available_width();
-                if let Some(i) = draggable_data_grid(ui, &mut self.thumbnails, state, 64, 4, width) {
-                    if let Some(image) = DraggedImage::from_data(state, i) {
-                        self.place(image, None);
-                    }
-                }
-            });
-        });
+        if let Some(image) = thumbnail_strip_ui(ui, "swap-thumbnails", "Drag a thumbnail onto Source or Target (click: fills the next slot)", &mut self.thumbnails, state) {
+            self.place(image, None);
+        }
         egui::CentralPanel::default().show(ui, |ui| {
             super::ensure_family(state, "patchvae");
             super::model_bar_ui(ui, state);

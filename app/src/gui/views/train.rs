@@ -121,6 +121,7 @@ fn smooth(values: &[[f64; 2]], alpha: f64) -> Vec<[f64; 2]> {
 impl TrainView {
     fn form_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         let running = state.session.as_ref().is_some_and(|s| s.is_active());
+        let model_before = state.settings.form.model.clone();
         ui.heading("Model");
         ui.add_enabled_ui(!running, |ui| {
             let f = &mut state.settings.form;
@@ -235,6 +236,13 @@ impl TrainView {
                 ui.end_row();
             });
         });
+        // Mixing scenes wants colour scenes with objects in quadrants: picking it on grey
+        // digits or clothes opens the quadrant scenes (a folder of photos stays).
+        let grey = state.data.source.as_ref().is_none_or(|s| s.info().channels == 1);
+        if state.settings.form.model != model_before && state.settings.form.model == "mixing-scenes" && grey {
+            state.open_spec("scenes");
+            state.message = Some("mixing scenes trains on colour scenes: the quadrant scenes are open in Data".into());
+        }
         ui.add_space(8.0);
         ui.horizontal_wrapped(|ui| {
             if !running && ui.button("Start").clicked() {

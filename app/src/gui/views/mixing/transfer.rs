@@ -9,7 +9,7 @@ use patchwork_core::eval::transfer::collage;
 use patchwork_core::mixing::{Quadrant, QuadrantMask};
 
 use super::mixing_model_ui;
-use crate::gui::image_drop::{DraggedImage, ImageSlot, draggable_data_grid, images_dropped_on};
+use crate::gui::image_drop::{DraggedImage, ImageSlot, images_dropped_on, place_in_pair, thumbnail_strip_ui};
 use crate::gui::images::CachedGrid;
 use crate::gui::jobs::LatestJob;
 use crate::gui::{AppState, View};
@@ -93,12 +93,7 @@ impl TransferView {
     }
 
     pub fn place(&mut self, image: DraggedImage, pointer: Option<egui::Pos2>) {
-        let over = |slot: &ImageSlot| pointer.zip(slot.rect).is_some_and(|(p, r)| r.contains(p));
-        if over(&self.object) || (!over(&self.reference) && self.object.image.is_none()) {
-            self.object.set(image);
-        } else {
-            self.reference.set(image);
-        }
+        place_in_pair(&mut self.object, &mut self.reference, image, pointer);
         self.inputs += 1;
     }
 
@@ -201,17 +196,9 @@ impl View for TransferView {
 
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         self.update(state);
-        egui::Panel::left("transfer-thumbnails").resizable(true).default_size(190.0).show(ui, |ui| {
-            ui.label("Drag a thumbnail of the current data onto Object or Reference");
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                let width = ui.available_width();
-                if let Some(i) = draggable_data_grid(ui, &mut self.thumbnails, state, 64, 4, width) {
-                    if let Some(image) = DraggedImage::from_data(state, i) {
-                        self.place(image, None);
-                    }
-                }
-            });
-        });
+        if let Some(image) = thumbnail_strip_ui(ui, "transfer-thumbnails", "Drag a thumbnail of the current data onto Object or Reference (click: fills the next slot)", &mut self.thumbnails, state) {
+            self.place(image, None);
+        }
         egui::CentralPanel::default().show(ui, |ui| {
             if mixing_model_ui(ui, state).is_none() {
                 return;
