@@ -11,13 +11,15 @@ pub struct BenchArgs {
     /// Batch size (default 128; mixing-scenes: the thesis's 12).
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Timed runs (the median is reported).
-    #[arg(long, default_value_t = 5)]
-    pub runs: usize,
-    #[arg(long, default_value_t = 5)]
-    pub steps: usize,
-    #[arg(long, default_value_t = 3)]
-    pub warmup: usize,
+    /// Timed runs, the median is reported (default 5; mixing-scenes 3).
+    #[arg(long)]
+    pub runs: Option<usize>,
+    /// Steps per timed run (default 5; mixing-scenes 1, an iteration of 4 updates).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Untimed steps first (default 3; mixing-scenes 1).
+    #[arg(long)]
+    pub warmup: Option<usize>,
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
     #[arg(long)]
@@ -43,7 +45,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         return crate::gui::bench::frame_times(args.seconds, args.json);
     }
     if args.explorer {
-        let report = patchwork_core::bench::explorer_latency(&model, &device, args.runs.max(20))?;
+        let report = patchwork_core::bench::explorer_latency(&model, &device, args.runs.unwrap_or(20).max(20))?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {
@@ -64,7 +66,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let mixing = matches!(model, patchwork_core::models::ModelConfig::MixingScenes(_));
     let batch = args.batch.unwrap_or(if mixing { super::train::MIXING_BATCH } else { 128 });
-    let settings = BenchSettings { batch, warmup_steps: args.warmup, runs: args.runs, steps_per_run: args.steps };
+    let (warmup, runs, steps) = if mixing { (1, 3, 1) } else { (3, 5, 5) };
+    let settings = BenchSettings {
+        batch,
+        warmup_steps: args.warmup.unwrap_or(warmup),
+        runs: args.runs.unwrap_or(runs),
+        steps_per_run: args.steps.unwrap_or(steps),
+    };
     // Mixing scenes without --preset: both presets, as the thesis's and the CPU-sized one.
     let models = match &model {
         patchwork_core::models::ModelConfig::MixingScenes(c) if args.model.preset.is_none() => {
