@@ -94,7 +94,7 @@ fn run_model<M: Trainable>(model_config: &ModelConfig, device: &ResolvedDevice, 
     // A pool of noise images; families that prepare from their data (mixing scenes'
     // neighbour index) prepare from it, untimed.
     let pool: SharedSource = Arc::new(NoiseSource::new(s.batch.max(64), c, size));
-    let prepared = M::prepare(&config, &pool, "bench", 1, None, &|_| {})?;
+    let prepared = M::prepare(&config, &pool, "bench", 1, None, &|_, _| {})?;
     let indices: Vec<usize> = (0..s.batch).collect();
     let (data, _) = assemble(&pool, &indices, size, c);
     let sync = |d: &Device| d.sync().map_err(|e| anyhow::anyhow!("device error: {e:?}"));

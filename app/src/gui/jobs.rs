@@ -6,6 +6,18 @@ use std::time::{Duration, Instant};
 
 type Work<T> = Box<dyn FnOnce() -> T + Send>;
 
+/// Keeps a finished job's outcome in a view: the result (clearing an old error), or the
+/// error (keeping the last good result on screen).
+pub fn store<T>(outcome: Result<T, String>, result: &mut Option<T>, error: &mut Option<String>) {
+    match outcome {
+        Ok(r) => {
+            *error = None;
+            *result = Some(r);
+        }
+        Err(e) => *error = Some(e),
+    }
+}
+
 pub struct LatestJob<T> {
     running: Option<(Receiver<T>, Instant)>,
     waiting: Option<Work<T>>,

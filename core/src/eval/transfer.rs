@@ -211,16 +211,11 @@ pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: 
         let mixed = model.transfer_pairs(&objects, &references, &masks).ok_or_else(|| anyhow::anyhow!("the model cannot transfer"))?;
         let recon = model.reconstruct(&references);
         let mut crops = Vec::new();
-        for (i, (a, b, q)) in chunk.iter().enumerate() {
-            let reference = fit_image(&b.0, size, 3);
-            psnr_sum += psnr(&reference, &fit_image(&recon[i], size, 3));
-            let object = fit_image(&a.0, size, 3);
-            let collage: Vec<f32> = {
-                let mut c = reference.clone();
-                paste_quadrant(&mut c, &object, *q);
-                c
-            };
-            for image in [fit_image(&mixed[i], size, 3), collage, fit_image(&recon[i], size, 3)] {
+        for (i, ((a, b, _), mask)) in chunk.iter().zip(&masks).enumerate() {
+            let reconstruction = fit_image(&recon[i], size, 3);
+            psnr_sum += psnr(&fit_image(&b.0, size, 3), &reconstruction);
+            let pasted = fit_image(&collage(&a.0, &b.0, *mask, size), size, 3);
+            for image in [fit_image(&mixed[i], size, 3), pasted, reconstruction] {
                 for k in 0..4 {
                     crops.extend(crop(&image, k));
                 }
@@ -245,18 +240,6 @@ pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: 
         judge_accuracy,
         recon_psnr: psnr_sum / n as f64,
     })
-}
-
-/// Copies quadrant `q` of `from` into `into` (both 64×64 CHW).
-fn paste_quadrant(into: &mut [f32], from: &[f32], q: usize) {
-    let size = 2 * QUADRANT;
-    let (row, col) = (q / 2, q % 2);
-    for c in 0..3 {
-        for y in 0..QUADRANT {
-            let start = (c * size + row * QUADRANT + y) * size + col * QUADRANT;
-            into[start..start + QUADRANT].copy_from_slice(&from[start..start + QUADRANT]);
-        }
-    }
 }
 
 /// The pixel collage of a transfer: `reference` with the masked quadrants of `object`

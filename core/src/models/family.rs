@@ -219,8 +219,9 @@ pub trait Trainable: Module + std::fmt::Debug + Sized + 'static {
     fn explorable(self, config: &Self::Config, prepared: &Prepared) -> crate::analysis::explorable::Family;
 
     /// Work done once from the training data before training (`resume`: the checkpoint
-    /// being continued, which may hold it already). `progress` gets the fraction done.
-    fn prepare(_config: &Self::Config, _source: &SharedSource, _data: &str, _seed: u64, _resume: Option<&Path>, _progress: &dyn Fn(f32)) -> anyhow::Result<Prepared> {
+    /// being continued, which may hold it already). `progress` gets what is being prepared
+    /// and the fraction done.
+    fn prepare(_config: &Self::Config, _source: &SharedSource, _data: &str, _seed: u64, _resume: Option<&Path>, _progress: &dyn Fn(&str, f32)) -> anyhow::Result<Prepared> {
         Ok(Prepared::Nothing)
     }
 

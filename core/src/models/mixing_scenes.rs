@@ -331,7 +331,7 @@ impl Trainable for MixingScenes {
         vec![]
     }
 
-    fn prepare(config: &MixingScenesConfig, source: &SharedSource, data: &str, seed: u64, resume: Option<&std::path::Path>, progress: &dyn Fn(f32)) -> anyhow::Result<Prepared> {
+    fn prepare(config: &MixingScenesConfig, source: &SharedSource, data: &str, seed: u64, resume: Option<&std::path::Path>, progress: &dyn Fn(&str, f32)) -> anyhow::Result<Prepared> {
         if let Some(dir) = resume {
             if let Ok(index) = NeighbourIndex::load(dir) {
                 if index.lists.len() == source.len() {
@@ -339,7 +339,7 @@ impl Trainable for MixingScenes {
                 }
             }
         }
-        let index = NeighbourIndex::build(source.as_ref(), data, config.image_size, &config.neighbours, seed, progress)?;
+        let index = NeighbourIndex::build(source.as_ref(), data, config.image_size, &config.neighbours, seed, &|f| progress("neighbour index", f))?;
         Ok(Prepared::Neighbours(Arc::new(index)))
     }
 

@@ -156,8 +156,8 @@ impl<'a, M: Trainable> Run<'a, M> {
             anyhow::bail!("the training data is empty");
         }
         let resume_dir = resume.as_ref().map(|m| m.dir.clone());
-        let prepared = M::prepare(&model_config, &source, &config.data, config.seed, resume_dir.as_deref(), &|fraction| {
-            let _ = events.send(TrainEvent::Preparing { task: "neighbour index".into(), fraction });
+        let prepared = M::prepare(&model_config, &source, &config.data, config.seed, resume_dir.as_deref(), &|task, fraction| {
+            let _ = events.send(TrainEvent::Preparing { task: task.into(), fraction });
         })?;
         let (model, optimizer, state) = match resume {
             Some(meta) => {

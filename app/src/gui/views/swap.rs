@@ -9,7 +9,7 @@ use patchwork_core::data::HostImage;
 
 use crate::gui::image_drop::{DraggedImage, ImageDestination, ImageSlot, images_dropped_on, place_in_pair, thumbnail_strip_ui};
 use crate::gui::images::{CachedGrid, overlay};
-use crate::gui::jobs::LatestJob;
+use crate::gui::jobs::{LatestJob, store};
 use crate::gui::{AppState, View};
 
 /// What one swap computed.
@@ -144,11 +144,8 @@ impl SwapView {
 
     /// Waits for the swap in flight (tests only).
     pub fn wait(&mut self, state: &mut AppState) {
-        if let Some(result) = self.job.wait(std::time::Duration::from_secs(60)) {
-            match result {
-                Ok(r) => self.result = Some(r),
-                Err(e) => self.error = Some(e),
-            }
+        if let Some(outcome) = self.job.wait(std::time::Duration::from_secs(60)) {
+            store(outcome, &mut self.result, &mut self.error);
         }
         self.update(state);
     }

@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 
 use super::{PoolSource, mixing_model_ui};
 use crate::gui::images::CachedGrid;
-use crate::gui::jobs::LatestJob;
+use crate::gui::jobs::{LatestJob, store};
 use crate::gui::{AppState, View};
 
 #[derive(Default)]
@@ -35,14 +35,8 @@ fn compute(model: &ExplorableModel, pool: &SharedSource, draw: u64) -> Result<Au
 
 impl AutoMixView {
     pub fn update(&mut self, state: &AppState) {
-        if let Some(result) = self.job.poll() {
-            match result {
-                Ok(r) => {
-                    self.error = None;
-                    self.result = Some(r);
-                }
-                Err(e) => self.error = Some(e),
-            }
+        if let Some(outcome) = self.job.poll() {
+            store(outcome, &mut self.result, &mut self.error);
         }
         let Some(model) = state.model.current().filter(|m| m.kind() == super::KIND) else { return };
         let Some(index) = model.neighbour_index() else {
@@ -64,11 +58,8 @@ impl AutoMixView {
         for _ in 0..600 {
             self.update(state);
             if self.job.busy() {
-                if let Some(result) = self.job.wait(std::time::Duration::from_secs(60)) {
-                    match result {
-                        Ok(r) => self.result = Some(r),
-                        Err(e) => self.error = Some(e),
-                    }
+                if let Some(outcome) = self.job.wait(std::time::Duration::from_secs(60)) {
+                    store(outcome, &mut self.result, &mut self.error);
                 }
                 return;
             }

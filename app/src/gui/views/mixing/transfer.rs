@@ -11,7 +11,7 @@ use patchwork_core::mixing::{Quadrant, QuadrantMask};
 use super::mixing_model_ui;
 use crate::gui::image_drop::{DraggedImage, ImageSlot, images_dropped_on, place_in_pair, thumbnail_strip_ui};
 use crate::gui::images::CachedGrid;
-use crate::gui::jobs::LatestJob;
+use crate::gui::jobs::{LatestJob, store};
 use crate::gui::{AppState, View};
 
 /// What one transfer computed.
@@ -98,14 +98,8 @@ impl TransferView {
     }
 
     pub fn update(&mut self, state: &mut AppState) {
-        if let Some(result) = self.job.poll() {
-            match result {
-                Ok(r) => {
-                    self.error = None;
-                    self.result = Some(r);
-                }
-                Err(e) => self.error = Some(e),
-            }
+        if let Some(outcome) = self.job.poll() {
+            store(outcome, &mut self.result, &mut self.error);
         }
         if self.object.image.is_none() && self.reference.image.is_none() {
             self.draw_scenes();
@@ -126,11 +120,8 @@ impl TransferView {
     /// Starts what the current inputs ask for and waits for it (tests only).
     pub fn wait(&mut self, state: &mut AppState) {
         self.update(state);
-        if let Some(result) = self.job.wait(std::time::Duration::from_secs(60)) {
-            match result {
-                Ok(r) => self.result = Some(r),
-                Err(e) => self.error = Some(e),
-            }
+        if let Some(outcome) = self.job.wait(std::time::Duration::from_secs(60)) {
+            store(outcome, &mut self.result, &mut self.error);
         }
         self.update(state);
     }
