@@ -1,4 +1,4 @@
-// Helpers shared by the cross-crate tests (included with `mod common;`).
+// Helpers shared by the cross-crate tests.
 #![allow(dead_code)]
 
 use std::sync::Arc;

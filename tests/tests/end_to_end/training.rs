@@ -1,9 +1,7 @@
 //! The training runtime end to end: overfitting, checkpoints, resume determinism,
 //! divergence handling, commands.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use patchwork_core::checkpoint;
 use patchwork_core::models::beta_vae::BetaVae;
 use patchwork_core::train::{TrainCommand, TrainEvent};

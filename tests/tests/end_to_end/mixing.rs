@@ -3,11 +3,9 @@
 //! checkpoint, and the checkpoint serves object transfer (mask 0000 = the plain
 //! reconstruction) and Algorithm 1's automatic mixes.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
+use crate::common::*;
 use patchwork_core::analysis::explorable::ExplorableModel;
 use patchwork_core::analysis::mixing::auto_mix;
 use patchwork_core::data::scenes::QuadrantScenes;

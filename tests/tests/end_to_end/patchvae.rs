@@ -1,12 +1,10 @@
 //! PatchVAE end to end on the CPU: a short overfit run, its checkpoint refused as another
 //! family, the part browser index, and the probe on a tiny subset.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use common::*;
+use crate::common::*;
 use patchwork_core::analysis::part_index::{self, PartIndexSettings};
 use patchwork_core::checkpoint;
 use patchwork_core::data::{DataSpec, SharedSource, Split, Subset};

@@ -1,0 +1,8 @@
+//! Cross-crate tests, linked as one binary: each test binary statically links burn, wgpu
+//! and eframe, so one binary instead of four saves three large links in CI.
+
+mod common;
+mod mixing;
+mod patchvae;
+mod training;
+mod wgpu_smoke;
