@@ -171,6 +171,25 @@ pub fn mask_weights(masks: &[QuadrantMask], chunk: usize, device: &Device) -> Te
     Tensor::from_data(TensorData::new(values, [masks.len(), 4 * chunk]), device)
 }
 
+/// `[b, 4·chunk]` holding, for each `(quadrant q, reference i)` of `replaced`, chunk q of
+/// the matching row of `codes` (`[replaced.len(), 4·chunk]`) at row i; zeros elsewhere.
+/// Built with one-hot placement matrices so gradients reach `codes`.
+fn replacement_chunks(codes: Tensor<2>, replaced: &[(usize, usize)], b: usize, chunk: usize) -> Tensor<2> {
+    let device = codes.device();
+    let r = replaced.len();
+    let per_quadrant = (0..4).map(|q| {
+        let mut placement = vec![0.0f32; b * r];
+        for (k, &(rq, i)) in replaced.iter().enumerate() {
+            if rq == q {
+                placement[i * r + k] = 1.0;
+            }
+        }
+        let placement = Tensor::<2>::from_data(TensorData::new(placement, [b, r]), &device);
+        placement.matmul(codes.clone().slice([0..r, q * chunk..(q + 1) * chunk]))
+    });
+    Tensor::cat(per_quadrant.collect(), 1)
+}
+
 /// Mixes chunked latents: chunk i from `other` where `weights` is 1, else from `base`.
 pub fn mix_latents(base: Tensor<2>, other: Tensor<2>, weights: Tensor<2>) -> Tensor<2> {
     base.clone() + (other - base) * weights
@@ -205,21 +224,21 @@ impl MixingScenes {
     }
 
     /// PatchGAN logits averaged to one BCE against `target`.
-    fn adversarial(&self, x: Tensor<4>, target: f32) -> Tensor<1> {
-        let logits = self.discriminator.forward(x);
+    fn adversarial(discriminator: &PatchGan, x: Tensor<4>, target: f32) -> Tensor<1> {
+        let logits = discriminator.forward(x);
         let [b, c, h, w] = logits.dims();
         bce_with_logits(logits.reshape([b, c * h * w]), target)
     }
 
     /// Σ_j BCE(Cls(I_mix ⊕ I_qj), y^j), averaged over the batch: y^j is 1 at quadrant j iff
     /// quadrant j was replaced (replacements keep their position, spec §1.3).
-    fn classifier_loss(&self, mix: Tensor<4>, batch: &MixBatch) -> Tensor<1> {
+    fn classifier_loss(classifier: &QuadrantClassifier, mix: Tensor<4>, batch: &MixBatch) -> Tensor<1> {
         let [b, ..] = mix.dims();
         let device = mix.device();
         let mut total: Option<Tensor<1>> = None;
         for j in 0..4 {
             let candidate = batch.candidates.clone().slice(j * b..(j + 1) * b);
-            let logits = self.classifier.forward(mix.clone(), candidate);
+            let logits = classifier.forward(mix.clone(), candidate);
             let targets: Vec<f32> = batch.masks.iter().flat_map(|m| (0..4).map(move |q| if q == j && m.0[j] { 1.0 } else { 0.0 })).collect();
             let y = Tensor::<2>::from_data(TensorData::new(targets, [b, 4]), &device);
             // Summed over the four outputs, averaged over the batch.
@@ -237,10 +256,15 @@ impl MixingScenes {
         let [b, ..] = batch.reference.dims();
         let device = batch.reference.device();
         let chunk = self.chunk();
-        let z = self.encode(Tensor::cat(vec![batch.reference.clone(), batch.candidates.clone()], 0));
+        // Only the candidates that replace a quadrant are encoded (about half of them): the
+        // kept ones' chunks are multiplied by 0, and the encoder's instance norm makes each
+        // image's code independent of what else is in the batch, so this is exact.
+        let replaced: Vec<(usize, usize)> = (0..4).flat_map(|q| batch.masks.iter().enumerate().filter(move |(_, m)| m.0[q]).map(move |(i, _)| (q, i))).collect();
+        let rows: Vec<i64> = replaced.iter().map(|&(q, i)| (q * b + i) as i64).collect();
+        let chosen = batch.candidates.clone().select(0, Tensor::<1, Int>::from_data(TensorData::new(rows, [replaced.len()]), &device));
+        let z = self.encode(Tensor::cat(vec![batch.reference.clone(), chosen], 0));
         let f_ref = z.clone().slice(0..b);
-        // Chunk q of each reference's candidate for quadrant q.
-        let replacement = Tensor::cat((0..4).map(|q| z.clone().slice([(q + 1) * b..(q + 2) * b, q * chunk..(q + 1) * chunk])).collect(), 1);
+        let replacement = replacement_chunks(z.slice(b..b + replaced.len()), &replaced, b, chunk);
         let weights = mask_weights(&batch.masks, chunk, &device);
         let f_mix = mix_latents(f_ref.clone(), replacement, weights.clone());
         let direct = self.decode(f_ref.clone());
@@ -251,8 +275,10 @@ impl MixingScenes {
         let recon_direct = (direct - batch.reference.clone()).abs().mean();
         let recon_cycle = (cycle - batch.reference.clone()).abs().mean();
         let recon = recon_direct.clone() + recon_cycle.clone();
-        let adv = self.adversarial(mix.clone(), 1.0);
-        let cls = self.classifier_loss(mix.clone(), batch);
+        // The judges only pass gradients back to the mix here: frozen copies spare the
+        // backward pass their weight gradients, which the generator step would discard.
+        let adv = Self::adversarial(&self.discriminator.clone().no_grad(), mix.clone(), 1.0);
+        let cls = Self::classifier_loss(&self.classifier.clone().no_grad(), mix.clone(), batch);
         let (w_rec, w_adv, w_cls) = config.generator_weights();
         let total = recon.clone() * w_rec + adv.clone() * w_adv + cls.clone() * w_cls;
         let terms = vec![
@@ -367,13 +393,13 @@ impl Trainable for MixingScenes {
         }
         let Some(mix) = mix else { return Err(StepError::Failed("no generator step ran".into())) };
         // Discriminator step: real references, fake mixes.
-        let d_loss = self.adversarial(batch.reference.clone(), 1.0) + self.adversarial(mix.clone(), 0.0);
+        let d_loss = Self::adversarial(&self.discriminator, batch.reference.clone(), 1.0) + Self::adversarial(&self.discriminator, mix.clone(), 0.0);
         let d_terms = loss_values(vec![("d".to_string(), d_loss.clone())])?;
         let mut grads = d_loss.backward();
         let d_grads = GradientsParams::from_module(&mut grads, &self.discriminator);
         *self = optimizer.step(config.lr_discriminator, self.clone(), d_grads);
         // Classifier step on the same mixes.
-        let c_loss = self.classifier_loss(mix, &batch);
+        let c_loss = Self::classifier_loss(&self.classifier, mix, &batch);
         let c_terms = loss_values(vec![("cls".to_string(), c_loss.clone())])?;
         let mut grads = c_loss.backward();
         let c_grads = GradientsParams::from_module(&mut grads, &self.classifier);
@@ -420,5 +446,21 @@ mod tests {
             assert!(expected.iter().zip(&mixed[i * 4 * c..(i + 1) * 4 * c]).all(|(x, y)| (x - y).abs() < 1e-6));
         }
     }
-}
 
+    #[test]
+    fn replacement_chunks_put_each_encoded_candidates_chunk_at_its_reference_and_quadrant() {
+        let device = Device::flex();
+        let (b, chunk) = (2, 2);
+        // Three encoded candidates: quadrant 0 for reference 1, quadrant 2 for references 0 and 1.
+        let replaced = [(0, 1), (2, 0), (2, 1)];
+        let codes: Vec<f32> = (0..3 * 4 * chunk).map(|v| v as f32).collect();
+        let codes = Tensor::<2>::from_data(TensorData::new(codes, [3, 4 * chunk]), &device);
+        let out: Vec<f32> = replacement_chunks(codes, &replaced, b, chunk).into_data().try_to_vec().unwrap();
+        #[rustfmt::skip]
+        let expected = [
+            0.0, 0.0,  0.0, 0.0,  12.0, 13.0,  0.0, 0.0, // reference 0: quadrant 2 from code row 1
+            0.0, 1.0,  0.0, 0.0,  20.0, 21.0,  0.0, 0.0, // reference 1: quadrant 0 from row 0, quadrant 2 from row 2
+        ];
+        assert_eq!(out, expected);
+    }
+}
