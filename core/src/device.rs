@@ -64,6 +64,21 @@ impl AdapterSummary {
     }
 }
 
+/// Burn falls back to its default device where an API takes none — loading optimizer state
+/// does — and that default is wgpu, so resuming a CPU run would open a GPU (or lavapipe, with
+/// its warnings on a headless machine) only to stage tensors that move to their parameters'
+/// device at the next step anyway. This pins that default to `flex` unless the user chose
+/// one with `BURN_DEVICE`.
+///
+/// # Safety
+/// Sets an environment variable: call it before any other thread exists.
+pub unsafe fn pin_burn_default_device_to_cpu() {
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: the caller guarantees no other thread reads the environment meanwhile.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
+}
+
 /// Lists the wgpu adapters, without opening any of them.
 pub fn list_adapters() -> Vec<AdapterSummary> {
     let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
