@@ -19,9 +19,10 @@ pub fn store<T>(outcome: Result<T, String>, result: &mut Option<T>, error: &mut 
 }
 
 pub struct LatestJob<T> {
-    running: Option<(Receiver<T>, Instant)>,
+    running: Option<Receiver<(T, Duration)>>,
     waiting: Option<Work<T>>,
-    /// How long the last finished job took.
+    /// How long the last finished job computed, timed on its own thread: the UI notices
+    /// the result at its next frame, which on a software renderer can be much later.
     pub last_duration: Option<Duration>,
 }
 
@@ -45,21 +46,25 @@ impl<T: Send + 'static> LatestJob<T> {
     fn start(&mut self, work: Work<T>) {
         let (tx, rx) = channel();
         std::thread::spawn(move || {
-            let _ = tx.send(work());
+            let started = Instant::now();
+            let result = work();
+            let _ = tx.send((result, started.elapsed()));
         });
-        self.running = Some((rx, Instant::now()));
+        self.running = Some(rx);
     }
 
     /// The result of the job that just finished, if one did; starts the waiting request.
     pub fn poll(&mut self) -> Option<T> {
-        let (rx, started) = self.running.as_ref()?;
+        let rx = self.running.as_ref()?;
         let result = match rx.try_recv() {
-            Ok(result) => Some(result),
+            Ok((result, took)) => {
+                self.last_duration = Some(took);
+                Some(result)
+            }
             Err(TryRecvError::Empty) => return None,
             // The work panicked: report nothing, but do not stay busy forever.
             Err(TryRecvError::Disconnected) => None,
         };
-        self.last_duration = Some(started.elapsed());
         self.running = None;
         if let Some(work) = self.waiting.take() {
             self.start(work);
