@@ -100,13 +100,14 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 println!(
-                    "{} on {} (test split, {} images, {}): PSNR {:.2} dB, SSIM {:.4}",
+                    "{} on {} (test split, {} images, {}): PSNR {:.2} dB, SSIM {:.4} (floor: a flat image of each input's mean colour scores PSNR {:.2} dB)",
                     args.checkpoint.display(),
                     args.data.as_deref().unwrap_or(&meta.config.data),
                     report.images,
                     device.description,
                     report.psnr,
-                    report.ssim
+                    report.ssim,
+                    report.flat_psnr
                 );
             }
             Ok(())

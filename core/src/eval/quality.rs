@@ -6,6 +6,19 @@ pub fn psnr(a: &[f32], b: &[f32]) -> f64 {
     if mse <= 1e-12 { 100.0 } else { -10.0 * mse.log10() }
 }
 
+/// The image with every pixel of each channel set to that channel's mean (`c` planes of
+/// `h·w`): the reconstruction a code of `c` numbers gives, a floor for any autoencoder.
+pub fn flat_mean_colour(image: &[f32], c: usize, h: usize, w: usize) -> Vec<f32> {
+    let plane = h * w;
+    (0..c)
+        .flat_map(|ch| {
+            let values = &image[ch * plane..(ch + 1) * plane];
+            let mean = values.iter().sum::<f32>() / plane.max(1) as f32;
+            std::iter::repeat_n(mean, plane)
+        })
+        .collect()
+}
+
 /// 11-tap Gaussian window with σ = 1.5, normalised (Wang et al. 2004).
 fn gaussian_window() -> [f64; 11] {
     let mut w = [0f64; 11];
@@ -74,6 +87,16 @@ mod tests {
         let b = vec![0.2f32; 16];
         assert!((psnr(&a, &b) - 20.0).abs() < 1e-4);
         assert_eq!(psnr(&a, &a), 100.0);
+    }
+
+    #[test]
+    fn flat_mean_colour_fills_each_channel_with_its_mean() {
+        // Two 2×2 channels: [0, 0.2, 0.4, 0.6] and all −1.
+        let image = [0.0, 0.2, 0.4, 0.6, -1.0, -1.0, -1.0, -1.0];
+        let flat = flat_mean_colour(&image, 2, 2, 2);
+        for (got, want) in flat.iter().zip([0.3, 0.3, 0.3, 0.3, -1.0, -1.0, -1.0, -1.0]) {
+            assert!((got - want).abs() < 1e-6, "{flat:?}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use burn::prelude::*;
 
-use super::quality::{psnr, ssim};
+use super::quality::{flat_mean_colour, psnr, ssim};
 use crate::checkpoint::CheckpointMeta;
 use crate::data::loader::assemble;
 use crate::data::{DataSpec, SharedSource, Split};
@@ -15,6 +15,9 @@ pub struct ReconReport {
     pub psnr: f64,
     /// Mean SSIM (11-tap Gaussian window, σ = 1.5).
     pub ssim: f64,
+    /// Mean PSNR of the floor every autoencoder should beat: each image replaced by a flat
+    /// image of its own mean colour (a code of one number per channel).
+    pub flat_psnr: f64,
 }
 
 /// Scores a checkpoint's reconstructions of `source` (its data's test split if `None`),
@@ -40,7 +43,7 @@ fn evaluate_model<M: Trainable>(meta: &CheckpointMeta, device: &Device, source: 
     let config = meta.model_config::<M>()?;
     let (size, channels) = (meta.config.model.image_size(), meta.config.model.channels());
     let n = limit.map_or(source.len(), |l| l.min(source.len()));
-    let (mut psnr_sum, mut ssim_sum) = (0.0, 0.0);
+    let (mut psnr_sum, mut ssim_sum, mut flat_sum) = (0.0, 0.0, 0.0);
     let per = channels * size * size;
     for start in (0..n).step_by(256) {
         let indices: Vec<usize> = (start..(start + 256).min(n)).collect();
@@ -51,7 +54,9 @@ fn evaluate_model<M: Trainable>(meta: &CheckpointMeta, device: &Device, source: 
             let (a, b) = (&images[i * per..(i + 1) * per], &recon[i * per..(i + 1) * per]);
             psnr_sum += psnr(a, b);
             ssim_sum += ssim(a, b, channels, size, size);
+            flat_sum += psnr(a, &flat_mean_colour(a, channels, size, size));
         }
     }
-    Ok(ReconReport { images: n, psnr: psnr_sum / n.max(1) as f64, ssim: ssim_sum / n.max(1) as f64 })
+    let mean = |sum: f64| sum / n.max(1) as f64;
+    Ok(ReconReport { images: n, psnr: mean(psnr_sum), ssim: mean(ssim_sum), flat_psnr: mean(flat_sum) })
 }

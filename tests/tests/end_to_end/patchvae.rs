@@ -80,5 +80,5 @@ fn patchvae_overfits_and_its_checkpoint_serves_analysis_and_the_probe() {
 
     // Reconstruction quality is scored for PatchVAE too.
     let recon = patchwork_core::eval::recon::evaluate(&meta, &device, Some(fashion32(16)), None).unwrap();
-    assert!(recon.psnr.is_finite() && recon.psnr > 5.0, "{recon:?}");
+    assert!(recon.psnr.is_finite() && recon.psnr > 5.0 && recon.flat_psnr.is_finite() && recon.flat_psnr > 5.0, "{recon:?}");
 }
