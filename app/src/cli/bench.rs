@@ -29,7 +29,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub explorer: bool,
     /// Measure the GUI's frame time (headless: layout and tessellation, not the GPU
-    /// draw) while a PatchVAE trains on the CPU, instead of training throughput.
+    /// draw) while a PatchVAE trains on --device, instead of training throughput.
     #[arg(long)]
     pub ui: bool,
     /// With --ui: seconds to measure.
@@ -42,7 +42,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let model = super::train::model_config(&args.model, channels, None)?;
     let device = super::resolve_device(args.device)?;
     if args.ui {
-        return crate::gui::bench::frame_times(args.seconds, args.json);
+        return crate::gui::bench::frame_times(args.seconds, args.json, args.device);
     }
     if args.explorer {
         let report = patchwork_core::bench::explorer_latency(&model, &device, args.runs.unwrap_or(20).max(20))?;

@@ -1,5 +1,5 @@
-//! `patchwork bench --ui`: the explorer's frame time while a PatchVAE trains on the CPU,
-//! measured headless (layout and tessellation on the UI thread; the GPU draw is not
+//! `patchwork bench --ui`: the explorer's frame time while a PatchVAE trains on the
+//! chosen device (`--device`; `auto` picks the GPU where there is one), measured headless (layout and tessellation on the UI thread; the GPU draw is not
 //! included). The tabs cycle Train, Parts, Swap, Traverse, so each view's work counts.
 
 use std::time::{Duration, Instant};
@@ -18,7 +18,8 @@ pub struct FrameReport {
     /// Frames per second the UI thread could sustain at the 95th-percentile frame time.
     pub fps_at_p95: f64,
     pub training_steps: usize,
-    pub training_threads: usize,
+    /// The training run's device, as the Train view states it.
+    pub training_device: String,
     pub per_tab_median_ms: Vec<(String, f64)>,
 }
 
@@ -29,10 +30,10 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-pub fn frame_times(seconds: f64, json: bool) -> anyhow::Result<()> {
+pub fn frame_times(seconds: f64, json: bool, device: DeviceChoice) -> anyhow::Result<()> {
     super::limit_cpu_threads(None);
     let ctx = egui::Context::default();
-    let mut app = PatchworkApp::with_settings(None, DeviceChoice::Cpu);
+    let mut app = PatchworkApp::with_settings(None, device);
     let raw = || egui::RawInput { screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 820.0))), ..Default::default() };
     let frame = |app: &mut PatchworkApp| {
         let start = Instant::now();
@@ -68,6 +69,7 @@ pub fn frame_times(seconds: f64, json: bool) -> anyhow::Result<()> {
         std::thread::sleep(Duration::from_secs_f64((1.0 / 60.0 - t / 1e3).max(0.0)));
     }
     let training_steps = app.state.session.as_ref().map_or(0, |s| s.history.len()) - steps_before;
+    let training_device = app.state.session.as_ref().map_or_else(|| "no run".to_string(), |s| s.device.clone());
     // The run was only load: stop it and remove its folder.
     let run_dir = app.state.session.take().and_then(|s| s.run_dir.clone());
     if let Some(dir) = run_dir {
@@ -83,7 +85,7 @@ pub fn frame_times(seconds: f64, json: bool) -> anyhow::Result<()> {
         max_ms: times.last().copied().unwrap_or(f64::NAN),
         fps_at_p95: 1e3 / percentile(&times, 0.95),
         training_steps,
-        training_threads: patchwork_core::device::cpu_threads(),
+        training_device,
         per_tab_median_ms: tabs
             .iter()
             .zip(per_tab)
@@ -97,11 +99,11 @@ pub fn frame_times(seconds: f64, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
-            "{} frames in {:.0} s while training ({} steps, flex with {} thread(s)): median {:.2} ms, p95 {:.2} ms, max {:.2} ms → {:.0} frames/s at p95; per tab median: {}",
+            "{} frames in {:.0} s while training ({} steps on {}): median {:.2} ms, p95 {:.2} ms, max {:.2} ms → {:.0} frames/s at p95; per tab median: {}",
             report.frames,
             report.seconds,
             report.training_steps,
-            report.training_threads,
+            report.training_device,
             report.median_ms,
             report.p95_ms,
             report.max_ms,
