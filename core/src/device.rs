@@ -100,6 +100,22 @@ pub struct ResolvedDevice {
     pub device: Device,
     pub description: String,
     pub is_gpu: bool,
+    /// CPU only: training computes in a thread pool of its own with this many threads,
+    /// leaving rayon's global pool (the explorer's requests) all cores. `None`: the global pool.
+    pub training_threads: Option<usize>,
+}
+
+impl ResolvedDevice {
+    /// On the CPU, trains in a pool of `threads` threads (see [`Self::training_threads`]);
+    /// a GPU device is returned unchanged.
+    pub fn with_training_threads(mut self, threads: usize) -> Self {
+        if !self.is_gpu {
+            let threads = threads.max(1);
+            self.training_threads = Some(threads);
+            self.description = format!("cpu: flex ({threads} threads)");
+        }
+        self
+    }
 }
 
 /// Number of threads `flex` computes with.
@@ -111,7 +127,7 @@ pub fn cpu_threads() -> usize {
 }
 
 fn cpu() -> ResolvedDevice {
-    ResolvedDevice { device: Device::flex(), description: format!("cpu: flex ({} threads)", cpu_threads()), is_gpu: false }
+    ResolvedDevice { device: Device::flex(), description: format!("cpu: flex ({} threads)", cpu_threads()), is_gpu: false, training_threads: None }
 }
 
 /// Picks the device for `choice` (see [`DeviceChoice`]).
@@ -140,7 +156,7 @@ pub fn resolve(choice: DeviceChoice) -> Result<ResolvedDevice, String> {
                 wgpu::DeviceType::VirtualGpu => DeviceKind::VirtualGpu(0),
                 _ => DeviceKind::Cpu,
             };
-            Ok(ResolvedDevice { device: Device::wgpu(kind), description: format!("gpu: wgpu on {}", a.describe()), is_gpu: true })
+            Ok(ResolvedDevice { device: Device::wgpu(kind), description: format!("gpu: wgpu on {}", a.describe()), is_gpu: true, training_threads: None })
         }
         None if choice == DeviceChoice::Auto => Ok(cpu()),
         None => Err(if adapters.is_empty() {

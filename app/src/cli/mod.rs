@@ -18,7 +18,8 @@ pub struct Cli {
     #[arg(long, default_value = "auto", global = true)]
     pub device: DeviceChoice,
     /// CPU threads for the GUI's training on `flex` (default: one fewer than the machine
-    /// has, so the window stays responsive; RAYON_NUM_THREADS also works).
+    /// has, so the window stays responsive); the explorer's requests use every core
+    /// (RAYON_NUM_THREADS sets that pool).
     #[arg(long)]
     pub cpu_threads: Option<usize>,
 }
@@ -114,7 +115,7 @@ pub struct ModelArgs {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         None | Some(Command::Gui) => {
-            crate::gui::limit_cpu_threads(cli.cpu_threads);
+            crate::gui::set_training_threads(cli.cpu_threads);
             crate::gui::run_native(cli.device)
         }
         Some(Command::Train(args)) => train::run(args),

@@ -31,7 +31,7 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 pub fn frame_times(seconds: f64, json: bool, device: DeviceChoice) -> anyhow::Result<()> {
-    super::limit_cpu_threads(None);
+    super::set_training_threads(None);
     let ctx = egui::Context::default();
     let mut app = PatchworkApp::with_settings(None, device);
     let raw = || egui::RawInput { screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1280.0, 820.0))), ..Default::default() };

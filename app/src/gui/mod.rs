@@ -131,17 +131,20 @@ impl eframe::App for PatchworkApp {
     }
 }
 
-/// Leaves the UI a core: `flex` (rayon's global pool) computes with `threads`, or with
-/// `RAYON_NUM_THREADS` when set, else with one thread fewer than the machine has. Must run
-/// before any CPU tensor work.
-pub fn limit_cpu_threads(threads: Option<usize>) {
-    if std::env::var_os("RAYON_NUM_THREADS").is_some() && threads.is_none() {
-        return;
-    }
+static TRAINING_THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// Leaves the UI a core: the GUI's CPU training runs compute in a pool of `threads`
+/// threads, by default one fewer than the machine has, while the explorer's requests keep
+/// rayon's global pool of every core (`RAYON_NUM_THREADS` sizes that one). The first call wins.
+pub fn set_training_threads(threads: Option<usize>) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let n = threads.unwrap_or(cores.saturating_sub(1)).max(1);
-    // SAFETY: called at start-up, before this process starts any other thread.
-    unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+    let _ = TRAINING_THREADS.set(threads.unwrap_or(cores.saturating_sub(1)).max(1));
+}
+
+/// Threads of the GUI's CPU training runs (see [`set_training_threads`]).
+pub fn training_threads() -> usize {
+    set_training_threads(None);
+    TRAINING_THREADS.get().copied().unwrap_or(1)
 }
 
 /// Opens the window.

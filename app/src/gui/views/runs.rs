@@ -65,7 +65,7 @@ pub fn resume_training(state: &mut AppState, checkpoint: &Path) {
         }
     };
     let device = match patchwork_core::device::resolve(state.settings.device) {
-        Ok(d) => d,
+        Ok(d) => d.with_training_threads(crate::gui::training_threads()),
         Err(e) => {
             state.message = Some(format!("cannot resume on {}: {e}", state.settings.device));
             return;

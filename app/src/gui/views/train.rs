@@ -85,7 +85,7 @@ pub fn start_training(state: &mut AppState) {
         return;
     }
     let device = match patchwork_core::device::resolve(state.settings.device) {
-        Ok(d) => d,
+        Ok(d) => d.with_training_threads(crate::gui::training_threads()),
         Err(e) => {
             state.message = Some(format!("cannot start on {}: {e}", state.settings.device));
             return;
