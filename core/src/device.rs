@@ -112,7 +112,7 @@ impl ResolvedDevice {
         if !self.is_gpu {
             let threads = threads.max(1);
             self.training_threads = Some(threads);
-            self.description = format!("cpu: flex ({threads} threads)");
+            self.description = cpu_description(threads);
         }
         self
     }
@@ -127,7 +127,11 @@ pub fn cpu_threads() -> usize {
 }
 
 fn cpu() -> ResolvedDevice {
-    ResolvedDevice { device: Device::flex(), description: format!("cpu: flex ({} threads)", cpu_threads()), is_gpu: false, training_threads: None }
+    ResolvedDevice { device: Device::flex(), description: cpu_description(cpu_threads()), is_gpu: false, training_threads: None }
+}
+
+fn cpu_description(threads: usize) -> String {
+    format!("cpu: flex ({threads} threads)")
 }
 
 /// Picks the device for `choice` (see [`DeviceChoice`]).

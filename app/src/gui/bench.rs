@@ -1,6 +1,6 @@
 //! `patchwork bench --ui`: the explorer's frame time while a PatchVAE trains on the
-//! chosen device (`--device`; `auto` picks the GPU where there is one), measured headless (layout and tessellation on the UI thread; the GPU draw is not
-//! included). The tabs cycle Train, Parts, Swap, Traverse, so each view's work counts.
+//! chosen device (`--device`; `auto` picks the GPU where there is one), measured headless
+//! (layout and tessellation on the UI thread; the GPU draw is not included). The tabs cycle Train, Parts, Swap, Traverse, so each view's work counts.
 
 use std::time::{Duration, Instant};
 

@@ -137,14 +137,17 @@ static TRAINING_THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new()
 /// threads, by default one fewer than the machine has, while the explorer's requests keep
 /// rayon's global pool of every core (`RAYON_NUM_THREADS` sizes that one). The first call wins.
 pub fn set_training_threads(threads: Option<usize>) {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let _ = TRAINING_THREADS.set(threads.unwrap_or(cores.saturating_sub(1)).max(1));
+    let _ = TRAINING_THREADS.set(training_threads_for(threads));
 }
 
 /// Threads of the GUI's CPU training runs (see [`set_training_threads`]).
 pub fn training_threads() -> usize {
-    set_training_threads(None);
-    TRAINING_THREADS.get().copied().unwrap_or(1)
+    *TRAINING_THREADS.get_or_init(|| training_threads_for(None))
+}
+
+fn training_threads_for(threads: Option<usize>) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    threads.unwrap_or(cores.saturating_sub(1)).max(1)
 }
 
 /// Opens the window.

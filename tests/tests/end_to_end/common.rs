@@ -13,16 +13,27 @@ pub fn cpu() -> ResolvedDevice {
     patchwork_core::device::resolve(patchwork_core::device::DeviceChoice::Cpu).unwrap()
 }
 
-/// The first `n` embedded Fashion-MNIST training images.
+/// The first `n` embedded Fashion-MNIST training images, at 28×28.
 pub fn fashion_subset(n: usize) -> SharedSource {
-    let full = DataSpec::Embedded(patchwork_core::data::embedded::EmbeddedSet::FashionMnist).open(Split::Train, 28).unwrap();
+    fashion_subset_at(n, 28)
+}
+
+/// The first `n` embedded Fashion-MNIST training images, prepared for `size`×`size` models.
+pub fn fashion_subset_at(n: usize, size: usize) -> SharedSource {
+    let full = DataSpec::Embedded(patchwork_core::data::embedded::EmbeddedSet::FashionMnist).open(Split::Train, size).unwrap();
     Arc::new(Subset::new(full, (0..n).collect(), "subset"))
 }
 
 /// A small, fast model: MLP β-VAE at 28×28.
 pub fn small_config(batch: usize, max_steps: u64) -> TrainConfig {
     let model = BetaVaeConfig::new(VaeArch::Mlp).with_image_size(28).with_latent(8).with_hidden(64).with_beta(1.0);
-    let mut c = TrainConfig::new(ModelConfig::BetaVae(model), "fashion-mnist".into());
+    quick_config(ModelConfig::BetaVae(model), batch, max_steps)
+}
+
+/// A run of `model` on Fashion-MNIST that stops after `max_steps`, with no periodic
+/// snapshots or checkpoints.
+pub fn quick_config(model: ModelConfig, batch: usize, max_steps: u64) -> TrainConfig {
+    let mut c = TrainConfig::new(model, "fashion-mnist".into());
     c.batch_size = batch;
     c.max_steps = Some(max_steps);
     c.epochs = 1000;

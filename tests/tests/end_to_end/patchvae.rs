@@ -1,13 +1,12 @@
 //! PatchVAE end to end on the CPU: a short overfit run, its checkpoint refused as another
 //! family, the part browser index, and the probe on a tiny subset.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use crate::common::*;
 use patchwork_core::analysis::part_index::{self, PartIndexSettings};
 use patchwork_core::checkpoint;
-use patchwork_core::data::{DataSpec, SharedSource, Split, Subset};
+use patchwork_core::data::SharedSource;
 use patchwork_core::eval::probe::{ProbeRegime, ProbeSettings};
 use patchwork_core::models::ModelConfig;
 use patchwork_core::models::beta_vae::BetaVae;
@@ -15,18 +14,12 @@ use patchwork_core::models::patch_vae::{PatchVae, PatchVaeConfig};
 use patchwork_core::train::{TrainConfig, TrainEvent};
 
 fn fashion32(n: usize) -> SharedSource {
-    let full = DataSpec::Embedded(patchwork_core::data::embedded::EmbeddedSet::FashionMnist).open(Split::Train, 32).unwrap();
-    Arc::new(Subset::new(full, (0..n).collect(), "subset"))
+    fashion_subset_at(n, 32)
 }
 
 fn patch_config(batch: usize, max_steps: u64) -> TrainConfig {
     let model = PatchVaeConfig::new().with_channels(1).with_parts(8).with_part_dim(4);
-    let mut c = TrainConfig::new(ModelConfig::PatchVae(model), "fashion-mnist".into());
-    c.batch_size = batch;
-    c.max_steps = Some(max_steps);
-    c.epochs = 1000;
-    c.snapshot_every = 1000;
-    c.checkpoint_every_epochs = 0;
+    let mut c = quick_config(ModelConfig::PatchVae(model), batch, max_steps);
     c.lr = 2e-3;
     c
 }
