@@ -2,7 +2,8 @@
 # Makes checkpoints/mixing-scenes-small: the small preset of the mixing-scenes model
 # (every width / 8) trained on 1,024 quadrant scenes, kept weights-only (config.json,
 # model.bpk, state.json, neighbours.bin; no optimizer state) with its command and
-# metrics in README.md beside it.
+# metrics in README.md beside it. The first WARMUP iterations train reconstruction alone
+# (direct + cycle); then the adversarial and classifier terms join, until MAX_STEPS.
 #
 #   bash scripts/make-mixing-checkpoint.sh             # train, then evaluate
 #   EPOCHS=4 bash scripts/make-mixing-checkpoint.sh
@@ -13,12 +14,14 @@ set -euo pipefail
 PATCHWORK=${PATCHWORK:-"cargo run --release --locked --quiet --"}
 DEVICE=${DEVICE:-cpu}
 EPOCHS=${EPOCHS:-30}
+WARMUP=${WARMUP:-1536}
+MAX_STEPS=${MAX_STEPS:-1920}
 SEED=${SEED:-1}
 RUN=${RUN:-runs/shipped-mixing}
 DEST=${DEST:-checkpoints/mixing-scenes-small}
 PAIRS=${PAIRS:-500}
 
-train_cmd="patchwork train --model mixing-scenes --preset small --data scenes:1024 --batch 8 --lr 5e-4 --epochs $EPOCHS --seed $SEED --out $RUN --device $DEVICE"
+train_cmd="patchwork train --model mixing-scenes --preset small --data scenes:1024 --batch 8 --lr 5e-4 --epochs $EPOCHS --rec-warmup $WARMUP --max-steps $MAX_STEPS --seed $SEED --out $RUN --device $DEVICE"
 if [ "${REUSE_RUN:-0}" != 1 ]; then
   rm -rf "$RUN"
   t0=$(date +%s)
@@ -45,11 +48,11 @@ cat > "$DEST.tmp/README.md" <<MD
 The mixing-scenes model ("Learning Object Representations by Mixing Scenes") in its
 small preset (every network width / 8: 24-d quadrant chunks, a 96-d latent), trained on
 1,024 quadrant scenes (64×64, at most one Fashion-MNIST object per quadrant over CC0
-backgrounds) with Algorithm 1 over the scenes' per-quadrant neighbour lists
+backgrounds), reconstruction alone for the first $WARMUP iterations and then every term, with Algorithm 1 over the scenes' per-quadrant neighbour lists
 (\`neighbours.bin\`, kept here for the Auto-mix and Neighbours views). Weights only:
 resuming it starts a fresh optimizer.
 
-Made by \`bash scripts/make-mixing-checkpoint.sh\` (EPOCHS=$EPOCHS, SEED=$SEED, DEVICE=$DEVICE${REUSE_RUN:+, REUSE_RUN=$REUSE_RUN}), which ran:
+Made by \`bash scripts/make-mixing-checkpoint.sh\` (EPOCHS=$EPOCHS, WARMUP=$WARMUP, MAX_STEPS=$MAX_STEPS, SEED=$SEED, DEVICE=$DEVICE${REUSE_RUN:+, REUSE_RUN=$REUSE_RUN}), which ran:
 
     $train_cmd
 

@@ -106,6 +106,10 @@ pub struct ModelArgs {
     /// mixing-scenes: drop the classifier term of L_G.
     #[arg(long)]
     pub no_cls: bool,
+    /// mixing-scenes: iterations of reconstruction alone before the adversarial and
+    /// classifier terms (and their networks' steps) start (default 0, the thesis's schedule).
+    #[arg(long)]
+    pub rec_warmup: Option<u64>,
     /// mixing-scenes: Algorithm 1's threshold τ on the index's distance scale (default: the
     /// third quantile of the stored neighbour distances).
     #[arg(long)]

@@ -43,6 +43,8 @@ pub struct TrainForm {
     pub use_rec: bool,
     pub use_adv: bool,
     pub use_cls: bool,
+    /// mixing-scenes: iterations of reconstruction alone before the judges start.
+    pub rec_warmup: u64,
 }
 
 impl Default for TrainForm {
@@ -71,6 +73,7 @@ impl Default for TrainForm {
             use_rec: true,
             use_adv: true,
             use_cls: true,
+            rec_warmup: 0,
         }
     }
 }

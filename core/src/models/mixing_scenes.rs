@@ -93,6 +93,12 @@ pub struct MixingScenesConfig {
     /// Generator steps per iteration (thesis 2).
     #[config(default = 2)]
     pub generator_steps: usize,
+    /// Iterations of reconstruction alone (direct + cycle) before the adversarial and
+    /// classifier terms, and the discriminator's and classifier's own steps, start. 0 is the
+    /// thesis's schedule; a warm-up lets a short CPU run learn to reconstruct before the
+    /// judges pull on its mixes. An `Option` so configs saved before the setting existed
+    /// still load (missing = none).
+    pub rec_warmup: Option<u64>,
     #[config(default = "NeighbourConfig::new()")]
     pub neighbours: NeighbourConfig,
 }
@@ -112,6 +118,9 @@ impl MixingScenesConfig {
         }
         if !(self.use_rec || self.use_adv || self.use_cls) {
             return Err("at least one generator loss term must be on".into());
+        }
+        if self.rec_warmup.is_some_and(|n| n > 0) && !self.use_rec {
+            return Err("a reconstruction warm-up needs the reconstruction term on".into());
         }
         if self.generator_steps == 0 {
             return Err("generator_steps must be at least 1".into());
@@ -135,11 +144,26 @@ impl MixingScenesConfig {
         }
     }
 
-    /// The weighted generator terms that are switched on.
-    fn generator_weights(&self) -> (f64, f64, f64) {
+    /// The generator terms' weights at iteration `step`: 0 for a term switched off, and for
+    /// the adversarial and classifier terms during the reconstruction warm-up.
+    fn generator_weights(&self, step: u64) -> GeneratorWeights {
+        let judged = step >= self.rec_warmup.unwrap_or(0);
         let on = |use_it: bool, w: f64| if use_it { w } else { 0.0 };
-        (on(self.use_rec, self.lambda_rec), on(self.use_adv, self.lambda_adv), on(self.use_cls, self.lambda_cls))
+        GeneratorWeights {
+            rec: on(self.use_rec, self.lambda_rec),
+            adv: on(self.use_adv && judged, self.lambda_adv),
+            cls: on(self.use_cls && judged, self.lambda_cls),
+        }
     }
+}
+
+/// L_G's weights for one iteration. A judge whose weight is 0 is neither run in the
+/// generator's pass nor trained: its term could not change the generator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct GeneratorWeights {
+    rec: f64,
+    adv: f64,
+    cls: f64,
 }
 
 #[derive(Module, Debug)]
@@ -252,7 +276,7 @@ impl MixingScenes {
     }
 
     /// The generator's forward (thesis §1.3) and L_G.
-    fn generator_pass(&self, batch: &MixBatch, config: &MixingScenesConfig) -> GeneratorPass {
+    fn generator_pass(&self, batch: &MixBatch, lambdas: GeneratorWeights) -> GeneratorPass {
         let [b, ..] = batch.reference.dims();
         let device = batch.reference.device();
         let chunk = self.chunk();
@@ -275,19 +299,24 @@ impl MixingScenes {
         let recon_direct = (direct - batch.reference.clone()).abs().mean();
         let recon_cycle = (cycle - batch.reference.clone()).abs().mean();
         let recon = recon_direct.clone() + recon_cycle.clone();
-        // The judges only pass gradients back to the mix here: frozen copies spare the
-        // backward pass their weight gradients, which the generator step would discard.
-        let adv = Self::adversarial(&self.discriminator.clone().no_grad(), mix.clone(), 1.0);
-        let cls = Self::classifier_loss(&self.classifier.clone().no_grad(), mix.clone(), batch);
-        let (w_rec, w_adv, w_cls) = config.generator_weights();
-        let total = recon.clone() * w_rec + adv.clone() * w_adv + cls.clone() * w_cls;
-        let terms = vec![
+        let mut total = recon.clone() * lambdas.rec;
+        let mut terms = vec![
             ("recon".to_string(), recon),
             ("recon_direct".to_string(), recon_direct),
             ("recon_cycle".to_string(), recon_cycle),
-            ("adv_g".to_string(), adv),
-            ("cls_g".to_string(), cls),
         ];
+        // The judges only pass gradients back to the mix here: frozen copies spare the
+        // backward pass their weight gradients, which the generator step would discard.
+        if lambdas.adv > 0.0 {
+            let adv = Self::adversarial(&self.discriminator.clone().no_grad(), mix.clone(), 1.0);
+            total = total + adv.clone() * lambdas.adv;
+            terms.push(("adv_g".to_string(), adv));
+        }
+        if lambdas.cls > 0.0 {
+            let cls = Self::classifier_loss(&self.classifier.clone().no_grad(), mix.clone(), batch);
+            total = total + cls.clone() * lambdas.cls;
+            terms.push(("cls_g".to_string(), cls));
+        }
         GeneratorPass { total, terms, mix }
     }
 
@@ -328,11 +357,11 @@ impl Trainable for MixingScenes {
     /// L_G alone (used by evaluation code that wants one number; training goes through
     /// [`Trainable::train_step`]). Without neighbour lists the batch is mixed with itself
     /// shifted by one, mask 0110.
-    fn loss(&self, x: Tensor<4>, config: &MixingScenesConfig, _step: u64, _rng: &mut StdRng) -> super::StepLoss {
+    fn loss(&self, x: Tensor<4>, config: &MixingScenesConfig, step: u64, _rng: &mut StdRng) -> super::StepLoss {
         let [b, ..] = x.dims();
         let shifted = Tensor::cat(vec![x.clone().slice(1..b), x.clone().slice(0..1)], 0);
         let batch = MixBatch { reference: x, candidates: Tensor::cat(vec![shifted; 4], 0), masks: vec![QuadrantMask([false, true, true, false]); b] };
-        let pass = self.generator_pass(&batch, config);
+        let pass = self.generator_pass(&batch, config.generator_weights(step));
         super::StepLoss { total: pass.total, terms: vec![], host_terms: vec![] }
     }
 
@@ -376,11 +405,12 @@ impl Trainable for MixingScenes {
         let config = input.config;
         let batch = Self::mix_batch(input.x, input.indices, index, input.source, input.rng)?;
         let replaced = batch.masks.iter().map(|m| m.replaced() as f64).sum::<f64>() / batch.masks.len().max(1) as f64;
+        let weights = config.generator_weights(input.step);
         // Generator steps: encoder and decoder only.
         let mut g_terms = vec![];
         let mut mix = None;
         for _ in 0..config.generator_steps {
-            let pass = self.generator_pass(&batch, config);
+            let pass = self.generator_pass(&batch, weights);
             let mut named = vec![("loss".to_string(), pass.total.clone())];
             named.extend(pass.terms);
             g_terms = loss_values(named)?;
@@ -392,21 +422,23 @@ impl Trainable for MixingScenes {
             mix = Some(pass.mix.detach());
         }
         let Some(mix) = mix else { return Err(StepError::Failed("no generator step ran".into())) };
-        // Discriminator step: real references, fake mixes.
-        let d_loss = Self::adversarial(&self.discriminator, batch.reference.clone(), 1.0) + Self::adversarial(&self.discriminator, mix.clone(), 0.0);
-        let d_terms = loss_values(vec![("d".to_string(), d_loss.clone())])?;
-        let mut grads = d_loss.backward();
-        let d_grads = GradientsParams::from_module(&mut grads, &self.discriminator);
-        *self = optimizer.step(config.lr_discriminator, self.clone(), d_grads);
-        // Classifier step on the same mixes.
-        let c_loss = Self::classifier_loss(&self.classifier, mix, &batch);
-        let c_terms = loss_values(vec![("cls".to_string(), c_loss.clone())])?;
-        let mut grads = c_loss.backward();
-        let c_grads = GradientsParams::from_module(&mut grads, &self.classifier);
-        *self = optimizer.step(config.lr_classifier, self.clone(), c_grads);
         let mut terms = g_terms;
-        terms.extend(d_terms);
-        terms.extend(c_terms);
+        if weights.adv > 0.0 {
+            // Discriminator step: real references, fake mixes.
+            let d_loss = Self::adversarial(&self.discriminator, batch.reference.clone(), 1.0) + Self::adversarial(&self.discriminator, mix.clone(), 0.0);
+            terms.extend(loss_values(vec![("d".to_string(), d_loss.clone())])?);
+            let mut grads = d_loss.backward();
+            let d_grads = GradientsParams::from_module(&mut grads, &self.discriminator);
+            *self = optimizer.step(config.lr_discriminator, self.clone(), d_grads);
+        }
+        if weights.cls > 0.0 {
+            // Classifier step on the same mixes.
+            let c_loss = Self::classifier_loss(&self.classifier, mix, &batch);
+            terms.extend(loss_values(vec![("cls".to_string(), c_loss.clone())])?);
+            let mut grads = c_loss.backward();
+            let c_grads = GradientsParams::from_module(&mut grads, &self.classifier);
+            *self = optimizer.step(config.lr_classifier, self.clone(), c_grads);
+        }
         terms.push(("replaced".to_string(), replaced));
         Ok(terms)
     }

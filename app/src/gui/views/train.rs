@@ -45,7 +45,8 @@ pub fn form_config(state: &AppState) -> TrainConfig {
                 .with_lambda_cls(f.lambda_cls)
                 .with_use_rec(f.use_rec)
                 .with_use_adv(f.use_adv)
-                .with_use_cls(f.use_cls),
+                .with_use_cls(f.use_cls)
+                .with_rec_warmup((f.rec_warmup > 0).then_some(f.rec_warmup)),
         )
     } else if f.model == "patchvae" {
         let sampling = match f.sampling.as_str() {
@@ -163,6 +164,9 @@ impl TrainView {
                         ui.checkbox(&mut f.use_cls, "");
                         ui.add_enabled(f.use_cls, egui::DragValue::new(&mut f.lambda_cls).range(0.0..=10.0).speed(0.01));
                     });
+                    ui.end_row();
+                    ui.label("warm-up").on_hover_text("iterations of reconstruction alone before the adversarial and classifier terms start (0: the thesis's schedule)");
+                    ui.add_enabled(f.use_rec, egui::DragValue::new(&mut f.rec_warmup).range(0..=1_000_000).speed(10).suffix(" it"));
                     ui.end_row();
                 } else if f.model == "patchvae" {
                     ui.label("parts N").on_hover_text("number of parts (paper and code: 16)");
