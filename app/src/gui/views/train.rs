@@ -46,7 +46,8 @@ pub fn form_config(state: &AppState) -> TrainConfig {
                 .with_use_rec(f.use_rec)
                 .with_use_adv(f.use_adv)
                 .with_use_cls(f.use_cls)
-                .with_rec_warmup((f.rec_warmup > 0).then_some(f.rec_warmup)),
+                // The field is greyed out without the reconstruction term: not applied then.
+                .with_rec_warmup((f.use_rec && f.rec_warmup > 0).then_some(f.rec_warmup)),
         )
     } else if f.model == "patchvae" {
         let sampling = match f.sampling.as_str() {
@@ -401,5 +402,28 @@ impl View for TrainView {
                 state.export_png(images, columns, "training-grids.png");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gui::state::Settings;
+
+    #[test]
+    fn a_greyed_out_warm_up_is_not_applied() {
+        let mut state = AppState::new(Settings::default());
+        let f = &mut state.settings.form;
+        f.model = "mixing-scenes".into();
+        f.rec_warmup = 100;
+        let warmup = |state: &AppState| match form_config(state).model {
+            ModelConfig::MixingScenes(c) => c.rec_warmup,
+            other => panic!("expected a mixing-scenes config, got {other:?}"),
+        };
+        assert_eq!(warmup(&state), Some(100));
+        // Without the reconstruction term the field is disabled: the run starts without it.
+        state.settings.form.use_rec = false;
+        assert_eq!(warmup(&state), None);
+        assert_eq!(form_config(&state).validate(), Ok(()));
     }
 }
