@@ -92,6 +92,19 @@ pub fn read_meta(dir: &Path) -> anyhow::Result<CheckpointMeta> {
     Ok(CheckpointMeta { dir: dir.to_path_buf(), config, state })
 }
 
+/// burn lists every tensor whose shape differs from the model's, which for weights saved by
+/// another version of a network is a page of text: say what it means, with the first one.
+fn weights_error(message: &str) -> String {
+    let mismatches: Vec<&str> = message.split('"').filter(|item| item.contains("shape mismatch")).collect();
+    match mismatches.first() {
+        Some(first) => format!(
+            "{} tensor(s) have other shapes than this checkpoint's config.json builds (first: {first}); the weights were saved by a different version of the network",
+            mismatches.len()
+        ),
+        None => message.to_string(),
+    }
+}
+
 impl CheckpointMeta {
     /// Refuses a checkpoint of another model family than `M`.
     pub fn model_config<M: Trainable>(&self) -> anyhow::Result<&M::Config> {
@@ -106,7 +119,7 @@ impl CheckpointMeta {
         let path = self.dir.join(MODEL_FILE);
         M::build(config, device)
             .try_load_file(&path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot load the model weights: {e}", path.display()))
+            .map_err(|e| anyhow::anyhow!("{}: cannot load the model weights: {}", path.display(), weights_error(&e.to_string())))
     }
 
     /// Whether the checkpoint holds optimizer state (weights-only checkpoints do not).
@@ -122,5 +135,20 @@ impl CheckpointMeta {
         }
         let path = self.dir.join(OPTIMIZER_FILE);
         optimizer.load(&path).map_err(|e| anyhow::anyhow!("{}: cannot load the optimizer state: {e}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_of_shape_mismatches_is_summarised_with_the_first() {
+        let burn = r#"Record validation error: Apply errors: ["encoder.first.weight: shape mismatch, expected Shape { dims: [16, 5, 3, 3] } but record has Shape { dims: [6, 5, 3, 3] }", "encoder.first.bias: shape mismatch, expected Shape { dims: [16] } but record has Shape { dims: [6] }"]"#;
+        let said = weights_error(burn);
+        assert!(said.starts_with("2 tensor(s) have other shapes"), "{said}");
+        assert!(said.contains("encoder.first.weight: shape mismatch"), "{said}");
+        assert!(!said.contains("encoder.first.bias"), "{said}");
+        assert_eq!(weights_error("file is truncated"), "file is truncated");
     }
 }
