@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Makes checkpoints/mixing-scenes-small: the small preset of the mixing-scenes model
-# (every width / 8) trained on 1,024 quadrant scenes, kept weights-only (config.json,
-# model.bpk, state.json, neighbours.bin; no optimizer state) with its command and
-# metrics in README.md beside it. The first WARMUP iterations train reconstruction alone
-# (direct + cycle); then the adversarial and classifier terms join, until MAX_STEPS.
+# trained on 1,024 quadrant scenes, kept weights-only (config.json, model.bpk,
+# state.json, neighbours.bin; no optimizer state) with its command and metrics in
+# README.md beside it. The first WARMUP steps train the plain autoencoder; then
+# Algorithm 1's iterations with every term, until MAX_STEPS.
 #
 #   bash scripts/make-mixing-checkpoint.sh             # train, then evaluate
 #   EPOCHS=4 bash scripts/make-mixing-checkpoint.sh
@@ -13,9 +13,9 @@ set -euo pipefail
 
 PATCHWORK=${PATCHWORK:-"cargo run --release --locked --quiet --"}
 DEVICE=${DEVICE:-cpu}
-EPOCHS=${EPOCHS:-30}
-WARMUP=${WARMUP:-1536}
-MAX_STEPS=${MAX_STEPS:-1920}
+EPOCHS=${EPOCHS:-60}
+WARMUP=${WARMUP:-4096}
+MAX_STEPS=${MAX_STEPS:-5248}
 SEED=${SEED:-1}
 RUN=${RUN:-runs/shipped-mixing}
 DEST=${DEST:-checkpoints/mixing-scenes-small}
@@ -46,9 +46,10 @@ cat > "$DEST.tmp/README.md" <<MD
 # mixing-scenes-small
 
 The mixing-scenes model ("Learning Object Representations by Mixing Scenes") in its
-small preset (every network width / 8: 24-d quadrant chunks, a 96-d latent), trained on
-1,024 quadrant scenes (64×64, at most one Fashion-MNIST object per quadrant over CC0
-backgrounds), reconstruction alone for the first $WARMUP iterations and then every term, with Algorithm 1 over the scenes' per-quadrant neighbour lists
+small preset (fewer, wider layers than the thesis's: 48-d quadrant chunks, a 192-d
+latent), trained on 1,024 quadrant scenes (64×64, at most one Fashion-MNIST object per
+quadrant over CC0 backgrounds): the plain autoencoder for the first $WARMUP steps, then
+every term with Algorithm 1 over the scenes' per-quadrant neighbour lists
 (\`neighbours.bin\`, kept here for the Auto-mix and Neighbours views). Weights only:
 resuming it starts a fresh optimizer.
 

@@ -94,7 +94,7 @@ pub struct ModelArgs {
     /// patchvae: temperature schedule: compounding (official code, default) or exponential (paper).
     #[arg(long)]
     pub temperature_schedule: Option<String>,
-    /// mixing-scenes: network widths, small (1/8, trains on a CPU in minutes) or full (the thesis's).
+    /// mixing-scenes: network size, small (fewer, wider layers; 48-d chunks; for a CPU) or full (the thesis's).
     #[arg(long)]
     pub preset: Option<String>,
     /// mixing-scenes ablations (thesis Table 4.5): drop the reconstruction term of L_G.
@@ -106,8 +106,9 @@ pub struct ModelArgs {
     /// mixing-scenes: drop the classifier term of L_G.
     #[arg(long)]
     pub no_cls: bool,
-    /// mixing-scenes: iterations of reconstruction alone before the adversarial and
-    /// classifier terms (and their networks' steps) start (default 0, the thesis's schedule).
+    /// mixing-scenes: warm-up steps of the plain autoencoder (direct L1 reconstruction, no
+    /// mixing, no judges) before Algorithm 1's iterations start (default 0, the thesis's
+    /// schedule); a warm-up step costs about a sixth of a mixing iteration.
     #[arg(long)]
     pub rec_warmup: Option<u64>,
     /// mixing-scenes: Algorithm 1's threshold τ on the index's distance scale (default: the

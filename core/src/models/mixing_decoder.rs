@@ -16,7 +16,6 @@ use burn::tensor::activation;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
-use super::mixing_encoder::DENSE_BLOCK_LAYERS;
 use super::spectral_norm::SnConv2d;
 
 /// Transition-up widths (thesis Table 3.3).
@@ -34,22 +33,19 @@ pub struct MixingDecoderConfig {
     /// Divides the transition-up widths (1 = the thesis's).
     #[config(default = 1)]
     pub width_divisor: usize,
+    /// Layers of the five dense blocks, first (2×2 → 4×4) to last (→ 64×64); the thesis
+    /// mirrors the encoder: 12, 10, 7, 5, 4.
+    #[config(default = "[12, 10, 7, 5, 4]")]
+    pub layers: [usize; 5],
 }
 
 impl MixingDecoderConfig {
-    /// The thesis's network scaled by `1/divisor` in every width.
-    pub fn scaled(divisor: usize) -> Self {
-        let d = divisor.max(1);
-        Self::new().with_chunk((192 / d).max(1)).with_growth((16 / d).max(1)).with_width_divisor(d)
-    }
-
     pub fn init(&self, device: &Device) -> MixingDecoder {
         let mut input = self.chunk;
         let mut ups = Vec::new();
         let mut blocks = Vec::new();
         let mut concat = 0;
-        // The decoder mirrors the encoder: its blocks run 12, 10, 7, 5, 4.
-        for (maps, layers) in TRANSITION_UP_MAPS.iter().zip(DENSE_BLOCK_LAYERS.iter().rev()) {
+        for (maps, layers) in TRANSITION_UP_MAPS.iter().zip(&self.layers) {
             let maps = (maps / self.width_divisor).max(1);
             ups.push(SnConv2d::new([input, maps], 3, 1, 1, false, device));
             let mut channels = maps;
@@ -111,7 +107,7 @@ impl MixingDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::mixing_encoder::MixingEncoderConfig;
+    use crate::models::mixing_scenes::MixingPreset;
 
     #[test]
     fn full_size_decoder_has_the_thesis_parameter_count() {
@@ -122,8 +118,8 @@ mod tests {
     #[test]
     fn small_preset_round_trips_shapes_and_chunk_order() {
         let device = Device::flex();
-        let encoder = MixingEncoderConfig::scaled(8).init(&device);
-        let decoder = MixingDecoderConfig::scaled(8).init(&device);
+        let encoder = MixingPreset::Small.encoder().init(&device);
+        let decoder = MixingPreset::Small.decoder().init(&device);
         let x = Tensor::<4>::random([2, 3, 64, 64], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device);
         let map = encoder.forward_map(x.clone());
         let z = encoder.forward(x);

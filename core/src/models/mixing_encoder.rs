@@ -6,8 +6,9 @@
 //! order (see `crate::mixing::Quadrant`). All convs have bias, instance norm has no affine
 //! parameters: 2,800,512 parameters, the thesis's Table 3.6 figure (spec §3.1).
 //!
-//! `width` scales the first conv's maps, the growth rate and the chunk size, so a small
-//! preset trains on a 2-core CPU; width 1 is the thesis's network.
+//! The first conv's maps, the growth rate, the layers per block and the chunk size are
+//! settings, so a small preset (`MixingPreset::Small`) trains on a 2-core CPU; the
+//! defaults are the thesis's network.
 
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -34,20 +35,17 @@ pub struct MixingEncoderConfig {
     /// Maps per quadrant chunk (thesis 192; the latent is 4 chunks).
     #[config(default = 192)]
     pub chunk: usize,
+    /// Layers of the five dense blocks (thesis 4, 5, 7, 10, 12).
+    #[config(default = "DENSE_BLOCK_LAYERS")]
+    pub layers: [usize; 5],
 }
 
 impl MixingEncoderConfig {
-    /// The thesis's network scaled by `1/divisor` in every width (1 = full size).
-    pub fn scaled(divisor: usize) -> Self {
-        let d = divisor.max(1);
-        Self::new().with_first_maps(48 / d).with_growth((16 / d).max(1)).with_chunk((192 / d).max(1))
-    }
-
     pub fn init(&self, device: &Device) -> MixingEncoder {
         let mut channels = self.first_maps;
         let mut blocks = Vec::new();
         let mut transitions = Vec::new();
-        for layers in DENSE_BLOCK_LAYERS {
+        for layers in self.layers {
             let mut block = Vec::new();
             for _ in 0..layers {
                 block.push(DenseLayer { norm: instance_norm(channels, device), conv: conv([channels, self.growth], 3, 1, 1, true, device) });
@@ -139,7 +137,7 @@ mod tests {
         let full = MixingEncoderConfig::new().init(&device);
         assert_eq!(crate::models::trainable_params(&full), 2_800_512);
         // A small preset, for the chunk layout.
-        let small = MixingEncoderConfig::scaled(8).init(&device);
+        let small = crate::models::mixing_scenes::MixingPreset::Small.encoder().init(&device);
         let x = Tensor::<4>::zeros([1, 3, 64, 64], &device);
         let z = small.forward(x.clone());
         assert_eq!(z.dims(), [1, 4 * small.chunk]);

@@ -35,19 +35,37 @@ use crate::mixing::neighbours::{NeighbourConfig, NeighbourIndex};
 
 pub const SCENE_SIZE: usize = 64;
 
-/// Network widths: the thesis's, or every width divided so a 2-core CPU trains it in
-/// minutes.
+/// Network sizes: the thesis's, or a CPU-sized version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MixingPreset {
-    /// Width 1/8: encoder 6 first maps, growth 2, 24-d chunks; classifier 1/8.
+    /// Trains on a 2-core CPU: the encoder's first conv 16 maps, growth 8, dense blocks of
+    /// 2/2/3/3/4 layers, 48-d chunks (a 192-d latent); the decoder's transition-up widths / 4
+    /// and blocks of 4/3/3/2/2 layers at growth 8; the PatchGAN and classifier widths / 8.
+    /// Fewer, wider layers rather than every width / 8: flex's convolution time goes with
+    /// the input maps × pixels, so a layer of 8 new maps costs about what one of 2 did.
     Small,
     /// The thesis's networks (encoder 2,800,512, decoder 5,300,339, PatchGAN 1,188,391).
     Full,
 }
 
 impl MixingPreset {
-    pub fn width_divisor(self) -> usize {
+    pub fn encoder(self) -> MixingEncoderConfig {
+        match self {
+            MixingPreset::Small => MixingEncoderConfig::new().with_first_maps(16).with_growth(8).with_chunk(48).with_layers([2, 2, 3, 3, 4]),
+            MixingPreset::Full => MixingEncoderConfig::new(),
+        }
+    }
+
+    pub fn decoder(self) -> MixingDecoderConfig {
+        match self {
+            MixingPreset::Small => MixingDecoderConfig::new().with_chunk(48).with_growth(8).with_width_divisor(4).with_layers([4, 3, 3, 2, 2]),
+            MixingPreset::Full => MixingDecoderConfig::new(),
+        }
+    }
+
+    /// Divides the PatchGAN's and the quadrant classifier's widths.
+    pub fn judge_width_divisor(self) -> usize {
         match self {
             MixingPreset::Small => 8,
             MixingPreset::Full => 1,
@@ -93,11 +111,11 @@ pub struct MixingScenesConfig {
     /// Generator steps per iteration (thesis 2).
     #[config(default = 2)]
     pub generator_steps: usize,
-    /// Iterations of reconstruction alone (direct + cycle) before the adversarial and
-    /// classifier terms, and the discriminator's and classifier's own steps, start. 0 is the
-    /// thesis's schedule; a warm-up lets a short CPU run learn to reconstruct before the
-    /// judges pull on its mixes. An `Option` so configs saved before the setting existed
-    /// still load (missing = none).
+    /// Iterations that train the plain autoencoder (the direct L1 reconstruction: one
+    /// encode and one decode, no mixing, no judges) before Algorithm 1's iterations start.
+    /// None is the thesis's schedule. A warm-up step costs about a sixth of a mixing
+    /// iteration, so a CPU run can learn to reconstruct before it learns to mix. An
+    /// `Option` so configs saved before the setting existed still load (missing = none).
     pub rec_warmup: Option<u64>,
     #[config(default = "NeighbourConfig::new()")]
     pub neighbours: NeighbourConfig,
@@ -135,24 +153,27 @@ impl MixingScenesConfig {
     }
 
     pub fn init(&self, device: &Device) -> MixingScenes {
-        let d = self.preset.width_divisor();
+        let d = self.preset.judge_width_divisor();
         MixingScenes {
-            encoder: MixingEncoderConfig::scaled(d).with_channels(self.channels).init(device),
-            decoder: MixingDecoderConfig::scaled(d).with_channels(self.channels).init(device),
+            encoder: self.preset.encoder().with_channels(self.channels).init(device),
+            decoder: self.preset.decoder().with_channels(self.channels).init(device),
             discriminator: PatchGanConfig::new().with_channels(self.channels).with_base_maps((42 / d).max(1)).init(device),
             classifier: QuadrantClassifierConfig::new().with_channels(self.channels).with_width_divisor(d).init(device),
         }
     }
 
-    /// The generator terms' weights at iteration `step`: 0 for a term switched off, and for
-    /// the adversarial and classifier terms during the reconstruction warm-up.
-    fn generator_weights(&self, step: u64) -> GeneratorWeights {
-        let judged = step >= self.rec_warmup.unwrap_or(0);
+    /// Whether iteration `step` is a warm-up step of the plain autoencoder.
+    pub fn in_warmup(&self, step: u64) -> bool {
+        step < self.rec_warmup.unwrap_or(0)
+    }
+
+    /// The generator terms' weights in a mixing iteration: 0 for a term switched off.
+    fn generator_weights(&self) -> GeneratorWeights {
         let on = |use_it: bool, w: f64| if use_it { w } else { 0.0 };
         GeneratorWeights {
             rec: on(self.use_rec, self.lambda_rec),
-            adv: on(self.use_adv && judged, self.lambda_adv),
-            cls: on(self.use_cls && judged, self.lambda_cls),
+            adv: on(self.use_adv, self.lambda_adv),
+            cls: on(self.use_cls, self.lambda_cls),
         }
     }
 }
@@ -320,6 +341,25 @@ impl MixingScenes {
         GeneratorPass { total, terms, mix }
     }
 
+    /// One warm-up step: the plain autoencoder on the direct reconstruction (one encode,
+    /// one decode), about a sixth of a mixing iteration's work.
+    fn autoencoder_step(&mut self, optimizer: &mut ModuleOptimizer, x: Tensor<4>, lr: f64, lambda_rec: f64) -> Result<Vec<(String, f64)>, StepError> {
+        let recon_direct = (self.decode(self.encode(x.clone())) - x).abs().mean();
+        let total = recon_direct.clone() * lambda_rec;
+        let terms = loss_values(vec![("loss".to_string(), total.clone()), ("recon_direct".to_string(), recon_direct)])?;
+        self.generator_step(optimizer, lr, total);
+        Ok(terms)
+    }
+
+    /// One Adam step of the encoder and decoder on `loss`.
+    fn generator_step(&mut self, optimizer: &mut ModuleOptimizer, lr: f64, loss: Tensor<1>) {
+        let mut grads = loss.backward();
+        let encoder = GradientsParams::from_module(&mut grads, &self.encoder);
+        let decoder = GradientsParams::from_module(&mut grads, &self.decoder);
+        *self = optimizer.step(lr, self.clone(), encoder);
+        *self = optimizer.step(lr, self.clone(), decoder);
+    }
+
     /// Draws Algorithm 1's candidates for every reference of the batch and loads them.
     fn mix_batch(x: Tensor<4>, indices: &[usize], index: &NeighbourIndex, source: &SharedSource, rng: &mut StdRng) -> Result<MixBatch, StepError> {
         let [_, c, h, _] = x.dims();
@@ -357,11 +397,11 @@ impl Trainable for MixingScenes {
     /// L_G alone (used by evaluation code that wants one number; training goes through
     /// [`Trainable::train_step`]). Without neighbour lists the batch is mixed with itself
     /// shifted by one, mask 0110.
-    fn loss(&self, x: Tensor<4>, config: &MixingScenesConfig, step: u64, _rng: &mut StdRng) -> super::StepLoss {
+    fn loss(&self, x: Tensor<4>, config: &MixingScenesConfig, _step: u64, _rng: &mut StdRng) -> super::StepLoss {
         let [b, ..] = x.dims();
         let shifted = Tensor::cat(vec![x.clone().slice(1..b), x.clone().slice(0..1)], 0);
         let batch = MixBatch { reference: x, candidates: Tensor::cat(vec![shifted; 4], 0), masks: vec![QuadrantMask([false, true, true, false]); b] };
-        let pass = self.generator_pass(&batch, config.generator_weights(step));
+        let pass = self.generator_pass(&batch, config.generator_weights());
         super::StepLoss { total: pass.total, terms: vec![], host_terms: vec![] }
     }
 
@@ -403,9 +443,12 @@ impl Trainable for MixingScenes {
             return Err(StepError::Failed("mixing scenes trains from neighbour lists, and none were prepared".into()));
         };
         let config = input.config;
+        if config.in_warmup(input.step) {
+            return self.autoencoder_step(optimizer, input.x, input.lr, config.lambda_rec);
+        }
         let batch = Self::mix_batch(input.x, input.indices, index, input.source, input.rng)?;
         let replaced = batch.masks.iter().map(|m| m.replaced() as f64).sum::<f64>() / batch.masks.len().max(1) as f64;
-        let weights = config.generator_weights(input.step);
+        let weights = config.generator_weights();
         // Generator steps: encoder and decoder only.
         let mut g_terms = vec![];
         let mut mix = None;
@@ -414,11 +457,7 @@ impl Trainable for MixingScenes {
             let mut named = vec![("loss".to_string(), pass.total.clone())];
             named.extend(pass.terms);
             g_terms = loss_values(named)?;
-            let mut grads = pass.total.backward();
-            let encoder = GradientsParams::from_module(&mut grads, &self.encoder);
-            let decoder = GradientsParams::from_module(&mut grads, &self.decoder);
-            *self = optimizer.step(input.lr, self.clone(), encoder);
-            *self = optimizer.step(input.lr, self.clone(), decoder);
+            self.generator_step(optimizer, input.lr, pass.total);
             mix = Some(pass.mix.detach());
         }
         let Some(mix) = mix else { return Err(StepError::Failed("no generator step ran".into())) };

@@ -141,7 +141,7 @@ impl TrainView {
                 });
                 ui.end_row();
                 if f.model == "mixing-scenes" {
-                    ui.label("preset").on_hover_text("small: every width / 8, trains on a CPU\nfull: the thesis's networks (encoder 2,800,512, decoder 5,300,339, PatchGAN 1,188,391 parameters)");
+                    ui.label("preset").on_hover_text("small: fewer, wider layers (48-d chunks), trains on a CPU\nfull: the thesis's networks (encoder 2,800,512, decoder 5,300,339, PatchGAN 1,188,391 parameters)");
                     egui::ComboBox::from_id_salt("preset").selected_text(&f.preset).show_ui(ui, |ui| {
                         for p in ["small", "full"] {
                             ui.selectable_value(&mut f.preset, p.to_string(), p);
@@ -166,8 +166,8 @@ impl TrainView {
                         ui.add_enabled(f.use_cls, egui::DragValue::new(&mut f.lambda_cls).range(0.0..=10.0).speed(0.01));
                     });
                     ui.end_row();
-                    ui.label("warm-up").on_hover_text("iterations of reconstruction alone before the adversarial and classifier terms start (0: the thesis's schedule)");
-                    ui.add_enabled(f.use_rec, egui::DragValue::new(&mut f.rec_warmup).range(0..=1_000_000).speed(10).suffix(" it"));
+                    ui.label("warm-up").on_hover_text("steps of the plain autoencoder (direct reconstruction: no mixing, no judges) before Algorithm 1's iterations start; each costs about a sixth of an iteration (0: the thesis's schedule)");
+                    ui.add_enabled(f.use_rec, egui::DragValue::new(&mut f.rec_warmup).range(0..=1_000_000).speed(10).suffix(" steps"));
                     ui.end_row();
                 } else if f.model == "patchvae" {
                     ui.label("parts N").on_hover_text("number of parts (paper and code: 16)");
