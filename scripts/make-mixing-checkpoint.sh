@@ -2,8 +2,10 @@
 # Makes checkpoints/mixing-scenes-small: the small preset of the mixing-scenes model
 # trained on 1,024 quadrant scenes, kept weights-only (config.json, model.bpk,
 # state.json, neighbours.bin; no optimizer state) with its command and metrics in
-# README.md beside it. The first WARMUP steps train the plain autoencoder; then
-# Algorithm 1's iterations with every term, until MAX_STEPS.
+# README.md beside it. The first WARMUP steps train the plain autoencoder with the
+# collage term at weight COLLAGE (not in the thesis: it teaches each chunk its own
+# quadrant; COLLAGE=0 leaves it out); then Algorithm 1's iterations with every term,
+# until MAX_STEPS.
 #
 #   bash scripts/make-mixing-checkpoint.sh             # train, then evaluate
 #   EPOCHS=4 bash scripts/make-mixing-checkpoint.sh
@@ -16,12 +18,13 @@ DEVICE=${DEVICE:-cpu}
 EPOCHS=${EPOCHS:-60}
 WARMUP=${WARMUP:-4096}
 MAX_STEPS=${MAX_STEPS:-5248}
+COLLAGE=${COLLAGE:-1}
 SEED=${SEED:-1}
 RUN=${RUN:-runs/shipped-mixing}
 DEST=${DEST:-checkpoints/mixing-scenes-small}
 PAIRS=${PAIRS:-500}
 
-train_cmd="patchwork train --model mixing-scenes --preset small --data scenes:1024 --batch 8 --lr 5e-4 --epochs $EPOCHS --rec-warmup $WARMUP --max-steps $MAX_STEPS --seed $SEED --out $RUN --device $DEVICE"
+train_cmd="patchwork train --model mixing-scenes --preset small --data scenes:1024 --batch 8 --lr 5e-4 --epochs $EPOCHS --rec-warmup $WARMUP --warmup-collage $COLLAGE --max-steps $MAX_STEPS --seed $SEED --out $RUN --device $DEVICE"
 if [ "${REUSE_RUN:-0}" != 1 ]; then
   rm -rf "$RUN"
   t0=$(date +%s)
@@ -48,12 +51,14 @@ cat > "$DEST.tmp/README.md" <<MD
 The mixing-scenes model ("Learning Object Representations by Mixing Scenes") in its
 small preset (fewer, wider layers than the thesis's: 48-d quadrant chunks, a 192-d
 latent), trained on 1,024 quadrant scenes (64×64, at most one Fashion-MNIST object per
-quadrant over CC0 backgrounds): the plain autoencoder for the first $WARMUP steps, then
+quadrant over CC0 backgrounds): the plain autoencoder for the first $WARMUP steps (with
+the collage term at weight $COLLAGE: the batch's codes mixed chunk-wise under random masks,
+decoded and pulled towards the pixel collages — not in the thesis), then
 every term with Algorithm 1 over the scenes' per-quadrant neighbour lists
 (\`neighbours.bin\`, kept here for the Auto-mix and Neighbours views). Weights only:
 resuming it starts a fresh optimizer.
 
-Made by \`bash scripts/make-mixing-checkpoint.sh\` (EPOCHS=$EPOCHS, WARMUP=$WARMUP, MAX_STEPS=$MAX_STEPS, SEED=$SEED, DEVICE=$DEVICE${REUSE_RUN:+, REUSE_RUN=$REUSE_RUN}), which ran:
+Made by \`bash scripts/make-mixing-checkpoint.sh\` (EPOCHS=$EPOCHS, WARMUP=$WARMUP, COLLAGE=$COLLAGE, MAX_STEPS=$MAX_STEPS, SEED=$SEED, DEVICE=$DEVICE${REUSE_RUN:+, REUSE_RUN=$REUSE_RUN}), which ran:
 
     $train_cmd
 

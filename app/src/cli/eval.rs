@@ -126,7 +126,7 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 println!(
-                    "{} on held-out quadrant scenes ({} transfers, {}):\n  model:       transferred {:.1}%, kept {:.1}%\n  collage:     transferred {:.1}%, kept {:.1}%  (the judge's ceiling)\n  no transfer: transferred {:.1}%, kept {:.1}%  (reference reconstruction)\n  judge accuracy on test quadrants {:.1}%; reconstruction PSNR {:.2} dB",
+                    "{} on held-out quadrant scenes ({} transfers, {}):\n  model:       transferred {:.1}%, kept {:.1}%\n  collage:     transferred {:.1}%, kept {:.1}%  (the judge's ceiling)\n  no transfer: transferred {:.1}%, kept {:.1}%  (reference reconstruction)\n  judge accuracy on test quadrants {:.1}%; reconstruction PSNR {:.2} dB\n  pixel share (0 = the reference's reconstruction, 1 = the object's): transferred quadrant {:.3}, kept quadrants {:.3}",
                     args.checkpoint.display(),
                     report.pairs,
                     device.description,
@@ -137,7 +137,9 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
                     report.no_transfer.transferred,
                     report.no_transfer.kept,
                     report.judge_accuracy,
-                    report.recon_psnr
+                    report.recon_psnr,
+                    report.pixel_share.transferred,
+                    report.pixel_share.kept
                 );
             }
             Ok(())

@@ -111,6 +111,12 @@ pub struct ModelArgs {
     /// schedule); a warm-up step costs about a sixth of a mixing iteration.
     #[arg(long)]
     pub rec_warmup: Option<u64>,
+    /// mixing-scenes, not in the thesis: weight of a collage term in warm-up steps — the
+    /// batch's codes mixed chunk-wise with the next image's under random 1–3-quadrant
+    /// masks, decoded and pulled towards the pixel collages by L1, so each chunk learns its
+    /// own quadrant. Needs --rec-warmup.
+    #[arg(long)]
+    pub warmup_collage: Option<f64>,
     /// mixing-scenes: Algorithm 1's threshold τ on the index's distance scale (default: the
     /// third quantile of the stored neighbour distances).
     #[arg(long)]

@@ -154,6 +154,9 @@ pub(crate) fn model_config(args: &ModelArgs, data_channels: usize, base: Option<
             if let Some(n) = args.rec_warmup {
                 c.rec_warmup = Some(n);
             }
+            if let Some(w) = args.warmup_collage {
+                c.warmup_collage = Some(w);
+            }
             let foreign = args.arch.is_some()
                 || args.latent.is_some()
                 || args.beta.is_some()
@@ -163,7 +166,7 @@ pub(crate) fn model_config(args: &ModelArgs, data_channels: usize, base: Option<
                 || args.weighted
                 || args.size.is_some_and(|s| s != 64);
             if foreign {
-                anyhow::bail!("mixing-scenes takes --preset, --no-rec, --no-adv, --no-cls, --rec-warmup and --tau (64×64 colour images)");
+                anyhow::bail!("mixing-scenes takes --preset, --no-rec, --no-adv, --no-cls, --rec-warmup, --warmup-collage and --tau (64×64 colour images)");
             }
             let m = ModelConfig::MixingScenes(c);
             m.validate().map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -45,6 +45,8 @@ pub struct TrainForm {
     pub use_cls: bool,
     /// mixing-scenes: iterations of reconstruction alone before the judges start.
     pub rec_warmup: u64,
+    /// mixing-scenes: weight of the collage term in warm-up steps (0: off, the thesis).
+    pub warmup_collage: f64,
 }
 
 impl Default for TrainForm {
@@ -74,6 +76,7 @@ impl Default for TrainForm {
             use_adv: true,
             use_cls: true,
             rec_warmup: 0,
+            warmup_collage: 0.0,
         }
     }
 }

@@ -8,6 +8,11 @@
 //! mask would give), so the model's figures sit between two references. PSNR of plain
 //! reconstructions of the test scenes comes with it.
 //!
+//! The judge can only score what a model renders recognisably; a blurry model's transfers
+//! can be right in colour and layout yet unreadable to it. So the report also says, without
+//! the judge, where the render's quadrants sit between the two inputs' own reconstructions
+//! (the *pixel share*, see [`PixelShares`]).
+//!
 //! The judge: a small CNN (3 conv + pool layers, 32/64/128 maps, one linear layer) on 32×32
 //! quadrant crops, 11 classes (Fashion-MNIST's 10 and "empty"), trained with Adam on
 //! quadrants of training scenes; its own accuracy on test-scene quadrants is reported.
@@ -60,6 +65,17 @@ pub struct Accuracies {
     pub kept: f64,
 }
 
+/// Where a render's quadrants sit between the reference's and the object image's own
+/// reconstructions: per quadrant, d_ref / (d_ref + d_obj) with d the mean absolute pixel
+/// difference — 0 at the reference's reconstruction, 1 at the object's, 0.5 halfway.
+/// A perfect transfer scores 1 on the transferred quadrant and 0 on the kept ones;
+/// ignoring the mask scores 0 and 0; a global blend about 0.5 on all four.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PixelShares {
+    pub transferred: f64,
+    pub kept: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TransferReport {
     pub pairs: usize,
@@ -72,6 +88,16 @@ pub struct TransferReport {
     pub judge_accuracy: f64,
     /// Mean PSNR (dB) of plain reconstructions of the test scenes used.
     pub recon_psnr: f64,
+    /// The judge-free measure of the model's transfers.
+    pub pixel_share: PixelShares,
+}
+
+/// One quadrant's pixel share (see [`PixelShares`]); None where the two reconstructions
+/// agree there, so no share can be told.
+fn pixel_share(render: &[f32], reference: &[f32], object: &[f32]) -> Option<f64> {
+    let distance = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| f64::from((x - y).abs())).sum::<f64>() / a.len().max(1) as f64;
+    let (d_ref, d_obj) = (distance(render, reference), distance(render, object));
+    (distance(reference, object) > 1e-4).then(|| d_ref / (d_ref + d_obj).max(1e-12))
 }
 
 #[derive(Module, Debug)]
@@ -203,6 +229,8 @@ pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: 
     progress(&format!("transferring {} quadrants", pairs.len()));
     let mut counts = [[0usize; 2]; 3];
     let mut psnr_sum = 0.0;
+    // Sums and counts of pixel shares: transferred quadrants, kept quadrants.
+    let mut shares = [(0.0f64, 0usize); 2];
     let size = 2 * QUADRANT;
     for chunk in pairs.chunks(64) {
         let masks: Vec<QuadrantMask> = chunk.iter().map(|(_, _, q)| QuadrantMask(std::array::from_fn(|k| k == *q))).collect();
@@ -210,12 +238,21 @@ pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: 
         let references: Vec<HostImage> = chunk.iter().map(|(_, b, _)| b.0.clone()).collect();
         let mixed = model.transfer_pairs(&objects, &references, &masks).ok_or_else(|| anyhow::anyhow!("the model cannot transfer"))?;
         let recon = model.reconstruct(&references);
+        let recon_objects = model.reconstruct(&objects);
         let mut crops = Vec::new();
-        for (i, ((a, b, _), mask)) in chunk.iter().zip(&masks).enumerate() {
+        for (i, ((a, b, q), mask)) in chunk.iter().zip(&masks).enumerate() {
             let reconstruction = fit_image(&recon[i], size, 3);
+            let (render, object_reconstruction) = (fit_image(&mixed[i], size, 3), fit_image(&recon_objects[i], size, 3));
+            for k in 0..4 {
+                if let Some(share) = pixel_share(&crop(&render, k), &crop(&reconstruction, k), &crop(&object_reconstruction, k)) {
+                    let slot = &mut shares[usize::from(k != *q)];
+                    slot.0 += share;
+                    slot.1 += 1;
+                }
+            }
             psnr_sum += psnr(&fit_image(&b.0, size, 3), &reconstruction);
             let pasted = fit_image(&collage(&a.0, &b.0, *mask, size), size, 3);
-            for image in [fit_image(&mixed[i], size, 3), pasted, reconstruction] {
+            for image in [render, pasted, reconstruction] {
                 for k in 0..4 {
                     crops.extend(crop(&image, k));
                 }
@@ -239,6 +276,7 @@ pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: 
         no_transfer: acc(counts[2]),
         judge_accuracy,
         recon_psnr: psnr_sum / n as f64,
+        pixel_share: PixelShares { transferred: shares[0].0 / shares[0].1.max(1) as f64, kept: shares[1].0 / shares[1].1.max(1) as f64 },
     })
 }
 
@@ -272,5 +310,15 @@ mod tests {
         // 11 classes, "empty" 30% of the time (always answering "empty" scores 30%): well
         // above that after a short run.
         assert!(accuracy > 45.0, "{accuracy}");
+    }
+
+    #[test]
+    fn pixel_shares_place_a_render_between_the_two_reconstructions() {
+        let (reference, object) = (vec![0.0f32; 12], vec![1.0f32; 12]);
+        assert_eq!(pixel_share(&reference, &reference, &object), Some(0.0));
+        assert_eq!(pixel_share(&object, &reference, &object), Some(1.0));
+        let quarter = vec![0.25f32; 12];
+        assert!((pixel_share(&quarter, &reference, &object).unwrap() - 0.25).abs() < 1e-9);
+        assert_eq!(pixel_share(&quarter, &reference, &reference), None, "no share where the reconstructions agree");
     }
 }

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation;
+use rand::Rng;
 use rand::rngs::StdRng;
 
 use super::family::{Prepared, StepError, StepInput, Trainable, loss_values, to_host_images};
@@ -117,6 +118,13 @@ pub struct MixingScenesConfig {
     /// iteration, so a CPU run can learn to reconstruct before it learns to mix. An
     /// `Option` so configs saved before the setting existed still load (missing = none).
     pub rec_warmup: Option<u64>,
+    /// Weight of a collage term in warm-up steps (not in the thesis): the batch is mixed
+    /// with itself shifted by one under a random 1–3-quadrant mask, in latent space (chunks)
+    /// and in pixel space (the collage), and the decoded mix is pulled towards the collage
+    /// by L1. It teaches chunk j to carry quadrant j and nothing else, which the plain
+    /// autoencoder does not learn and the mixing iterations learn only slowly on a CPU.
+    /// None (the thesis) leaves the warm-up a plain autoencoder.
+    pub warmup_collage: Option<f64>,
     #[config(default = "NeighbourConfig::new()")]
     pub neighbours: NeighbourConfig,
 }
@@ -139,6 +147,14 @@ impl MixingScenesConfig {
         }
         if self.rec_warmup.is_some_and(|n| n > 0) && !self.use_rec {
             return Err("a reconstruction warm-up needs the reconstruction term on".into());
+        }
+        if let Some(w) = self.warmup_collage {
+            if !(w.is_finite() && w >= 0.0) {
+                return Err("the warm-up collage weight must be a finite number ≥ 0".into());
+            }
+            if self.rec_warmup.unwrap_or(0) == 0 && w > 0.0 {
+                return Err("the collage term is a warm-up term: it needs warm-up steps".into());
+            }
         }
         if self.generator_steps == 0 {
             return Err("generator_steps must be at least 1".into());
@@ -235,8 +251,34 @@ fn replacement_chunks(codes: Tensor<2>, replaced: &[(usize, usize)], b: usize, c
     Tensor::cat(per_quadrant.collect(), 1)
 }
 
-/// Mixes chunked latents: chunk i from `other` where `weights` is 1, else from `base`.
-pub fn mix_latents(base: Tensor<2>, other: Tensor<2>, weights: Tensor<2>) -> Tensor<2> {
+/// Pixel-wise 0/1 weights `[b, c, size, size]`: 1 inside the quadrants a mask takes from
+/// the other image (quadrant (y ≥ size/2)·2 + (x ≥ size/2), the chunk order).
+pub fn pixel_mask_weights(masks: &[QuadrantMask], channels: usize, size: usize, device: &Device) -> Tensor<4> {
+    let half = size / 2;
+    let values: Vec<f32> = masks
+        .iter()
+        .flat_map(|m| {
+            (0..channels).flat_map(move |_| (0..size).flat_map(move |y| (0..size).map(move |x| if m.0[(y >= half) as usize * 2 + (x >= half) as usize] { 1.0 } else { 0.0 })))
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(values, [masks.len(), channels, size, size]), device)
+}
+
+/// A random mask replacing 1 to 3 quadrants, uniform over the 14 such masks.
+fn random_partial_mask(rng: &mut StdRng) -> QuadrantMask {
+    let bits: u8 = rng.random_range(1..15);
+    QuadrantMask(std::array::from_fn(|q| bits >> (3 - q) & 1 == 1))
+}
+
+/// The batch rotated by one: image i paired with image i + 1.
+fn next_in_batch<const D: usize>(t: Tensor<D>) -> Tensor<D> {
+    let b = t.dims()[0];
+    Tensor::cat(vec![t.clone().slice(1..b), t.slice(0..1)], 0)
+}
+
+/// Mixes two tensors of one shape: `other` where `weights` is 1, else `base` (chunked
+/// latents with [`mask_weights`], images with [`pixel_mask_weights`]).
+pub fn mix_by_weights<const D: usize>(base: Tensor<D>, other: Tensor<D>, weights: Tensor<D>) -> Tensor<D> {
     base.clone() + (other - base) * weights
 }
 
@@ -265,7 +307,7 @@ impl MixingScenes {
         let [b, ..] = reference.dims();
         let z = self.encode(Tensor::cat(vec![reference, object], 0));
         let weights = mask_weights(masks, self.chunk(), &z.device());
-        self.decode(mix_latents(z.clone().slice(0..b), z.slice(b..2 * b), weights))
+        self.decode(mix_by_weights(z.clone().slice(0..b), z.slice(b..2 * b), weights))
     }
 
     /// PatchGAN logits averaged to one BCE against `target`.
@@ -311,11 +353,11 @@ impl MixingScenes {
         let f_ref = z.clone().slice(0..b);
         let replacement = replacement_chunks(z.slice(b..b + replaced.len()), &replaced, b, chunk);
         let weights = mask_weights(&batch.masks, chunk, &device);
-        let f_mix = mix_latents(f_ref.clone(), replacement, weights.clone());
+        let f_mix = mix_by_weights(f_ref.clone(), replacement, weights.clone());
         let direct = self.decode(f_ref.clone());
         let mix = self.decode(f_mix);
         // Cycle: re-encode the mix, restore the replaced chunks from f_ref, decode.
-        let f_cycle = mix_latents(self.encode(mix.clone()), f_ref, weights);
+        let f_cycle = mix_by_weights(self.encode(mix.clone()), f_ref, weights);
         let cycle = self.decode(f_cycle);
         let recon_direct = (direct - batch.reference.clone()).abs().mean();
         let recon_cycle = (cycle - batch.reference.clone()).abs().mean();
@@ -342,11 +384,32 @@ impl MixingScenes {
     }
 
     /// One warm-up step: the plain autoencoder on the direct reconstruction (one encode,
-    /// one decode), about a sixth of a mixing iteration's work.
-    fn autoencoder_step(&mut self, optimizer: &mut ModuleOptimizer, x: Tensor<4>, lr: f64, lambda_rec: f64) -> Result<Vec<(String, f64)>, StepError> {
-        let recon_direct = (self.decode(self.encode(x.clone())) - x).abs().mean();
-        let total = recon_direct.clone() * lambda_rec;
-        let terms = loss_values(vec![("loss".to_string(), total.clone()), ("recon_direct".to_string(), recon_direct)])?;
+    /// one decode, about a sixth of a mixing iteration's work), plus, where
+    /// `warmup_collage` is set, the collage term (see [`MixingScenesConfig::warmup_collage`]):
+    /// the mixes reuse the batch's own codes, so it costs a second decode and no encode.
+    fn autoencoder_step(&mut self, optimizer: &mut ModuleOptimizer, x: Tensor<4>, lr: f64, config: &MixingScenesConfig, rng: &mut StdRng) -> Result<Vec<(String, f64)>, StepError> {
+        let [b, c, h, _] = x.dims();
+        let z = self.encode(x.clone());
+        let collage_weight = config.warmup_collage.unwrap_or(0.0);
+        let (recon_direct, recon_collage) = if collage_weight > 0.0 && b > 1 {
+            let device = x.device();
+            let masks: Vec<QuadrantMask> = (0..b).map(|_| random_partial_mask(rng)).collect();
+            let f_mix = mix_by_weights(z.clone(), next_in_batch(z.clone()), mask_weights(&masks, self.chunk(), &device));
+            let collage = mix_by_weights(x.clone(), next_in_batch(x.clone()), pixel_mask_weights(&masks, c, h, &device));
+            let decoded = self.decode(Tensor::cat(vec![z, f_mix], 0));
+            let direct = (decoded.clone().slice(0..b) - x).abs().mean();
+            (direct, Some((decoded.slice(b..2 * b) - collage).abs().mean()))
+        } else {
+            ((self.decode(z) - x).abs().mean(), None)
+        };
+        let mut total = recon_direct.clone() * config.lambda_rec;
+        let mut named = vec![("recon_direct".to_string(), recon_direct)];
+        if let Some(collage) = recon_collage {
+            total = total + collage.clone() * collage_weight;
+            named.push(("recon_collage".to_string(), collage));
+        }
+        named.insert(0, ("loss".to_string(), total.clone()));
+        let terms = loss_values(named)?;
         self.generator_step(optimizer, lr, total);
         Ok(terms)
     }
@@ -444,7 +507,7 @@ impl Trainable for MixingScenes {
         };
         let config = input.config;
         if config.in_warmup(input.step) {
-            return self.autoencoder_step(optimizer, input.x, input.lr, config.lambda_rec);
+            return self.autoencoder_step(optimizer, input.x, input.lr, config, input.rng);
         }
         let batch = Self::mix_batch(input.x, input.indices, index, input.source, input.rng)?;
         let replaced = batch.masks.iter().map(|m| m.replaced() as f64).sum::<f64>() / batch.masks.len().max(1) as f64;
@@ -509,7 +572,7 @@ mod tests {
         let za = model.encode(a);
         let zb = model.encode(b);
         let masks = [QuadrantMask::parse("0010").unwrap(), QuadrantMask::parse("1100").unwrap()];
-        let mixed: Vec<f32> = mix_latents(za.clone(), zb.clone(), mask_weights(&masks, c, &device)).into_data().try_to_vec().unwrap();
+        let mixed: Vec<f32> = mix_by_weights(za.clone(), zb.clone(), mask_weights(&masks, c, &device)).into_data().try_to_vec().unwrap();
         let za: Vec<f32> = za.into_data().try_to_vec().unwrap();
         let zb: Vec<f32> = zb.into_data().try_to_vec().unwrap();
         for (i, mask) in masks.iter().enumerate() {
@@ -533,5 +596,28 @@ mod tests {
             0.0, 1.0,  0.0, 0.0,  20.0, 21.0,  0.0, 0.0, // reference 1: quadrant 0 from row 0, quadrant 2 from row 2
         ];
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn pixel_mask_collages_match_the_host_collage_and_random_masks_replace_one_to_three() {
+        use rand::SeedableRng;
+        let device = Device::flex();
+        // ±1 images survive the trip to 8-bit pixels exactly.
+        let sign = |seed: u64| {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let v: Vec<f32> = (0..2 * 3 * 64 * 64).map(|_| if rng.random_range(0..2) == 0 { -1.0 } else { 1.0 }).collect();
+            Tensor::<4>::from_data(TensorData::new(v, [2, 3, 64, 64]), &device)
+        };
+        let (reference, object) = (sign(1), sign(2));
+        let masks = [QuadrantMask::parse("0010").unwrap(), QuadrantMask::parse("0110").unwrap()];
+        let mixed = to_host_images(mix_by_weights(reference.clone(), object.clone(), pixel_mask_weights(&masks, 3, 64, &device)));
+        let (reference, object) = (to_host_images(reference), to_host_images(object));
+        for i in 0..2 {
+            assert_eq!(mixed[i], crate::eval::transfer::collage(&object[i], &reference[i], masks[i], 64));
+        }
+        let mut rng = StdRng::seed_from_u64(3);
+        let drawn: std::collections::HashSet<[bool; 4]> = (0..500).map(|_| random_partial_mask(&mut rng).0).collect();
+        assert_eq!(drawn.len(), 14, "every mask with 1 to 3 replaced quadrants, and only those");
+        assert!(drawn.iter().all(|m| (1..=3).contains(&m.iter().filter(|&&b| b).count())));
     }
 }

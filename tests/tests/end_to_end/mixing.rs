@@ -1,5 +1,6 @@
 //! Mixing scenes end to end on the CPU: a short run of the small preset on quadrant scenes
-//! lowers the reconstruction loss, runs no judge during its reconstruction warm-up and logs
+//! lowers the reconstruction loss, runs no judge during its reconstruction warm-up (with the
+//! collage term) and logs
 //! every term after it, writes its neighbour index with the
 //! checkpoint, and the checkpoint serves object transfer (mask 0000 = the plain
 //! reconstruction) and Algorithm 1's automatic mixes.
@@ -21,8 +22,10 @@ use rand::SeedableRng;
 #[test]
 fn a_short_small_preset_run_lowers_the_loss_and_its_checkpoint_transfers_objects() {
     let scenes: SharedSource = Arc::new(QuadrantScenes::open(Split::Train, 24).unwrap());
-    // Four warm-up steps of the plain autoencoder, then Algorithm 1 with every term.
-    let mut config = TrainConfig::new(ModelConfig::MixingScenes(MixingScenesConfig::new().with_rec_warmup(Some(4))), "scenes:24".into());
+    // Four warm-up steps of the plain autoencoder with the collage term, then Algorithm 1
+    // with every term.
+    let mixing = MixingScenesConfig::new().with_rec_warmup(Some(4)).with_warmup_collage(Some(1.0));
+    let mut config = TrainConfig::new(ModelConfig::MixingScenes(mixing), "scenes:24".into());
     config.batch_size = 4;
     config.max_steps = Some(14);
     config.epochs = 1000;
@@ -37,10 +40,11 @@ fn a_short_small_preset_run_lowers_the_loss_and_its_checkpoint_transfers_objects
     let names = |i: usize| -> Vec<&str> { l[i].1.iter().map(|(n, _)| n.as_str()).collect() };
     let judged = ["adv_g", "cls_g", "d", "cls"];
     for i in 0..4 {
-        assert_eq!(names(i)[..2], ["loss", "recon_direct"], "warm-up step {i}");
+        assert_eq!(names(i)[..3], ["loss", "recon_direct", "recon_collage"], "warm-up step {i}");
         let mixing = ["recon", "recon_cycle", "replaced"];
         assert!(mixing.iter().chain(&judged).all(|t| !names(i).contains(t)), "warm-up step {i} trains the plain autoencoder only: {:?}", names(i));
     }
+    assert!(!names(4).contains(&"recon_collage"), "the collage term is a warm-up term");
     for term in ["loss", "recon", "recon_direct", "recon_cycle", "replaced", "lambda_rec"].iter().chain(&judged) {
         assert!(names(4).contains(term), "{term} missing from {:?}", names(4));
     }

@@ -47,7 +47,8 @@ pub fn form_config(state: &AppState) -> TrainConfig {
                 .with_use_adv(f.use_adv)
                 .with_use_cls(f.use_cls)
                 // The field is greyed out without the reconstruction term: not applied then.
-                .with_rec_warmup((f.use_rec && f.rec_warmup > 0).then_some(f.rec_warmup)),
+                .with_rec_warmup((f.use_rec && f.rec_warmup > 0).then_some(f.rec_warmup))
+                .with_warmup_collage((f.use_rec && f.rec_warmup > 0 && f.warmup_collage > 0.0).then_some(f.warmup_collage)),
         )
     } else if f.model == "patchvae" {
         let sampling = match f.sampling.as_str() {
@@ -168,6 +169,9 @@ impl TrainView {
                     ui.end_row();
                     ui.label("warm-up").on_hover_text("steps of the plain autoencoder (direct reconstruction: no mixing, no judges) before Algorithm 1's iterations start; each costs about a sixth of an iteration (0: the thesis's schedule)");
                     ui.add_enabled(f.use_rec, egui::DragValue::new(&mut f.rec_warmup).range(0..=1_000_000).speed(10).suffix(" steps"));
+                    ui.end_row();
+                    ui.label("λ_collage").on_hover_text("not in the thesis: in warm-up steps, also decode the batch's codes mixed chunk-wise under random masks and pull them towards the pixel collages (L1), so each chunk learns its own quadrant (0: off)");
+                    ui.add_enabled(f.use_rec && f.rec_warmup > 0, egui::DragValue::new(&mut f.warmup_collage).range(0.0..=10.0).speed(0.01));
                     ui.end_row();
                 } else if f.model == "patchvae" {
                     ui.label("parts N").on_hover_text("number of parts (paper and code: 16)");
