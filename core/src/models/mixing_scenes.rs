@@ -462,7 +462,7 @@ impl Trainable for MixingScenes {
     /// shifted by one, mask 0110.
     fn loss(&self, x: Tensor<4>, config: &MixingScenesConfig, _step: u64, _rng: &mut StdRng) -> super::StepLoss {
         let [b, ..] = x.dims();
-        let shifted = Tensor::cat(vec![x.clone().slice(1..b), x.clone().slice(0..1)], 0);
+        let shifted = next_in_batch(x.clone());
         let batch = MixBatch { reference: x, candidates: Tensor::cat(vec![shifted; 4], 0), masks: vec![QuadrantMask([false, true, true, false]); b] };
         let pass = self.generator_pass(&batch, config.generator_weights());
         super::StepLoss { total: pass.total, terms: vec![], host_terms: vec![] }
@@ -479,8 +479,7 @@ impl Trainable for MixingScenes {
         if b < 2 {
             return vec![];
         }
-        let next = Tensor::cat(vec![x.clone().slice(1..b), x.clone().slice(0..1)], 0);
-        let mixed = self.transfer(next, x, &vec![QuadrantMask([false, true, true, false]); b]);
+        let mixed = self.transfer(next_in_batch(x.clone()), x, &vec![QuadrantMask([false, true, true, false]); b]);
         vec![("mix with the next image (0110)".into(), to_host_images(mixed))]
     }
 
