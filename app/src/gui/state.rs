@@ -49,6 +49,14 @@ pub struct TrainForm {
     pub warmup_collage: f64,
 }
 
+impl TrainForm {
+    /// mixing-scenes: the warm-up steps a run from this form gets — none where the field is
+    /// 0 or greyed out (without the reconstruction term).
+    pub fn applied_warmup(&self) -> Option<u64> {
+        (self.use_rec && self.rec_warmup > 0).then_some(self.rec_warmup)
+    }
+}
+
 impl Default for TrainForm {
     fn default() -> Self {
         Self {

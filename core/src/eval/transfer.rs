@@ -240,22 +240,24 @@ pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: 
         let recon = model.reconstruct(&references);
         let recon_objects = model.reconstruct(&objects);
         let mut crops = Vec::new();
+        // Each image's four quadrant crops, cut once for the pixel shares and the judge.
+        let quadrants = |image: &[f32]| -> [Vec<f32>; 4] { std::array::from_fn(|k| crop(image, k)) };
         for (i, ((a, b, q), mask)) in chunk.iter().zip(&masks).enumerate() {
             let reconstruction = fit_image(&recon[i], size, 3);
-            let (render, object_reconstruction) = (fit_image(&mixed[i], size, 3), fit_image(&recon_objects[i], size, 3));
+            psnr_sum += psnr(&fit_image(&b.0, size, 3), &reconstruction);
+            let render = quadrants(&fit_image(&mixed[i], size, 3));
+            let reconstruction = quadrants(&reconstruction);
+            let object_reconstruction = quadrants(&fit_image(&recon_objects[i], size, 3));
             for k in 0..4 {
-                if let Some(share) = pixel_share(&crop(&render, k), &crop(&reconstruction, k), &crop(&object_reconstruction, k)) {
+                if let Some(share) = pixel_share(&render[k], &reconstruction[k], &object_reconstruction[k]) {
                     let slot = &mut shares[usize::from(k != *q)];
                     slot.0 += share;
                     slot.1 += 1;
                 }
             }
-            psnr_sum += psnr(&fit_image(&b.0, size, 3), &reconstruction);
-            let pasted = fit_image(&collage(&a.0, &b.0, *mask, size), size, 3);
+            let pasted = quadrants(&fit_image(&collage(&a.0, &b.0, *mask, size), size, 3));
             for image in [render, pasted, reconstruction] {
-                for k in 0..4 {
-                    crops.extend(crop(&image, k));
-                }
+                crops.extend(image.into_iter().flatten());
             }
         }
         let predicted = judge.classify(&crops, &device);

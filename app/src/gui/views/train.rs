@@ -46,9 +46,9 @@ pub fn form_config(state: &AppState) -> TrainConfig {
                 .with_use_rec(f.use_rec)
                 .with_use_adv(f.use_adv)
                 .with_use_cls(f.use_cls)
-                // The field is greyed out without the reconstruction term: not applied then.
-                .with_rec_warmup((f.use_rec && f.rec_warmup > 0).then_some(f.rec_warmup))
-                .with_warmup_collage((f.use_rec && f.rec_warmup > 0 && f.warmup_collage > 0.0).then_some(f.warmup_collage)),
+                .with_rec_warmup(f.applied_warmup())
+                // The collage field is greyed out without warm-up steps: not applied then.
+                .with_warmup_collage(f.applied_warmup().and((f.warmup_collage > 0.0).then_some(f.warmup_collage))),
         )
     } else if f.model == "patchvae" {
         let sampling = match f.sampling.as_str() {
@@ -171,7 +171,7 @@ impl TrainView {
                     ui.add_enabled(f.use_rec, egui::DragValue::new(&mut f.rec_warmup).range(0..=1_000_000).speed(10).suffix(" steps"));
                     ui.end_row();
                     ui.label("λ_collage").on_hover_text("not in the thesis: in warm-up steps, also decode the batch's codes mixed chunk-wise under random masks and pull them towards the pixel collages (L1), so each chunk learns its own quadrant (0: off)");
-                    ui.add_enabled(f.use_rec && f.rec_warmup > 0, egui::DragValue::new(&mut f.warmup_collage).range(0.0..=10.0).speed(0.01));
+                    ui.add_enabled(f.applied_warmup().is_some(), egui::DragValue::new(&mut f.warmup_collage).range(0.0..=10.0).speed(0.01));
                     ui.end_row();
                 } else if f.model == "patchvae" {
                     ui.label("parts N").on_hover_text("number of parts (paper and code: 16)");
