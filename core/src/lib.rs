@@ -11,3 +11,6 @@ pub mod eval;
 pub mod mixing;
 pub mod models;
 pub mod train;
+
+#[cfg(test)]
+mod flex_conv_check;
