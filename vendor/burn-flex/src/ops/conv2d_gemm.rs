@@ -28,9 +28,9 @@ use crate::{FlexTensor, Layout};
 
 use super::conv_common::{convert_bf16_to_f32, convert_f32_to_bf16};
 
-/// The largest im2col buffer built at once, in elements; larger batches go in chunks of
-/// images (the weight gradient accumulates over chunks).
-/// 4 Mi elements (16 MiB of f32) keeps the buffers below glibc's largest mmap threshold.
+/// The largest im2col buffer built at once, in elements (4 Mi: 16 MiB of f32, below glibc's
+/// largest mmap threshold); larger batches go in chunks of images (the weight gradient
+/// accumulates over chunks).
 const COLUMNS_LIMIT: usize = 1 << 22;
 
 /// The im2col block one thread builds and multiplies while it is in its cache, in elements
@@ -79,8 +79,9 @@ impl Geometry {
 }
 
 /// Reusable scratch buffers for the im2col matrices and the channel-major copies, per
-/// calling thread. Fresh multi-megabyte buffers cost a page fault per 4 KiB on first touch:
-/// a 33 MB im2col took 17 ms that way, more than the product it fed.
+/// calling thread (at most four kept, the largest). Fresh multi-megabyte buffers cost a page
+/// fault per 4 KiB on first touch, which in a first version of these kernels took longer
+/// than some of the products they fed.
 struct Scratch<T: Element> {
     buffer: Vec<u64>,
     len: usize,
@@ -197,20 +198,19 @@ impl<T> View<T> {
 
 /// `dst[m × n] (+)= lhs[m × k] · rhs[k × n]` with `dst` row-major at `dst[offset..]`.
 ///
-/// gemm's own threading splits these shapes poorly (64 output channels × 8,192 columns ran
-/// at 84 GFLOP/s on two threads against 76 on one); here the columns (or, for few of them,
-/// the rows) are cut into one block per thread, each a single-threaded product: 149.
+/// gemm's own threading splits these shapes poorly (64 × 576 × 8,192: 131–138 GFLOP/s on
+/// two threads, 81–86 on one); here the columns (or, for few of them, the rows) are cut
+/// into one block per thread, each a single-threaded product: 173 (`scripts/gemm-bench`).
 #[allow(clippy::too_many_arguments)]
 fn gemm<T: Element>(m: usize, n: usize, k: usize, dst: &mut [T], offset: usize, accumulate: bool, lhs: View<T>, rhs: View<T>, threads: usize) {
     if m == 0 || n == 0 {
         return;
     }
     assert!(dst.len() >= offset + (m - 1) * n + n, "conv2d_gemm: destination too small");
-    // Blocks of at least 64 columns (rows), split along the longer side.
+    // Split along the longer side, each block at least 64 wide and 2^19 multiply-adds
+    // (~10 µs): a smaller product is not worth waking another thread for.
     let split_columns = n >= m;
     let long = if split_columns { n } else { m };
-    // Each block at least 64 wide and 2^19 multiply-adds (~10 µs): a smaller product is
-    // not worth waking another thread for.
     const BLOCK_MIN_WORK: usize = 1 << 19;
     let blocks = threads.min(long / 64).min(m * n * k / BLOCK_MIN_WORK).max(1);
     let block = long.div_ceil(blocks);
@@ -305,9 +305,9 @@ struct Run {
 }
 
 /// For each kernel tap, the runs that cover its output plane. They are the same for every
-/// channel and image, so the im2col and col2im loops are a few block copies per plane
-/// instead of per-value bounds arithmetic (that, or a per-value offset table, cost about
-/// three cycles per value: a tenth of the training step).
+/// channel and image, so the channels-first im2col and col2im copy blocks with no
+/// per-value bounds arithmetic. (Channels-first serves inputs with few channels, the RGB
+/// stem above all, where channels-last patches would be runs of three values.)
 struct TapTable {
     runs: Vec<Vec<Run>>,
     step: usize,
