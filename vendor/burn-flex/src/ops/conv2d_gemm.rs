@@ -717,22 +717,25 @@ fn weight_grad<T: Element>(input: &[T], output_grad: &[T], g: &Geometry) -> Vec<
     #[cfg(feature = "rayon")]
     if plan.parallel_chunks {
         use rayon::prelude::*;
-        // One partial sum per worker, added up at the end.
-        let grad = starts
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .fold(
-                || vec![T::ZERO; len],
-                |mut partial, first| {
+        // One partial sum per thread over a fixed, contiguous group of chunks, added up in
+        // order: the same sum every run (a work-stealing fold would group the chunks
+        // differently from run to run, and training would stop being reproducible).
+        let starts: Vec<usize> = starts.collect();
+        let per_group = starts.len().div_ceil(threads().max(1));
+        let partials: Vec<Vec<T>> = starts
+            .par_chunks(per_group.max(1))
+            .map(|group| {
+                let mut partial = vec![T::ZERO; len];
+                for &first in group {
                     weight_grad_chunk(input, output_grad, g, &lowering, first, count(first), &mut partial, 1);
-                    partial
-                },
-            )
-            .reduce_with(|mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += *y);
-                a
+                }
+                partial
             })
-            .unwrap_or_else(|| vec![T::ZERO; len]);
+            .collect();
+        let mut grad = vec![T::ZERO; len];
+        for partial in &partials {
+            grad.iter_mut().zip(partial).for_each(|(x, y)| *x += *y);
+        }
         return g.unlowered_weight(&lowering, grad);
     }
     let mut grad = vec![T::ZERO; len];
@@ -1044,6 +1047,20 @@ mod tests {
     }
 
     #[test]
+    fn weight_gradients_are_the_same_every_run() {
+        if threads() < 2 {
+            return; // one thread: a single chunk order, nothing to check
+        }
+        let g = geometries().into_iter().find(|g| g.plan().parallel_chunks && g.batch.div_ceil(g.plan().chunk) > 2).expect("a many-chunk geometry");
+        let x: Vec<f32> = data(g.batch * g.in_channels * g.in_plane(), 8).iter().map(|&v| v as f32).collect();
+        let dy: Vec<f32> = data(g.batch * g.out_channels * g.out_plane(), 9).iter().map(|&v| v as f32).collect();
+        let first = weight_grad(&x, &dy, &g);
+        for _ in 0..20 {
+            assert!(weight_grad(&x, &dy, &g).iter().zip(&first).all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+    }
+
+    #[test]
     fn chunked_batches_give_the_same_gradients() {
         // A geometry big enough that COLUMNS_LIMIT splits the batch.
         let cin = 64;
@@ -1073,17 +1090,6 @@ mod timing {
     extern crate std;
     use std::println;
     use std::time::Instant;
-
-    fn time(label: &str, flops: f64, mut f: impl FnMut()) {
-        f();
-        let reps = 5;
-        let t = Instant::now();
-        for _ in 0..reps {
-            f();
-        }
-        let s = t.elapsed().as_secs_f64() / reps as f64;
-        println!("{label:40} {:8.3} ms {:7.1} GFLOP/s", s * 1e3, flops / s / 1e9);
-    }
 
     /// 0: automatic, 1: channels-first, 2: channels-last (timing only).
     pub(super) static FORCE_LOWERING: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
@@ -1143,36 +1149,5 @@ mod timing {
             println!("{name:15} {:7.1} ms per step", best * 1e3);
         }
         FORCE_LOWERING.store(0, core::sync::atomic::Ordering::Relaxed);
-    }
-
-    #[test]
-    #[ignore]
-    fn patchvae_shapes() {
-        let conv = |cin, size: usize, cout, k: usize, s: usize, p: usize| {
-            let out = (size + 2 * p - k) / s + 1;
-            Geometry { batch: 128, in_channels: cin, in_size: [size; 2], out_channels: cout, out_size: [out; 2], kernel: [k; 2], stride: [s; 2], padding: [p; 2], dilation: [1; 2], groups: 1 }
-        };
-        let shapes = [
-            ("conv1 7x7/2 3->64 32", conv(3, 32, 64, 7, 2, 3)),
-            ("3x3 64->64 8", conv(64, 8, 64, 3, 1, 1)),
-            ("3x3/2 64->128 8", conv(64, 8, 128, 3, 2, 1)),
-            ("1x1/2 64->128 8", conv(64, 8, 128, 1, 2, 0)),
-            ("3x3 128->128 4", conv(128, 4, 128, 3, 1, 1)),
-            ("head 3x3 128->96 4", conv(128, 4, 96, 3, 1, 1)),
-            ("deconv-eq 1x1 256->96 4", conv(256, 4, 96, 1, 1, 0)),
-            ("deconv-eq 4x4/2 128->256 8", conv(128, 8, 256, 4, 2, 1)),
-            ("deconv-eq 4x4/2 64->128 16", conv(64, 16, 128, 4, 2, 1)),
-            ("deconv-eq 4x4/2 3->64 32", conv(3, 32, 64, 4, 2, 1)),
-        ];
-        for (name, g) in shapes {
-            let x = vec![0.5f32; g.batch * g.in_channels * g.in_plane()];
-            let w = vec![0.25f32; g.out_channels * g.group_rows()];
-            let dy = vec![0.1f32; g.batch * g.out_channels * g.out_plane()];
-            let flops = 2.0 * (g.batch * g.out_plane() * g.out_channels * g.rows()) as f64;
-            time(&std::format!("{name} fwd"), flops, || { std::hint::black_box(forward(&x, &w, None, &g)); });
-            time(&std::format!("{name} dx"), flops, || { std::hint::black_box(input_grad(&dy, &w, &g)); });
-            time(&std::format!("{name} dw"), flops, || { std::hint::black_box(weight_grad(&x, &dy, &g)); });
-            time(&std::format!("{name} im2col"), 0.0, || { std::hint::black_box(im2col(&x, &g, &TapTable::new(&g), 0, g.chunk(), true).as_slice()[0]); });
-        }
     }
 }
