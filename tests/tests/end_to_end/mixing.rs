@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use crate::common::*;
-use patchwork_core::analysis::explorable::ExplorableModel;
+use patchwork_core::analysis::explorable::{ExplorableModel, Family};
 use patchwork_core::analysis::mixing::auto_mix;
 use patchwork_core::data::scenes::QuadrantScenes;
 use patchwork_core::data::{SharedSource, Split};
@@ -62,14 +62,19 @@ fn a_short_small_preset_run_lowers_the_loss_and_its_checkpoint_transfers_objects
     let index = model.neighbour_index().expect("the index comes with the checkpoint").clone();
     assert_eq!(index.lists.len(), 24);
     let (a, b) = (scenes.get(0).image, scenes.get(1).image);
-    let masks = ["0000", "1111"].map(|m| QuadrantMask::parse(m).unwrap());
-    let out = model.transfer(&a, &b, &masks).unwrap();
-    let plain = model.reconstruct(&[b.clone(), a.clone()]);
+    let out = model.transfer(&a, &b, &[QuadrantMask::default()]).unwrap();
+    let plain = model.reconstruct(std::slice::from_ref(&b));
     assert_eq!(out[0], plain[0], "mask 0000 renders the plain reconstruction");
-    // The mask is applied: every quadrant taken from the object image renders that image's
-    // reconstruction. (Whether one quadrant visibly changes a render after 14 steps depends
-    // on the float path of the run, which is no property of the code.)
-    assert_eq!(out[1], plain[1], "mask 1111 renders the object image's reconstruction");
+    // Mask 0010 changes the render. Compared in floats: after 14 steps the model's renders of
+    // any two scenes round to the same 8-bit pixels (or differ in a handful, depending on
+    // the summation order of the run), so pixels cannot tell.
+    let Family::MixingScenes { model: mixing, .. } = &model.family else { panic!("a mixing-scenes checkpoint") };
+    let (object, reference) = (model.batch(std::slice::from_ref(&a)), model.batch(std::slice::from_ref(&b)));
+    let render = |mask: &str| -> Vec<f32> {
+        mixing.transfer(object.clone(), reference.clone(), &[QuadrantMask::parse(mask).unwrap()]).into_data().try_to_vec::<f32>().unwrap()
+    };
+    let change = render("0000").iter().zip(render("0010")).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(change > 0.0, "mask 0010 changes the render");
     let mut rng = rand::rngs::StdRng::seed_from_u64(4);
     let mix = auto_mix(&model, &index, scenes.as_ref(), 3, &mut rng).unwrap();
     assert!((1..=3).contains(&mix.mask.replaced()));
