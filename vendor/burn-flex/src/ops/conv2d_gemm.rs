@@ -71,10 +71,14 @@ impl Geometry {
     fn out_channels_per_group(&self) -> usize {
         self.out_channels / self.groups
     }
+    /// Images whose im2col matrix holds at most `limit` values (at least one, at most all).
+    fn images_within(&self, limit: usize) -> usize {
+        let per_image = (self.rows() * self.out_plane()).max(1);
+        (limit / per_image).clamp(1, self.batch.max(1))
+    }
     /// Images per chunk so that the im2col buffer stays under [`COLUMNS_LIMIT`].
     fn chunk(&self) -> usize {
-        let per_image = (self.rows() * self.out_plane()).max(1);
-        (COLUMNS_LIMIT / per_image).clamp(1, self.batch.max(1))
+        self.images_within(COLUMNS_LIMIT)
     }
 }
 
@@ -449,8 +453,7 @@ struct Plan {
 impl Geometry {
     fn plan(&self) -> Plan {
         let threads = threads();
-        let per_image = (self.rows() * self.out_plane()).max(1);
-        let cached = (CACHE_COLUMNS / per_image).clamp(1, self.batch.max(1));
+        let cached = self.images_within(CACHE_COLUMNS);
         if threads > 1 && self.batch.div_ceil(cached) >= 2 * threads {
             Plan { chunk: cached, parallel_chunks: true }
         } else {
@@ -751,10 +754,6 @@ fn dims4(t: &FlexTensor) -> [usize; 4] {
     [s[0], s[1], s[2], s[3]]
 }
 
-fn contiguous(t: FlexTensor) -> FlexTensor {
-    t.into_contiguous()
-}
-
 fn make<T: Element>(data: Vec<T>, shape: [usize; 4], dtype: DType) -> FlexTensor {
     FlexTensor::new(Bytes::from_elems(data), Layout::contiguous(Shape::from(shape.to_vec())), dtype)
 }
@@ -773,19 +772,19 @@ fn dispatch(
             let tensors: Vec<FlexTensor> = tensors
                 .into_iter()
                 .map(|t| if t.dtype() == DType::BF16 { convert_bf16_to_f32(&t) } else { t })
-                .map(contiguous)
+                .map(FlexTensor::into_contiguous)
                 .collect();
             let slices: Vec<&[f32]> = tensors.iter().map(|t| t.storage::<f32>()).collect();
             let out = make(f32_fn(&slices), shape, DType::F32);
             if dtype == DType::BF16 { convert_f32_to_bf16(&out) } else { out }
         }
         DType::F64 => {
-            let tensors: Vec<FlexTensor> = tensors.into_iter().map(contiguous).collect();
+            let tensors: Vec<FlexTensor> = tensors.into_iter().map(FlexTensor::into_contiguous).collect();
             let slices: Vec<&[f64]> = tensors.iter().map(|t| t.storage::<f64>()).collect();
             make(f64_fn(&slices), shape, DType::F64)
         }
         DType::F16 => {
-            let tensors: Vec<FlexTensor> = tensors.into_iter().map(contiguous).collect();
+            let tensors: Vec<FlexTensor> = tensors.into_iter().map(FlexTensor::into_contiguous).collect();
             let slices: Vec<&[f16]> = tensors.iter().map(|t| t.storage::<f16>()).collect();
             make(f16_fn(&slices), shape, DType::F16)
         }
@@ -877,35 +876,22 @@ pub fn conv_transpose2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTens
     let out_size = transpose_output_size(xd, wd, options);
     let g = transpose_geometry(xd, wd, out_size, options);
     let shape = [g.batch, g.in_channels, out_size[0], out_size[1]];
-    let out = dispatch!(vec![x, weight], shape, |s| input_grad(s[0], s[1], &g));
-    match bias {
-        None => out,
-        Some(bias) => {
-            let plane = out_size[0] * out_size[1];
-            add_channel_bias(out, bias, shape[1], plane)
+    let mut tensors = vec![x, weight];
+    tensors.extend(bias);
+    let has_bias = tensors.len() == 3;
+    dispatch!(tensors, shape, |s| {
+        let mut out = input_grad(s[0], s[1], &g);
+        if has_bias {
+            add_bias(&mut out, s[2], g.in_plane());
         }
-    }
+        out
+    })
 }
 
-fn add_channel_bias(out: FlexTensor, bias: FlexTensor, channels: usize, plane: usize) -> FlexTensor {
-    let shape = dims4(&out);
-    let mut out = contiguous(out);
-    let bias = contiguous(if bias.dtype() != out.dtype() && bias.dtype() == DType::BF16 { convert_bf16_to_f32(&bias) } else { bias });
-    fn add<T: Element>(out: &mut [T], bias: &[T], channels: usize, plane: usize) {
-        for_each_chunk(out, plane, true, |i, row| row.iter_mut().for_each(|v| *v += bias[i % channels]));
-    }
-    match out.dtype() {
-        DType::F32 => add(out.storage_mut::<f32>(), bias.storage::<f32>(), channels, plane),
-        DType::F64 => add(out.storage_mut::<f64>(), bias.storage::<f64>(), channels, plane),
-        DType::F16 => add(out.storage_mut::<f16>(), bias.storage::<f16>(), channels, plane),
-        DType::BF16 => {
-            let sum = add_channel_bias(convert_bf16_to_f32(&out), bias, channels, plane);
-            return convert_f32_to_bf16(&sum);
-        }
-        dtype => panic!("conv_transpose2d: unsupported dtype {dtype:?}"),
-    }
-    debug_assert_eq!(dims4(&out), shape);
-    out
+/// Adds `bias[c]` to every value of channel `c` of `data` (`[B, C, plane]`).
+fn add_bias<T: Element>(data: &mut [T], bias: &[T], plane: usize) {
+    let channels = bias.len();
+    for_each_chunk(data, plane, true, |i, row| row.iter_mut().for_each(|v| *v += bias[i % channels]));
 }
 
 /// `conv_transpose2d`'s input gradient: the equivalent convolution's forward pass.
