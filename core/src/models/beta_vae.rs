@@ -13,7 +13,7 @@ use burn::prelude::*;
 use burn::tensor::activation;
 use serde::{Deserialize, Serialize};
 
-use super::blocks::{RESNET9_CHANNELS, Resnet9, batch_norm, conv, deconv};
+use super::blocks::{self, RESNET9_CHANNELS, Resnet9, batch_norm, conv, deconv};
 use super::losses::{bernoulli_nll_with_logits, edge_weighted_squared_error, gaussian_kl, reparameterize, sum_squared_error};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,7 +214,7 @@ impl Resnet9Vae {
 }
 
 fn lrelu(x: Tensor<4>) -> Tensor<4> {
-    activation::leaky_relu(x, 0.2)
+    blocks::leaky_relu(x, 0.2)
 }
 
 /// A β-VAE; exactly one of the architecture fields is set.

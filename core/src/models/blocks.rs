@@ -28,6 +28,16 @@ pub fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(channels).init(device)
 }
 
+/// LeakyReLU as `slope·x + (1 − slope)·relu(x)`: the same function as
+/// `activation::leaky_relu`, built from operations that burn's autodiff runs fused.
+/// burn 0.22's autodiff has no leaky ReLU of its own, so `activation::leaky_relu` becomes
+/// a comparison, a scaled copy and a `mask_where` whose backward allocates two tensors of
+/// zeros and masks the gradient twice: measured, it took ~8% of a PatchVAE training
+/// step's CPU time, all on the calling thread. `relu` has a fused forward and backward.
+pub fn leaky_relu<const D: usize>(x: Tensor<D>, slope: f64) -> Tensor<D> {
+    activation::relu(x.clone()).mul_scalar(1.0 - slope) + x.mul_scalar(slope)
+}
+
 /// ResNet basic block: conv-BN-ReLU-conv-BN plus an identity (or 1×1 projection) shortcut.
 #[derive(Module, Debug)]
 pub struct BasicBlock {
@@ -120,5 +130,35 @@ impl Resnet9 {
             y = block.forward(y);
         }
         y
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leaky_relu_matches_burns_in_value_and_gradient() {
+        let device = Device::flex().autodiff();
+        let values = [-3.0f32, -0.5, -1e-3, 0.0, 1e-3, 0.25, 2.0, 7.5];
+        let upstream = [1.0f32, -2.0, 0.5, 3.0, -1.0, 4.0, 0.25, -0.75];
+        let run = |fast: bool| {
+            let x = Tensor::<1>::from_floats(values, &device).require_grad();
+            let y = if fast { leaky_relu(x.clone(), 0.2) } else { activation::leaky_relu(x.clone(), 0.2) };
+            // A non-uniform upstream gradient, so each element's slope is checked.
+            let grads = (y.clone() * Tensor::<1>::from_floats(upstream, &device)).sum().backward();
+            let dx = x.grad(&grads).expect("x is tracked");
+            (y.into_data().to_vec::<f32>().unwrap(), dx.into_data().to_vec::<f32>().unwrap())
+        };
+        let ((y, dx), (y_ref, dx_ref)) = (run(true), run(false));
+        for i in 0..values.len() {
+            assert!((y[i] - y_ref[i]).abs() <= 1e-6 * y_ref[i].abs().max(1.0), "value at {}: {} vs {}", values[i], y[i], y_ref[i]);
+            // At 0 burn takes the positive side's slope (x ≥ 0 keeps x); relu's derivative
+            // there is 0, so ours gives the negative side's: both are subgradients.
+            if values[i] != 0.0 {
+                assert!((dx[i] - dx_ref[i]).abs() <= 1e-6, "gradient at {}: {} vs {}", values[i], dx[i], dx_ref[i]);
+            }
+        }
+        assert_eq!(dx[3], 0.2 * upstream[3]);
     }
 }

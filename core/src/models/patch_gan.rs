@@ -6,9 +6,8 @@
 
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::activation;
 
-use super::blocks::conv;
+use super::blocks::{self, conv};
 use super::spectral_norm::SnConv2d;
 
 /// The thesis does not give the leaky ReLU slope (spec §3.3); 0.2 as in PatchGAN.
@@ -48,9 +47,9 @@ pub struct PatchGan {
 impl PatchGan {
     /// `[b, c, h, w]` → patch logits `[b, 1, h/16, w/16]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut y = activation::leaky_relu(self.first.forward(x), LEAKY_SLOPE);
+        let mut y = blocks::leaky_relu(self.first.forward(x), LEAKY_SLOPE);
         for layer in &self.normalised {
-            y = activation::leaky_relu(layer.forward(y), LEAKY_SLOPE);
+            y = blocks::leaky_relu(layer.forward(y), LEAKY_SLOPE);
         }
         self.out.forward(y)
     }

@@ -24,7 +24,7 @@ use burn::prelude::*;
 use burn::tensor::activation;
 use serde::{Deserialize, Serialize};
 
-use super::blocks::{RESNET9_CHANNELS, Resnet9, batch_norm, conv, deconv};
+use super::blocks::{self, RESNET9_CHANNELS, Resnet9, batch_norm, conv, deconv};
 use super::losses::{bernoulli_kl, categorical_kl, edge_weighted_squared_error, gaussian_kl, sum_squared_error};
 
 /// The bottleneck is the image downscaled by this factor (the code's `scale`).
@@ -229,9 +229,9 @@ impl Discriminator {
 
     /// One logit per image, `[batch]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<1> {
-        let mut h = activation::leaky_relu(self.convs[0].forward(x), 0.2);
+        let mut h = blocks::leaky_relu(self.convs[0].forward(x), 0.2);
         for (conv, bn) in self.convs[1..].iter().zip(&self.bns) {
-            h = activation::leaky_relu(bn.forward(conv.forward(h)), 0.2);
+            h = blocks::leaky_relu(bn.forward(conv.forward(h)), 0.2);
         }
         let [b, ..] = h.dims();
         self.out.forward(h).reshape([b as i32, -1]).mean_dim(1).reshape([b])
@@ -250,9 +250,9 @@ pub struct PyramidDecoder {
 
 impl PyramidDecoder {
     pub fn forward(&self, code: Tensor<4>) -> Tensor<4> {
-        let mut h = activation::leaky_relu(self.input_bn.forward(self.input.forward(code)), 0.2);
+        let mut h = blocks::leaky_relu(self.input_bn.forward(self.input.forward(code)), 0.2);
         for (up, bn) in self.ups.iter().zip(&self.up_bns) {
-            h = activation::leaky_relu(bn.forward(up.forward(h)), 0.2);
+            h = blocks::leaky_relu(bn.forward(up.forward(h)), 0.2);
         }
         self.out.forward(h).tanh()
     }
