@@ -163,7 +163,7 @@ impl Element for f16 {
 
 /// Calls `f(i, chunk)` for each `chunk_len`-long chunk of `data`, over the threads if
 /// `parallel`.
-fn for_each_chunk<T: Send>(data: &mut [T], chunk_len: usize, parallel: bool, f: impl Fn(usize, &mut [T]) + Send + Sync) {
+pub(crate) fn for_each_chunk<T: Send>(data: &mut [T], chunk_len: usize, parallel: bool, f: impl Fn(usize, &mut [T]) + Send + Sync) {
     if chunk_len == 0 {
         return;
     }
@@ -894,6 +894,39 @@ fn add_bias<T: Element>(data: &mut [T], bias: &[T], plane: usize) {
     for_each_chunk(data, plane, true, |i, row| row.iter_mut().for_each(|v| *v += bias[i % channels]));
 }
 
+/// The bias gradient of `conv2d` and `conv_transpose2d` alike: the output gradient summed
+/// per channel over the batch and the plane. burn's default first copies the whole gradient
+/// transposed to `[C, B·H·W]`; this reads it once where it lies.
+pub fn bias_backward(bias: FlexTensor, output_grad: FlexTensor) -> FlexTensor {
+    let [batch, channels, h, w] = dims4(&output_grad);
+    let bias_shape = bias.layout().shape().clone();
+    dispatch!(vec![output_grad], [channels, 1, 1, 1], |s| channel_sums(s[0], batch, channels, h * w)).reshape(bias_shape)
+}
+
+/// Per-channel sums of `[batch, channels, plane]` data. Each plane is summed in `LANES`
+/// interleaved partial sums (so the loop vectorises without reordering float additions
+/// behind the compiler's back), then the planes are added in batch order: the result is the
+/// same on every run.
+fn channel_sums<T: Element>(data: &[T], batch: usize, channels: usize, plane: usize) -> Vec<T> {
+    const LANES: usize = 16;
+    let mut sums = vec![T::ZERO; channels];
+    for (row, values) in data[..batch * channels * plane].chunks_exact(plane).enumerate() {
+        let mut lanes = [T::ZERO; LANES];
+        let mut blocks = values.chunks_exact(LANES);
+        for block in &mut blocks {
+            for (lane, &v) in lanes.iter_mut().zip(block) {
+                *lane += v;
+            }
+        }
+        let mut sum = T::ZERO;
+        for v in lanes.into_iter().chain(blocks.remainder().iter().copied()) {
+            sum += v;
+        }
+        sums[row % channels] += sum;
+    }
+    sums
+}
+
 /// `conv_transpose2d`'s input gradient: the equivalent convolution's forward pass.
 pub fn conv_transpose2d_x_backward(weight: FlexTensor, output_grad: FlexTensor, options: &ConvTransposeOptions<2>) -> FlexTensor {
     let (wd, yd) = (dims4(&weight), dims4(&output_grad));
@@ -1066,6 +1099,26 @@ mod tests {
         let chunked = weight_grad(&x, &dy, &g);
         for (a, b) in chunked.iter().zip(&summed) {
             assert!((a - b).abs() < 1e-2 * (1.0 + b.abs()), "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn bias_gradient_sums_each_channel_over_batch_and_plane() {
+        // Planes shorter and longer than the 16 lanes, with a remainder.
+        for [batch, channels, h, w] in [[3, 5, 7, 3], [2, 4, 1, 1], [4, 3, 9, 5]] {
+            let dy = data(batch * channels * h * w, 11);
+            let sums = channel_sums(&dy, batch, channels, h * w);
+            for c in 0..channels {
+                let expected: f64 = (0..batch).flat_map(|b| dy[(b * channels + c) * h * w..][..h * w].iter()).sum();
+                assert!((sums[c] - expected).abs() < 1e-12, "channel {c}: {} vs {expected}", sums[c]);
+            }
+            // Through the tensor entry point, in f32, to the bias's own shape.
+            let tensor = |values: Vec<f32>, shape: Vec<usize>| FlexTensor::new(Bytes::from_elems(values), Layout::contiguous(Shape::from(shape)), DType::F32);
+            let grad = bias_backward(tensor(vec![0.0; channels], vec![channels]), tensor(dy.iter().map(|&v| v as f32).collect(), vec![batch, channels, h, w]));
+            assert_eq!(grad.layout().shape().to_vec(), vec![channels]);
+            for (a, b) in grad.storage::<f32>().iter().zip(&sums) {
+                assert!((*a as f64 - b).abs() < 1e-5, "{a} vs {b}");
+            }
         }
     }
 }

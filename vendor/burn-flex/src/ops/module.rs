@@ -2,12 +2,12 @@
 //!
 //! These operations power neural network modules like convolutions and pooling.
 
-use crate::ops::{conv, conv_transpose, conv2d_gemm, deform_conv, interpolate, pool};
+use crate::ops::{batch_norm, conv, conv_transpose, conv2d_gemm, deform_conv, interpolate, pool};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
     DType, Element, TensorMetadata,
     ops::{
-        AttentionModuleOptions, ConvOptions, ConvTransposeOptions, DeformConv2dBackward,
+        AttentionModuleOptions, BatchNormTrain, BatchNormTrainBackward, ConvOptions, ConvTransposeOptions, DeformConv2dBackward,
         DeformConvOptions, FloatTensorOps, IntTensorOps, InterpolateMode, InterpolateOptions,
         MaxPool2dBackward, MaxPool2dWithIndices, ModuleOps, conv::pad_asymmetric_conv_input,
     },
@@ -299,6 +299,52 @@ impl ModuleOps<Flex> for Flex {
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
         conv2d_gemm::conv2d_weight_backward(x, weight, output_grad, &options)
+    }
+
+    // Patchwork: training-mode batch norm in a few passes for f32 (batch_norm.rs) instead
+    // of burn's default composition over transposed copies.
+    fn batch_norm_train(
+        x: FloatTensor<Flex>,
+        gamma: FloatTensor<Flex>,
+        beta: FloatTensor<Flex>,
+        epsilon: f64,
+    ) -> BatchNormTrain<Flex> {
+        if batch_norm::fused(&[&x, &gamma, &beta]) {
+            return batch_norm::train(x, gamma, beta, epsilon);
+        }
+        batch_norm::train_composed(x, gamma, beta, epsilon)
+    }
+
+    fn batch_norm_train_backward(
+        x: FloatTensor<Flex>,
+        gamma: FloatTensor<Flex>,
+        mean: FloatTensor<Flex>,
+        variance: FloatTensor<Flex>,
+        epsilon: f64,
+        output_grad: FloatTensor<Flex>,
+    ) -> BatchNormTrainBackward<Flex> {
+        if batch_norm::fused(&[&x, &gamma, &mean, &variance, &output_grad]) {
+            return batch_norm::train_backward(x, gamma, mean, variance, epsilon, output_grad);
+        }
+        batch_norm::train_backward_composed(x, gamma, mean, variance, epsilon, output_grad)
+    }
+
+    // Patchwork: the bias gradient summed where the output gradient lies (conv2d_gemm.rs)
+    // instead of burn's default, which copies it transposed first.
+    fn conv2d_bias_backward(
+        _x: FloatTensor<Flex>,
+        bias: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+    ) -> FloatTensor<Flex> {
+        conv2d_gemm::bias_backward(bias, output_grad)
+    }
+
+    fn conv_transpose2d_bias_backward(
+        _x: FloatTensor<Flex>,
+        bias: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+    ) -> FloatTensor<Flex> {
+        conv2d_gemm::bias_backward(bias, output_grad)
     }
 
     fn conv_transpose2d_x_backward(
