@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod eval;
+pub mod memory;
 pub mod mixing;
 pub mod models;
 pub mod train;
