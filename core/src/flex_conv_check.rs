@@ -1,11 +1,12 @@
-//! The CPU backend's convolutions, checked through burn's public API against a direct
-//! computation: forward values and every gradient, for the shapes Patchwork's models use.
-//! burn-flex is patched in from `vendor/burn-flex` with convolution kernels of our own
-//! (`vendor/burn-flex/PATCHWORK.md`); this is what guards them from the model's side.
+//! The CPU backend's convolutions and training-mode batch norm, checked through burn's
+//! public API against a direct computation: forward values and every gradient, for the
+//! shapes Patchwork's models use. burn-flex is patched in from `vendor/burn-flex` with
+//! kernels of our own for both (`vendor/burn-flex/PATCHWORK.md`); this is what guards them
+//! from the model's side.
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use burn::tensor::module::{conv_transpose2d, conv2d};
+use burn::tensor::module::{batch_norm_train, conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
 /// One convolution to check; `transposed` reads `weight` as `[C_in, C_out, k, k]`.
@@ -116,5 +117,49 @@ fn flex_convolutions_and_their_gradients_match_a_direct_computation() {
     ];
     for case in &cases {
         check(case);
+    }
+}
+
+/// Batch norm with the batch's statistics against the textbook formulas in f64, for a
+/// batch large enough to be spread over threads and for a 2-D (`BatchNorm1d`) input.
+#[test]
+fn flex_batch_norm_and_its_gradients_match_a_direct_computation() {
+    let device = Device::flex().autodiff();
+    let normal = Distribution::Normal(0.0, 1.0);
+    for (batch, channels, plane) in [(16usize, 8usize, 576usize), (5, 3, 7), (9, 4, 1)] {
+        let x = (Tensor::<3>::random([batch, channels, plane], normal, &device) * 2.0 + 0.5).require_grad();
+        let gamma = Tensor::<1>::random([channels], normal, &device).require_grad();
+        let beta = Tensor::<1>::random([channels], normal, &device).require_grad();
+        let r = Tensor::<3>::random([batch, channels, plane], normal, &device);
+        let eps = 1e-5;
+        let out = batch_norm_train(x.clone(), gamma.clone(), beta.clone(), eps);
+        let grads = (out.output.clone() * r.clone()).sum().backward();
+        let (xs, gs, bs, rs) = (host(x.clone()), host(gamma.clone()), host(beta.clone()), host(r));
+        let index = |b: usize, c: usize, p: usize| (b * channels + c) * plane + p;
+        let n = (batch * plane) as f64;
+        let (mut y, mut gx) = (vec![0.0; xs.len()], vec![0.0; xs.len()]);
+        let (mut means, mut variances, mut dgamma, mut dbeta) = (vec![], vec![], vec![], vec![]);
+        for c in 0..channels {
+            let values = || (0..batch).flat_map(move |b| (0..plane).map(move |p| index(b, c, p)));
+            let mean = values().map(|i| xs[i]).sum::<f64>() / n;
+            let variance = values().map(|i| (xs[i] - mean).powi(2)).sum::<f64>() / n;
+            let inv_std = 1.0 / (variance + eps).sqrt();
+            let x_hat = |i: usize| (xs[i] - mean) * inv_std;
+            let (sum_r, sum_r_xhat) = (values().map(|i| rs[i]).sum::<f64>(), values().map(|i| rs[i] * x_hat(i)).sum::<f64>());
+            for i in values() {
+                y[i] = gs[c] * x_hat(i) + bs[c];
+                gx[i] = gs[c] * inv_std * (rs[i] - sum_r / n - x_hat(i) * sum_r_xhat / n);
+            }
+            means.push(mean);
+            variances.push(variance);
+            dgamma.push(sum_r_xhat);
+            dbeta.push(sum_r);
+        }
+        assert_close("batch norm y", &host(out.output), &y);
+        assert_close("batch norm mean", &host(out.mean), &means);
+        assert_close("batch norm variance", &host(out.variance), &variances);
+        assert_close("batch norm dL/dx", &host(x.grad(&grads).expect("x gradient")), &gx);
+        assert_close("batch norm dL/dgamma", &host(gamma.grad(&grads).expect("gamma gradient")), &dgamma);
+        assert_close("batch norm dL/dbeta", &host(beta.grad(&grads).expect("beta gradient")), &dbeta);
     }
 }

@@ -148,7 +148,7 @@ mod tests {
             // A non-uniform upstream gradient, so each element's slope is checked.
             let grads = (y.clone() * Tensor::<1>::from_floats(upstream, &device)).sum().backward();
             let dx = x.grad(&grads).expect("x is tracked");
-            (y.into_data().to_vec::<f32>().unwrap(), dx.into_data().to_vec::<f32>().unwrap())
+            (y.into_data().try_to_vec::<f32>().unwrap(), dx.into_data().try_to_vec::<f32>().unwrap())
         };
         let ((y, dx), (y_ref, dx_ref)) = (run(true), run(false));
         for i in 0..values.len() {
