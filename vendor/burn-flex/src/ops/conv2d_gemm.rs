@@ -616,11 +616,43 @@ fn forward_chunk<T: Element>(input: &[T], weight: &[T], bias: Option<&[T]>, g: &
         Lowering::ChannelsLast => {
             let x = channels_last(input, g, first, count, parallel);
             let cols = im2col_last(x.as_slice(), g, count, parallel);
+            if g.out_channels <= NARROW_OUTPUT {
+                // Yᵀ[N, O] = cols[N, K] · Wᵀ[K, O]: in this orientation gemm reads the patch
+                // matrix where it lies; in the other it first packs all of it, which costs
+                // about as much as a product with this few output channels.
+                let (lhs, rhs) = (View::rows(cols.as_slice(), 0, k), View::transposed(weight, 0, k));
+                gemm(n, g.out_channels, k, product.as_mut_slice(), 0, false, lhs, rhs, threads);
+                position_major(product.as_slice(), g.out_channels, plane, bias, dst, parallel);
+                return;
+            }
             let (lhs, rhs) = (View::rows(weight, 0, k), View::transposed(cols.as_slice(), 0, k));
             gemm(g.out_channels, n, k, product.as_mut_slice(), 0, false, lhs, rhs, threads);
         }
     }
     batch_major(product.as_slice(), g.out_channels, plane, count, bias, dst, parallel);
+}
+
+/// Up to this many output channels (per group) a channels-last forward pass and a
+/// channels-first weight gradient compute the transposed product (see [`forward_chunk`]):
+/// the dense blocks' 16-channel layers, the occurrence head.
+const NARROW_OUTPUT: usize = 32;
+
+/// `[count·plane, channels]` (a row per position, as the transposed product leaves it) into
+/// `[count, channels, plane]`, plus the bias.
+fn position_major<T: Element>(data: &[T], channels: usize, plane: usize, bias: Option<&[T]>, out: &mut [T], parallel: bool) {
+    for_each_chunk(out, channels * plane, parallel, |b, dst| {
+        let src = &data[b * plane * channels..][..plane * channels];
+        for (p, row) in src.chunks_exact(channels).enumerate() {
+            for (c, &v) in row.iter().enumerate() {
+                dst[c * plane + p] = v;
+            }
+        }
+        if let Some(bias) = bias {
+            for (row, &b) in dst.chunks_exact_mut(plane).zip(bias) {
+                row.iter_mut().for_each(|v| *v += b);
+            }
+        }
+    });
 }
 
 /// The convolution of `input` (`[B, C_in, H, W]`) with `weight` (`[C_out, C_in/g, kh, kw]`).
@@ -697,6 +729,21 @@ fn weight_grad_chunk<T: Element>(input: &[T], output_grad: &[T], g: &Geometry, l
         Lowering::ChannelsFirst(taps) => {
             let cols = im2col(input, g, taps, first, count, parallel);
             for group in 0..g.groups {
+                if og <= NARROW_OUTPUT {
+                    // dWᵀ[K, O] = cols[K, N] · dYᵀ[N, O], added transposed: as in
+                    // `forward_chunk`, this orientation spares gemm packing the patch matrix.
+                    let mut transposed = Scratch::new(k * og);
+                    let lhs = View::rows(cols.as_slice(), group * k * n, n);
+                    let rhs = View::transposed(dy.as_slice(), group * og * n, n);
+                    gemm(k, og, n, transposed.as_mut_slice(), 0, false, lhs, rhs, threads);
+                    let dst = &mut grad[group * og * k..][..og * k];
+                    for (tap, row) in transposed.as_slice().chunks_exact(og).enumerate() {
+                        for (o, &v) in row.iter().enumerate() {
+                            dst[o * k + tap] += v;
+                        }
+                    }
+                    continue;
+                }
                 let lhs = View::rows(dy.as_slice(), group * og * n, n);
                 let rhs = View::transposed(cols.as_slice(), group * k * n, n);
                 gemm(og, k, n, grad, group * og * k, true, lhs, rhs, threads);
@@ -1013,6 +1060,11 @@ mod tests {
             g(9, 24, [9, 9], 5, [4, 3], 2, 1, 1, 1),
             g(3, 20, [6, 7], 4, [3, 3], 1, 2, 2, 1),
             g(16, 16, [15, 15], 6, [4, 4], 2, 1, 1, 2),
+            // Channels-last with more than NARROW_OUTPUT output channels (the others have
+            // fewer): the product in its untransposed orientation.
+            g(8, 32, [6, 6], 40, [3, 3], 1, 1, 1, 1),
+            // Channels-first with more than NARROW_OUTPUT output channels.
+            g(2, 3, [8, 8], 36, [3, 3], 1, 1, 1, 1),
         ]
     }
 
@@ -1023,6 +1075,10 @@ mod tests {
         }
         assert!(geometries().iter().any(|g| matches!(g.lowering(), Lowering::ChannelsLast)));
         assert!(geometries().iter().any(|g| matches!(g.lowering(), Lowering::ChannelsFirst(_))));
+        for narrow in [true, false] {
+            assert!(geometries().iter().any(|g| matches!(g.lowering(), Lowering::ChannelsLast) && (g.out_channels <= NARROW_OUTPUT) == narrow));
+            assert!(geometries().iter().any(|g| matches!(g.lowering(), Lowering::ChannelsFirst(_)) && (g.out_channels_per_group() <= NARROW_OUTPUT) == narrow));
+        }
         for g in geometries() {
             let x = data(g.batch * g.in_channels * g.in_plane(), 1);
             let w = data(g.out_channels * g.group_rows(), 2);
