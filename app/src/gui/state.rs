@@ -50,6 +50,23 @@ pub struct TrainForm {
 }
 
 impl TrainForm {
+    /// Switches the form to `model`, with the settings its family trains with by default:
+    /// mixing scenes the thesis's batch of 12 references, lr_G 2e-4 and 64×64 scenes; back
+    /// from it, the other families' defaults (which its values would otherwise carry over).
+    pub fn switch_model(&mut self, model: &str) {
+        if self.model == model {
+            return;
+        }
+        let leaving_mixing = self.model == "mixing-scenes";
+        self.model = model.to_string();
+        if model == "mixing-scenes" {
+            (self.batch_size, self.lr, self.image_size) = (12, 2e-4, 64);
+        } else if leaving_mixing {
+            let defaults = Self::default();
+            (self.batch_size, self.lr, self.image_size) = (defaults.batch_size, defaults.lr, defaults.image_size);
+        }
+    }
+
     /// mixing-scenes: the warm-up steps a run from this form gets — none where the field is
     /// 0 or greyed out (without the reconstruction term).
     pub fn applied_warmup(&self) -> Option<u64> {
@@ -355,5 +372,22 @@ impl AppState {
             parts.push(m.clone());
         }
         parts.join("   •   ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switching_model_applies_each_familys_defaults_and_back() {
+        let mut form = TrainForm { batch_size: 100, ..TrainForm::default() };
+        form.switch_model("beta-vae");
+        assert_eq!((form.batch_size, form.image_size), (100, 32), "a switch between the VAE families keeps the user's values");
+        form.switch_model("mixing-scenes");
+        assert_eq!((form.model.as_str(), form.batch_size, form.lr, form.image_size), ("mixing-scenes", 12, 2e-4, 64));
+        form.switch_model("patchvae");
+        let defaults = TrainForm::default();
+        assert_eq!((form.model.as_str(), form.batch_size, form.lr, form.image_size), ("patchvae", defaults.batch_size, defaults.lr, defaults.image_size));
     }
 }

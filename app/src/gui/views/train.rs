@@ -132,11 +132,8 @@ impl TrainView {
                 ui.label("model").on_hover_text("patchvae: parts with occurrence maps and appearances (Gupta et al.)\nbeta-vae: one latent vector (Higgins et al.)\nmixing-scenes: four quadrant chunks, trained by mixing scenes (Algorithm 1); 64×64 colour, e.g. the quadrant scenes");
                 egui::ComboBox::from_id_salt("model").selected_text(&f.model).show_ui(ui, |ui| {
                     for m in ["patchvae", "beta-vae", "mixing-scenes"] {
-                        if ui.selectable_value(&mut f.model, m.to_string(), m).changed() && m == "mixing-scenes" {
-                            // The thesis's batch of 12 references and lr_G 2e-4.
-                            f.batch_size = 12;
-                            f.lr = 2e-4;
-                            f.image_size = 64;
+                        if ui.selectable_label(f.model == m, m).clicked() {
+                            f.switch_model(m);
                         }
                     }
                 });
