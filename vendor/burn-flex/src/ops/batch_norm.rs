@@ -18,7 +18,7 @@ use burn_backend::ops::{FloatTensorOps, ModuleOps};
 use burn_backend::{DType, Scalar, TensorMetadata};
 use burn_std::{Bytes, Shape};
 
-use super::conv2d_gemm::for_each_chunk;
+use super::conv2d_gemm::{for_each_chunk, lane_sum};
 use crate::{Flex, FlexTensor, Layout};
 
 /// Below this many values a reduction stays on the calling thread.
@@ -46,28 +46,6 @@ fn per_row<R: Send>(rows: usize, plane: usize, f: impl Fn(usize) -> R + Send + S
         return (0..rows).into_par_iter().map(f).collect();
     }
     (0..rows).map(f).collect()
-}
-
-/// Adds up `f(i)` for `i < n` in 16 interleaved partial sums, so the loop vectorises
-/// without reordering float additions behind the compiler's back.
-#[inline(always)]
-fn lane_sum(n: usize, f: impl Fn(usize) -> f32) -> f64 {
-    const LANES: usize = 16;
-    let mut lanes = [0f32; LANES];
-    let whole = n / LANES * LANES;
-    for start in (0..whole).step_by(LANES) {
-        for (j, lane) in lanes.iter_mut().enumerate() {
-            *lane += f(start + j);
-        }
-    }
-    let mut sum = 0f64;
-    for v in lanes {
-        sum += v as f64;
-    }
-    for i in whole..n {
-        sum += f(i) as f64;
-    }
-    sum
 }
 
 /// Per-channel totals of per-row values (rows are `[batch, channels]` in order).
@@ -104,12 +82,12 @@ pub fn train(x: FlexTensor, gamma: FlexTensor, beta: FlexTensor, epsilon: f64) -
     // Two passes (mean, then squared deviations) rather than E[x²] − E[x]², which cancels.
     let sums = per_row(batch * channels, plane, |r| {
         let row = row(xs, r, plane);
-        lane_sum(plane, |i| row[i])
+        lane_sum(plane, |i| row[i]) as f64
     });
     let mean: Vec<f64> = channel_totals(&sums, channels).into_iter().map(|s| s / count).collect();
     let squares = per_row(batch * channels, plane, |r| {
         let (row, m) = (row(xs, r, plane), mean[r % channels] as f32);
-        lane_sum(plane, |i| (row[i] - m) * (row[i] - m))
+        lane_sum(plane, |i| (row[i] - m) * (row[i] - m)) as f64
     });
     let variance: Vec<f64> = channel_totals(&squares, channels).into_iter().map(|s| s / count).collect();
 
@@ -152,7 +130,7 @@ pub fn train_backward(
     // Σ dy and Σ dy·(x − mean) per row, in one pass.
     let sums = per_row(batch * channels, plane, |r| {
         let (x, dy, m) = (row(xs, r, plane), row(dys, r, plane), mean[r % channels]);
-        (lane_sum(plane, |i| dy[i]), lane_sum(plane, |i| dy[i] * (x[i] - m)))
+        (lane_sum(plane, |i| dy[i]) as f64, lane_sum(plane, |i| dy[i] * (x[i] - m)) as f64)
     });
     let beta_grad = channel_totals(&sums.iter().map(|s| s.0).collect::<Vec<_>>(), channels);
     let centred_dot = channel_totals(&sums.iter().map(|s| s.1).collect::<Vec<_>>(), channels);

@@ -144,7 +144,7 @@ impl<T: Element> Drop for Scratch<T> {
 }
 
 /// The element types the kernels run natively (gemm has f32, f64 and f16 kernels).
-trait Element: bytemuck::Pod + Send + Sync + 'static + core::ops::AddAssign {
+pub(crate) trait Element: bytemuck::Pod + Send + Sync + 'static + core::ops::AddAssign {
     const ZERO: Self;
     const ONE: Self;
 }
@@ -584,8 +584,7 @@ fn col2im_last<T: Element>(cols: &[T], g: &Geometry, grad: &mut [T], parallel: b
 }
 
 /// `[count, H, W, C]` back to `[count, C, H, W]` in `out`.
-fn channels_first<T: Element>(data: &[T], g: &Geometry, out: &mut [T], parallel: bool) {
-    let (channels, plane) = (g.in_channels, g.in_plane());
+fn channels_first<T: Element>(data: &[T], channels: usize, plane: usize, out: &mut [T], parallel: bool) {
     for_each_chunk(out, plane * channels, parallel, |b, dst| {
         let src = &data[b * plane * channels..][..plane * channels];
         for (c, dst) in dst.chunks_exact_mut(plane).enumerate() {
@@ -622,7 +621,10 @@ fn forward_chunk<T: Element>(input: &[T], weight: &[T], bias: Option<&[T]>, g: &
                 // about as much as a product with this few output channels.
                 let (lhs, rhs) = (View::rows(cols.as_slice(), 0, k), View::transposed(weight, 0, k));
                 gemm(n, g.out_channels, k, product.as_mut_slice(), 0, false, lhs, rhs, threads);
-                position_major(product.as_slice(), g.out_channels, plane, bias, dst, parallel);
+                channels_first(product.as_slice(), g.out_channels, plane, dst, parallel);
+                if let Some(bias) = bias {
+                    add_bias(dst, bias, plane, parallel);
+                }
                 return;
             }
             let (lhs, rhs) = (View::rows(weight, 0, k), View::transposed(cols.as_slice(), 0, k));
@@ -636,24 +638,6 @@ fn forward_chunk<T: Element>(input: &[T], weight: &[T], bias: Option<&[T]>, g: &
 /// channels-first weight gradient compute the transposed product (see [`forward_chunk`]):
 /// the dense blocks' 16-channel layers, the occurrence head.
 const NARROW_OUTPUT: usize = 32;
-
-/// `[count·plane, channels]` (a row per position, as the transposed product leaves it) into
-/// `[count, channels, plane]`, plus the bias.
-fn position_major<T: Element>(data: &[T], channels: usize, plane: usize, bias: Option<&[T]>, out: &mut [T], parallel: bool) {
-    for_each_chunk(out, channels * plane, parallel, |b, dst| {
-        let src = &data[b * plane * channels..][..plane * channels];
-        for (p, row) in src.chunks_exact(channels).enumerate() {
-            for (c, &v) in row.iter().enumerate() {
-                dst[c * plane + p] = v;
-            }
-        }
-        if let Some(bias) = bias {
-            for (row, &b) in dst.chunks_exact_mut(plane).zip(bias) {
-                row.iter_mut().for_each(|v| *v += b);
-            }
-        }
-    });
-}
 
 /// The convolution of `input` (`[B, C_in, H, W]`) with `weight` (`[C_out, C_in/g, kh, kw]`).
 fn forward<T: Element>(input: &[T], weight: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
@@ -695,7 +679,7 @@ fn input_grad_chunk<T: Element>(output_grad: &[T], weight: &[T], g: &Geometry, l
             let mut grad = Scratch::new(dst.len());
             grad.as_mut_slice().iter_mut().for_each(|v| *v = T::ZERO);
             col2im_last(cols.as_slice(), g, grad.as_mut_slice(), parallel);
-            channels_first(grad.as_slice(), g, dst, parallel);
+            channels_first(grad.as_slice(), g.in_channels, g.in_plane(), dst, parallel);
         }
     }
 }
@@ -929,16 +913,16 @@ pub fn conv_transpose2d(x: FlexTensor, weight: FlexTensor, bias: Option<FlexTens
     dispatch!(tensors, shape, |s| {
         let mut out = input_grad(s[0], s[1], &g);
         if has_bias {
-            add_bias(&mut out, s[2], g.in_plane());
+            add_bias(&mut out, s[2], g.in_plane(), true);
         }
         out
     })
 }
 
 /// Adds `bias[c]` to every value of channel `c` of `data` (`[B, C, plane]`).
-fn add_bias<T: Element>(data: &mut [T], bias: &[T], plane: usize) {
+fn add_bias<T: Element>(data: &mut [T], bias: &[T], plane: usize, parallel: bool) {
     let channels = bias.len();
-    for_each_chunk(data, plane, true, |i, row| row.iter_mut().for_each(|v| *v += bias[i % channels]));
+    for_each_chunk(data, plane, parallel, |i, row| row.iter_mut().for_each(|v| *v += bias[i % channels]));
 }
 
 /// The bias gradient of `conv2d` and `conv_transpose2d` alike: the output gradient summed
@@ -950,28 +934,33 @@ pub fn bias_backward(bias: FlexTensor, output_grad: FlexTensor) -> FlexTensor {
     dispatch!(vec![output_grad], [channels, 1, 1, 1], |s| channel_sums(s[0], batch, channels, h * w)).reshape(bias_shape)
 }
 
-/// Per-channel sums of `[batch, channels, plane]` data. Each plane is summed in `LANES`
-/// interleaved partial sums (so the loop vectorises without reordering float additions
-/// behind the compiler's back), then the planes are added in batch order: the result is the
-/// same on every run.
+/// Per-channel sums of `[batch, channels, plane]` data: each plane by [`lane_sum`], then the
+/// planes added in batch order, so the result is the same on every run.
 fn channel_sums<T: Element>(data: &[T], batch: usize, channels: usize, plane: usize) -> Vec<T> {
-    const LANES: usize = 16;
     let mut sums = vec![T::ZERO; channels];
     for (row, values) in data[..batch * channels * plane].chunks_exact(plane).enumerate() {
-        let mut lanes = [T::ZERO; LANES];
-        let mut blocks = values.chunks_exact(LANES);
-        for block in &mut blocks {
-            for (lane, &v) in lanes.iter_mut().zip(block) {
-                *lane += v;
-            }
-        }
-        let mut sum = T::ZERO;
-        for v in lanes.into_iter().chain(blocks.remainder().iter().copied()) {
-            sum += v;
-        }
-        sums[row % channels] += sum;
+        sums[row % channels] += lane_sum(plane, |i| values[i]);
     }
     sums
+}
+
+/// `f(0) + … + f(n − 1)` in 16 interleaved partial sums, so the loop vectorises without
+/// reordering float additions behind the compiler's back.
+#[inline(always)]
+pub(crate) fn lane_sum<T: Element>(n: usize, f: impl Fn(usize) -> T) -> T {
+    const LANES: usize = 16;
+    let mut lanes = [T::ZERO; LANES];
+    let whole = n / LANES * LANES;
+    for start in (0..whole).step_by(LANES) {
+        for (j, lane) in lanes.iter_mut().enumerate() {
+            *lane += f(start + j);
+        }
+    }
+    let mut sum = T::ZERO;
+    for v in lanes.into_iter().chain((whole..n).map(f)) {
+        sum += v;
+    }
+    sum
 }
 
 /// `conv_transpose2d`'s input gradient: the equivalent convolution's forward pass.
