@@ -180,6 +180,30 @@ pub(crate) fn for_each_chunk<T: Send>(data: &mut [T], chunk_len: usize, parallel
     data.chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| f(i, chunk));
 }
 
+/// A new `len`-long buffer, zeroed and then filled chunk by chunk: `f(i, chunk)` for each
+/// `chunk_len`-long chunk, over the threads if `parallel`. Each chunk is zeroed by the thread
+/// that fills it, in that core's cache, instead of the whole buffer by the calling thread
+/// while the others wait (~2 % of a PatchVAE step's CPU samples were that `memset`).
+pub(crate) fn zeroed_by_chunk<T: Element>(len: usize, chunk_len: usize, parallel: bool, f: impl Fn(usize, &mut [T]) + Send + Sync) -> Vec<T> {
+    use core::mem::MaybeUninit;
+    let mut buffer: Vec<MaybeUninit<T>> = Vec::with_capacity(len);
+    // SAFETY: `MaybeUninit` values need no initialisation; the capacity is `len`.
+    unsafe { buffer.set_len(len) };
+    for_each_chunk(&mut buffer, chunk_len.max(1), parallel, |i, chunk| {
+        // SAFETY: all-zero bytes are a valid `T` (`T: Pod`), so after `write_bytes` every
+        // element of the chunk is initialised; `MaybeUninit<T>` has `T`'s layout.
+        let chunk = unsafe {
+            core::ptr::write_bytes(chunk.as_mut_ptr(), 0, chunk.len());
+            &mut *(chunk as *mut [MaybeUninit<T>] as *mut [T])
+        };
+        f(i, chunk);
+    });
+    // SAFETY: the chunks cover the buffer and each was initialised above; pointer,
+    // length and capacity come from the same vector, whose element layout is `T`'s.
+    let mut buffer = core::mem::ManuallyDrop::new(buffer);
+    unsafe { Vec::from_raw_parts(buffer.as_mut_ptr() as *mut T, len, buffer.capacity()) }
+}
+
 /// A row-major or transposed view of a matrix for [`gemm`]: element (i, j) at
 /// `ptr + i·row_stride + j·col_stride`.
 #[derive(Clone, Copy)]
@@ -511,8 +535,9 @@ impl Geometry {
     /// `[C_out, C, kh, kw]` → `[C_out, kh, kw, C]` (`last`), or back.
     fn move_taps<T: Element>(&self, weight: &[T], last: bool) -> Vec<T> {
         let (channels, taps) = (self.in_channels, self.kernel[0] * self.kernel[1]);
-        let mut out = vec![T::ZERO; weight.len()];
-        for (dst, src) in out.chunks_exact_mut(channels * taps).zip(weight.chunks_exact(channels * taps)) {
+        let row = channels * taps;
+        zeroed_by_chunk(weight.len(), row, true, |o, dst| {
+            let src = &weight[o * row..][..row];
             for c in 0..channels {
                 for t in 0..taps {
                     let (first, last_index) = (c * taps + t, t * channels + c);
@@ -523,8 +548,7 @@ impl Geometry {
                     }
                 }
             }
-        }
-        out
+        })
     }
 }
 
@@ -641,18 +665,15 @@ const NARROW_OUTPUT: usize = 32;
 
 /// The convolution of `input` (`[B, C_in, H, W]`) with `weight` (`[C_out, C_in/g, kh, kw]`).
 fn forward<T: Element>(input: &[T], weight: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
-    let mut out = vec![T::ZERO; g.batch * g.out_channels * g.out_plane()];
     let (plan, lowering) = (g.plan(), g.lowering());
     let weight = g.lowered_weight(&lowering, weight);
     let image = g.out_channels * g.out_plane();
-    if plan.parallel_chunks {
-        for_each_chunk(&mut out, plan.chunk * image, true, |i, dst| forward_chunk(input, &weight, bias, g, &lowering, i * plan.chunk, dst, 1));
-    } else {
-        for (i, dst) in out.chunks_mut(plan.chunk * image.max(1)).enumerate() {
-            forward_chunk(input, &weight, bias, g, &lowering, i * plan.chunk, dst, threads());
-        }
-    }
-    out
+    // Chunks in parallel, each product single-threaded; or one chunk after another, each
+    // product over the threads.
+    let threads = if plan.parallel_chunks { 1 } else { threads() };
+    zeroed_by_chunk(g.batch * image, plan.chunk * image, plan.parallel_chunks, |i, dst| {
+        forward_chunk(input, &weight, bias, g, &lowering, i * plan.chunk, dst, threads)
+    })
 }
 
 /// Images `first..` of the input gradient, into `dst` (those images of it).
@@ -687,18 +708,13 @@ fn input_grad_chunk<T: Element>(output_grad: &[T], weight: &[T], g: &Geometry, l
 /// The gradient of [`forward`] with respect to its input, from `output_grad`
 /// (`[B, C_out, out_h, out_w]`).
 fn input_grad<T: Element>(output_grad: &[T], weight: &[T], g: &Geometry) -> Vec<T> {
-    let mut grad = vec![T::ZERO; g.batch * g.in_channels * g.in_plane()];
     let (plan, lowering) = (g.plan(), g.lowering());
     let weight = g.lowered_weight(&lowering, weight);
     let image = g.in_channels * g.in_plane();
-    if plan.parallel_chunks {
-        for_each_chunk(&mut grad, plan.chunk * image, true, |i, dst| input_grad_chunk(output_grad, &weight, g, &lowering, i * plan.chunk, dst, 1));
-    } else {
-        for (i, dst) in grad.chunks_mut(plan.chunk * image.max(1)).enumerate() {
-            input_grad_chunk(output_grad, &weight, g, &lowering, i * plan.chunk, dst, threads());
-        }
-    }
-    grad
+    let threads = if plan.parallel_chunks { 1 } else { threads() };
+    zeroed_by_chunk(g.batch * image, plan.chunk * image, plan.parallel_chunks, |i, dst| {
+        input_grad_chunk(output_grad, &weight, g, &lowering, i * plan.chunk, dst, threads)
+    })
 }
 
 /// Adds images `first..first + count`'s share of the weight gradient to `grad` (in the

@@ -120,6 +120,7 @@ pub mod reduce;
 pub mod repeat_dim;
 pub mod slice;
 pub mod sort;
+mod spans;
 mod transaction;
 pub mod unary;
 pub mod unfold;
