@@ -126,7 +126,7 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 println!(
-                    "{} on held-out quadrant scenes ({} transfers, {}):\n  model:       transferred {:.1}%, kept {:.1}%\n  collage:     transferred {:.1}%, kept {:.1}%  (the judge's ceiling)\n  no transfer: transferred {:.1}%, kept {:.1}%  (reference reconstruction)\n  judge accuracy on test quadrants {:.1}%; reconstruction PSNR {:.2} dB\n  pixel share (0 = the reference's reconstruction, 1 = the object's): transferred quadrant {:.3}, kept quadrants {:.3}",
+                    "{} on held-out quadrant scenes ({} transfers, {}):\n  model:       transferred {:.1}%, kept {:.1}%\n  collage:     transferred {:.1}%, kept {:.1}%  (the judge's ceiling)\n  no transfer: transferred {:.1}%, kept {:.1}%  (reference reconstruction)\n  judge accuracy on test quadrants {:.1}%; reconstruction PSNR {:.2} dB\n  pixel share (0 = the reference's reconstruction, 1 = the object's): transferred quadrant {:.3}, kept quadrants {:.3}\n  judge trained on the model's reconstructions ({:.1}% on reconstructed test quadrants, {:.1}% on those with an object):\n    model transferred {:.1}%, kept {:.1}%; no transfer {:.1}%, {:.1}%",
                     args.checkpoint.display(),
                     report.pairs,
                     device.description,
@@ -139,7 +139,13 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
                     report.judge_accuracy,
                     report.recon_psnr,
                     report.pixel_share.transferred,
-                    report.pixel_share.kept
+                    report.pixel_share.kept,
+                    report.reconstruction_judge.accuracy,
+                    report.reconstruction_judge.object_accuracy,
+                    report.reconstruction_judge.model.transferred,
+                    report.reconstruction_judge.model.kept,
+                    report.reconstruction_judge.no_transfer.transferred,
+                    report.reconstruction_judge.no_transfer.kept
                 );
             }
             Ok(())

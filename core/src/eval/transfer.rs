@@ -11,7 +11,8 @@
 //! The judge can only score what a model renders recognisably; a blurry model's transfers
 //! can be right in colour and layout yet unreadable to it. So the report also says, without
 //! the judge, where the render's quadrants sit between the two inputs' own reconstructions
-//! (the *pixel share*, see [`PixelShares`]).
+//! (the *pixel share*, see [`PixelShares`]), and scores the renders again with a second
+//! judge trained on the model's own reconstructions (see [`ReconstructionJudge`]).
 //!
 //! The judge: a small CNN (3 conv + pool layers, 32/64/128 maps, one linear layer) on 32×32
 //! quadrant crops, 11 classes (Fashion-MNIST's 10 and "empty"), trained with Adam on
@@ -31,7 +32,7 @@ use serde::Serialize;
 use super::quality::psnr;
 use crate::analysis::explorable::ExplorableModel;
 use crate::analysis::mixing::{crop_chw, quadrant_collage};
-use crate::data::scenes::{QUADRANT, QuadrantScenes, SceneTruth};
+use crate::data::scenes::{QUADRANT, QuadrantScenes, TEST_SCENES};
 use crate::data::{HostImage, ImageSource, Split, fit_image};
 use crate::mixing::QuadrantMask;
 use crate::models::blocks::conv;
@@ -90,6 +91,24 @@ pub struct TransferReport {
     pub recon_psnr: f64,
     /// The judge-free measure of the model's transfers.
     pub pixel_share: PixelShares,
+    /// The same protocol scored by a judge trained on the model's own reconstructions.
+    pub reconstruction_judge: ReconstructionJudge,
+}
+
+/// A second judge, trained on the model's plain reconstructions of the judge's training
+/// scenes (ground-truth labels): it reads the model's renders, blur and all, as well as the
+/// model renders anything. Its transferred score says whether the transfer carries the
+/// object's class; the first judge's says whether it looks like the real object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReconstructionJudge {
+    /// Its accuracy on the model's reconstructions of test-scene quadrants: its ceiling.
+    pub accuracy: f64,
+    /// The same on the quadrants that hold an object: the ceiling of `model.transferred`
+    /// (a transferred quadrant always holds one).
+    pub object_accuracy: f64,
+    pub model: Accuracies,
+    /// The reference's plain reconstruction (mask ignored): transferring nothing.
+    pub no_transfer: Accuracies,
 }
 
 /// One quadrant's pixel share (see [`PixelShares`]); None where the two reconstructions
@@ -150,28 +169,54 @@ fn class_of(truth: Option<u32>) -> usize {
     truth.map_or(EMPTY_CLASS, |c| c as usize)
 }
 
-/// Crops and labels of every quadrant of scenes `0..n` of `source`.
-fn quadrant_set(source: &QuadrantScenes, n: usize) -> (Vec<f32>, Vec<usize>) {
-    let mut crops = Vec::new();
+/// Scenes `0..n` of `source` and the classes of their quadrants (4 per scene, in order).
+fn scenes(source: &QuadrantScenes, n: usize) -> (Vec<HostImage>, Vec<usize>) {
+    let mut images = Vec::new();
     let mut labels = Vec::new();
     for i in 0..n.min(source.len()) {
-        let sample = source.get(i);
-        let chw = fit_image(&sample.image, 2 * QUADRANT, 3);
-        let truth = SceneTruth::from_factors(&sample.factors).unwrap_or(SceneTruth([None; 4]));
-        for q in 0..4 {
-            crops.extend(crop(&chw, q));
-            labels.push(class_of(truth.0[q]));
-        }
+        let (image, truth) = source.render(i);
+        images.push(image);
+        labels.extend(truth.0.map(class_of));
     }
-    (crops, labels)
+    (images, labels)
+}
+
+/// The four quadrant crops of each image, in order.
+fn quadrant_crops(images: &[HostImage]) -> Vec<f32> {
+    images.iter().flat_map(|image| {
+        let chw = fit_image(image, 2 * QUADRANT, 3);
+        (0..4).flat_map(move |q| crop(&chw, q))
+    }).collect()
+}
+
+/// `model`'s plain reconstructions of `images`, a batch at a time.
+fn reconstructions(model: &ExplorableModel, images: &[HostImage]) -> Vec<HostImage> {
+    images.chunks(64).flat_map(|chunk| model.reconstruct(chunk)).collect()
 }
 
 /// Trains the judge on training-scene quadrants; returns it (inference) and its accuracy
 /// on test-scene quadrants.
 pub fn train_judge(settings: &TransferSettings, device: &Device) -> anyhow::Result<(QuadrantJudge, f64)> {
-    let train = QuadrantScenes::open(Split::Train, settings.judge_scenes)?;
-    let test = QuadrantScenes::open(Split::Test, 0)?;
-    let (crops, labels) = quadrant_set(&train, settings.judge_scenes);
+    let (train, train_labels) = scenes(&QuadrantScenes::open(Split::Train, settings.judge_scenes)?, settings.judge_scenes);
+    let (test, test_labels) = scenes(&QuadrantScenes::open(Split::Test, 0)?, TEST_SCENES);
+    let (judge, accuracy, _) = fit_judge((&quadrant_crops(&train), &train_labels), (&quadrant_crops(&test), &test_labels), settings, device);
+    Ok((judge, accuracy))
+}
+
+/// The same judge, trained on `model`'s plain reconstructions of the same training scenes
+/// (ground-truth labels); its accuracies (all quadrants, quadrants holding an object) are on
+/// reconstructions of the test scenes.
+pub fn train_reconstruction_judge(model: &ExplorableModel, settings: &TransferSettings) -> anyhow::Result<(QuadrantJudge, f64, f64)> {
+    let (train, train_labels) = scenes(&QuadrantScenes::open(Split::Train, settings.judge_scenes)?, settings.judge_scenes);
+    let (test, test_labels) = scenes(&QuadrantScenes::open(Split::Test, 0)?, TEST_SCENES);
+    let (train, test) = (reconstructions(model, &train), reconstructions(model, &test));
+    Ok(fit_judge((&quadrant_crops(&train), &train_labels), (&quadrant_crops(&test), &test_labels), settings, &model.device()))
+}
+
+/// Trains a judge on `train` (crops, labels); returns it (inference), its accuracy on `test`
+/// and its accuracy on the test quadrants that hold an object.
+fn fit_judge(train: (&[f32], &[usize]), test: (&[f32], &[usize]), settings: &TransferSettings, device: &Device) -> (QuadrantJudge, f64, f64) {
+    let (crops, labels) = train;
     let ad = device.clone().autodiff();
     let mut judge = crate::models::init_seeded(&ad, settings.seed, QuadrantJudge::new);
     let mut optimizer = AdamConfig::new().init();
@@ -192,10 +237,20 @@ pub fn train_judge(settings: &TransferSettings, device: &Device) -> anyhow::Resu
         }
     }
     let judge = judge.valid();
-    let (test_crops, test_labels) = quadrant_set(&test, test.len());
-    let predicted = judge.classify(&test_crops, device);
-    let correct = predicted.iter().zip(&test_labels).filter(|(p, l)| p == l).count();
-    Ok((judge, 100.0 * correct as f64 / test_labels.len().max(1) as f64))
+    let (test_crops, test_labels) = test;
+    let predicted = judge.classify(test_crops, device);
+    let (all, objects) = accuracies(&predicted, test_labels);
+    (judge, all, objects)
+}
+
+/// % of `predicted` classes equal to `labels`: over all quadrants, and over those whose
+/// label is an object (not [`EMPTY_CLASS`]).
+fn accuracies(predicted: &[usize], labels: &[usize]) -> (f64, f64) {
+    let percent_correct = |objects_only: bool| {
+        let scored: Vec<bool> = predicted.iter().zip(labels).filter(|(_, l)| !objects_only || **l != EMPTY_CLASS).map(|(p, l)| p == l).collect();
+        100.0 * scored.iter().filter(|&&hit| hit).count() as f64 / scored.len().max(1) as f64
+    };
+    (percent_correct(false), percent_correct(true))
 }
 
 /// Runs the protocol on `model` (a mixing-scenes model) with a freshly trained judge.
@@ -207,6 +262,9 @@ pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: 
     progress("training the quadrant judge on ground-truth scenes");
     let (judge, judge_accuracy) = train_judge(settings, &device)?;
     progress(&format!("judge accuracy on test quadrants: {judge_accuracy:.2}%"));
+    progress("training a second judge on the model's reconstructions of the same scenes");
+    let (recon_judge, recon_judge_accuracy, recon_judge_object_accuracy) = train_reconstruction_judge(model, settings)?;
+    progress(&format!("its accuracy on reconstructed test quadrants: {recon_judge_accuracy:.2}% ({recon_judge_object_accuracy:.2}% on those with an object)"));
     let test = QuadrantScenes::open(Split::Test, 0)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(settings.seed ^ 0x7a5f);
     let mut scene_order: Vec<usize> = (0..test.len()).collect();
@@ -227,7 +285,9 @@ pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: 
         anyhow::bail!("no usable scene pairs");
     }
     progress(&format!("transferring {} quadrants", pairs.len()));
-    let mut counts = [[0usize; 2]; 3];
+    // Transferred and kept hits: the first judge on the render, the collage and the
+    // reference's reconstruction; the second judge on the render and the reconstruction.
+    let mut counts = [[0usize; 2]; 5];
     let mut psnr_sum = 0.0;
     // Sums and counts of pixel shares: transferred quadrants, kept quadrants.
     let mut shares = [(0.0f64, 0usize); 2];
@@ -261,8 +321,10 @@ pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: 
             }
         }
         let predicted = judge.classify(&crops, &device);
+        let predicted_on_reconstructions = recon_judge.classify(&crops, &device);
         for (i, (a, b, q)) in chunk.iter().enumerate() {
-            for (variant, count) in counts.iter_mut().enumerate() {
+            let scored = [(&predicted, 0), (&predicted, 1), (&predicted, 2), (&predicted_on_reconstructions, 0), (&predicted_on_reconstructions, 2)];
+            for ((predicted, variant), count) in scored.into_iter().zip(counts.iter_mut()) {
                 let p = &predicted[(i * 3 + variant) * 4..(i * 3 + variant + 1) * 4];
                 count[0] += usize::from(p[*q] == class_of(a.1.0[*q]));
                 count[1] += (0..4).filter(|&k| k != *q && p[k] == class_of(b.1.0[k])).count();
@@ -279,6 +341,7 @@ pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: 
         judge_accuracy,
         recon_psnr: psnr_sum / n as f64,
         pixel_share: PixelShares { transferred: shares[0].0 / shares[0].1.max(1) as f64, kept: shares[1].0 / shares[1].1.max(1) as f64 },
+        reconstruction_judge: ReconstructionJudge { accuracy: recon_judge_accuracy, object_accuracy: recon_judge_object_accuracy, model: acc(counts[3]), no_transfer: acc(counts[4]) },
     })
 }
 
@@ -312,6 +375,15 @@ mod tests {
         // 11 classes, "empty" 30% of the time (always answering "empty" scores 30%): well
         // above that after a short run.
         assert!(accuracy > 45.0, "{accuracy}");
+    }
+
+    #[test]
+    fn object_accuracy_leaves_empty_quadrants_out() {
+        // Four quadrants: two empty (both right), two objects (one right).
+        let labels = [EMPTY_CLASS, 3, EMPTY_CLASS, 7];
+        let predicted = [EMPTY_CLASS, 3, EMPTY_CLASS, 1];
+        assert_eq!(accuracies(&predicted, &labels), (75.0, 50.0));
+        assert_eq!(accuracies(&[], &[]), (0.0, 0.0));
     }
 
     #[test]
