@@ -181,12 +181,22 @@ fn scenes(source: &QuadrantScenes, n: usize) -> (Vec<HostImage>, Vec<usize>) {
     (images, labels)
 }
 
+/// The judges' training scenes and the test scenes, each with its quadrants' classes.
+type LabelledScenes = (Vec<HostImage>, Vec<usize>);
+fn judge_scenes(settings: &TransferSettings) -> anyhow::Result<(LabelledScenes, LabelledScenes)> {
+    let train = scenes(&QuadrantScenes::open(Split::Train, settings.judge_scenes)?, settings.judge_scenes);
+    Ok((train, scenes(&QuadrantScenes::open(Split::Test, 0)?, TEST_SCENES)))
+}
+
 /// The four quadrant crops of each image, in order.
 fn quadrant_crops(images: &[HostImage]) -> Vec<f32> {
-    images.iter().flat_map(|image| {
-        let chw = fit_image(image, 2 * QUADRANT, 3);
-        (0..4).flat_map(move |q| crop(&chw, q))
-    }).collect()
+    images
+        .iter()
+        .flat_map(|image| {
+            let chw = fit_image(image, 2 * QUADRANT, 3);
+            (0..4).flat_map(move |q| crop(&chw, q))
+        })
+        .collect()
 }
 
 /// `model`'s plain reconstructions of `images`, a batch at a time.
@@ -197,8 +207,7 @@ fn reconstructions(model: &ExplorableModel, images: &[HostImage]) -> Vec<HostIma
 /// Trains the judge on training-scene quadrants; returns it (inference) and its accuracy
 /// on test-scene quadrants.
 pub fn train_judge(settings: &TransferSettings, device: &Device) -> anyhow::Result<(QuadrantJudge, f64)> {
-    let (train, train_labels) = scenes(&QuadrantScenes::open(Split::Train, settings.judge_scenes)?, settings.judge_scenes);
-    let (test, test_labels) = scenes(&QuadrantScenes::open(Split::Test, 0)?, TEST_SCENES);
+    let ((train, train_labels), (test, test_labels)) = judge_scenes(settings)?;
     let (judge, accuracy, _) = fit_judge((&quadrant_crops(&train), &train_labels), (&quadrant_crops(&test), &test_labels), settings, device);
     Ok((judge, accuracy))
 }
@@ -207,8 +216,7 @@ pub fn train_judge(settings: &TransferSettings, device: &Device) -> anyhow::Resu
 /// (ground-truth labels); its accuracies (all quadrants, quadrants holding an object) are on
 /// reconstructions of the test scenes.
 pub fn train_reconstruction_judge(model: &ExplorableModel, settings: &TransferSettings) -> anyhow::Result<(QuadrantJudge, f64, f64)> {
-    let (train, train_labels) = scenes(&QuadrantScenes::open(Split::Train, settings.judge_scenes)?, settings.judge_scenes);
-    let (test, test_labels) = scenes(&QuadrantScenes::open(Split::Test, 0)?, TEST_SCENES);
+    let ((train, train_labels), (test, test_labels)) = judge_scenes(settings)?;
     let (train, test) = (reconstructions(model, &train), reconstructions(model, &test));
     Ok(fit_judge((&quadrant_crops(&train), &train_labels), (&quadrant_crops(&test), &test_labels), settings, &model.device()))
 }
