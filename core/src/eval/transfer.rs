@@ -207,24 +207,15 @@ fn reconstructions(model: &ExplorableModel, images: &[HostImage]) -> Vec<HostIma
 /// Trains the judge on training-scene quadrants; returns it (inference) and its accuracy
 /// on test-scene quadrants.
 pub fn train_judge(settings: &TransferSettings, device: &Device) -> anyhow::Result<(QuadrantJudge, f64)> {
-    let ((train, train_labels), (test, test_labels)) = judge_scenes(settings)?;
-    let (judge, accuracy, _) = fit_judge((&quadrant_crops(&train), &train_labels), (&quadrant_crops(&test), &test_labels), settings, device);
+    let (train, test) = judge_scenes(settings)?;
+    let (judge, accuracy, _) = fit_judge(&train, &test, settings, device);
     Ok((judge, accuracy))
 }
 
-/// The same judge, trained on `model`'s plain reconstructions of the same training scenes
-/// (ground-truth labels); its accuracies (all quadrants, quadrants holding an object) are on
-/// reconstructions of the test scenes.
-pub fn train_reconstruction_judge(model: &ExplorableModel, settings: &TransferSettings) -> anyhow::Result<(QuadrantJudge, f64, f64)> {
-    let ((train, train_labels), (test, test_labels)) = judge_scenes(settings)?;
-    let (train, test) = (reconstructions(model, &train), reconstructions(model, &test));
-    Ok(fit_judge((&quadrant_crops(&train), &train_labels), (&quadrant_crops(&test), &test_labels), settings, &model.device()))
-}
-
-/// Trains a judge on `train` (crops, labels); returns it (inference), its accuracy on `test`
-/// and its accuracy on the test quadrants that hold an object.
-fn fit_judge(train: (&[f32], &[usize]), test: (&[f32], &[usize]), settings: &TransferSettings, device: &Device) -> (QuadrantJudge, f64, f64) {
-    let (crops, labels) = train;
+/// Trains a judge on the quadrants of `train`; returns it (inference), its accuracy on the
+/// quadrants of `test` and its accuracy on those of them that hold an object.
+fn fit_judge(train: &LabelledScenes, test: &LabelledScenes, settings: &TransferSettings, device: &Device) -> (QuadrantJudge, f64, f64) {
+    let (crops, labels) = (quadrant_crops(&train.0), &train.1);
     let ad = device.clone().autodiff();
     let mut judge = crate::models::init_seeded(&ad, settings.seed, QuadrantJudge::new);
     let mut optimizer = AdamConfig::new().init();
@@ -245,9 +236,8 @@ fn fit_judge(train: (&[f32], &[usize]), test: (&[f32], &[usize]), settings: &Tra
         }
     }
     let judge = judge.valid();
-    let (test_crops, test_labels) = test;
-    let predicted = judge.classify(test_crops, device);
-    let (all, objects) = accuracies(&predicted, test_labels);
+    let predicted = judge.classify(&quadrant_crops(&test.0), device);
+    let (all, objects) = accuracies(&predicted, &test.1);
     (judge, all, objects)
 }
 
@@ -268,10 +258,13 @@ pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: 
     }
     let device = model.device();
     progress("training the quadrant judge on ground-truth scenes");
-    let (judge, judge_accuracy) = train_judge(settings, &device)?;
+    let (judge_train, judge_test) = judge_scenes(settings)?;
+    let (judge, judge_accuracy, _) = fit_judge(&judge_train, &judge_test, settings, &device);
     progress(&format!("judge accuracy on test quadrants: {judge_accuracy:.2}%"));
+    // The second judge: the same scenes and labels, as `model` reconstructs them.
     progress("training a second judge on the model's reconstructions of the same scenes");
-    let (recon_judge, recon_judge_accuracy, recon_judge_object_accuracy) = train_reconstruction_judge(model, settings)?;
+    let reconstructed = |(images, labels): &LabelledScenes| (reconstructions(model, images), labels.clone());
+    let (recon_judge, recon_judge_accuracy, recon_judge_object_accuracy) = fit_judge(&reconstructed(&judge_train), &reconstructed(&judge_test), settings, &device);
     progress(&format!("its accuracy on reconstructed test quadrants: {recon_judge_accuracy:.2}% ({recon_judge_object_accuracy:.2}% on those with an object)"));
     let test = QuadrantScenes::open(Split::Test, 0)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(settings.seed ^ 0x7a5f);
