@@ -1249,5 +1249,23 @@ mod timing {
             println!("{name:15} {:7.1} ms per step", best * 1e3);
         }
         FORCE_LOWERING.store(0, core::sync::atomic::Ordering::Relaxed);
+        // Per layer and pass (automatic lowering): where the step's convolution time goes.
+        println!("{:34} {:>5} {:>16} {:>16} {:>16}", "layer (C_in, size, C_out, k, s)", "times", "forward ms GF/s", "dx ms GF/s", "dw ms GF/s");
+        for ((g, times, needs_dx, transposed), (x, w, dy)) in layers.iter().zip(&data) {
+            let flop = 2.0 * (g.batch * g.out_plane() * g.out_channels * g.group_rows()) as f64;
+            let best = |f: &dyn Fn()| {
+                (0..5).map(|_| {
+                    let t = Instant::now();
+                    f();
+                    t.elapsed().as_secs_f64()
+                }).fold(f64::MAX, f64::min)
+            };
+            let fwd = best(&|| { std::hint::black_box(forward(x, w, None, g)); });
+            let dx = best(&|| { std::hint::black_box(input_grad(dy, w, g)); });
+            let dw = best(&|| { std::hint::black_box(weight_grad(x, dy, g)); });
+            let cell = |t: f64| std::format!("{:7.2} {:6.1}", t * 1e3, flop / t / 1e9);
+            let name = std::format!("{}{:?}", if *transposed { "T " } else { "" }, (g.in_channels, g.in_size[0], g.out_channels, g.kernel[0], g.stride[0]));
+            println!("{name:34} {times:>5} {:>16} {:>16} {:>16}{}", cell(fwd), cell(dx), cell(dw), if *needs_dx { "" } else { "  (dx unused)" });
+        }
     }
 }

@@ -255,9 +255,30 @@ pub fn sinh(tensor: FlexTensor) -> FlexTensor {
     unary_op(tensor, |x| x.sinh(), |x| x.sinh())
 }
 
-/// Hyperbolic tangent
+/// Hyperbolic tangent (f32, f16 and bf16 through [`tanh_f32`]).
 pub fn tanh(tensor: FlexTensor) -> FlexTensor {
-    unary_op(tensor, |x| x.tanh(), |x| x.tanh())
+    unary_op(tensor, tanh_f32, |x| x.tanh())
+}
+
+/// `tanh` for f32 as a rational function of `x` (Patchwork; Eigen's `generic_fast_tanh_float`
+/// coefficients): relative error below 4e-7 (at most 6 ulp, near |x| = 6; glibc's
+/// `tanhf`: 2 ulp), NaN, ±0 and ±∞ as `f32::tanh`. Unlike `tanhf` (a call into libm per
+/// value, which took ~2 % of a PatchVAE training step's CPU samples for its decoder's
+/// output) it has no branches or calls, so the element loop vectorises.
+#[inline]
+pub(crate) fn tanh_f32(x: f32) -> f32 {
+    // tanh rounds to ±1 beyond this.
+    const CLAMP: f32 = 7.905_311_1;
+    #[allow(clippy::excessive_precision)]
+    const ALPHA: [f32; 7] = [4.89352455891786e-3, 6.37261928875436e-4, 1.48572235717979e-5, 5.12229709037114e-8, -8.60467152213735e-11, 2.00018790482477e-13, -2.76076847742355e-16];
+    #[allow(clippy::excessive_precision)]
+    const BETA: [f32; 4] = [4.89352518554385e-3, 2.26843463243900e-3, 1.18534705686654e-4, 1.19825839466702e-6];
+    let c = x.clamp(-CLAMP, CLAMP);
+    let x2 = c * c;
+    let p = ALPHA.iter().rev().fold(0.0, |acc, &a| acc * x2 + a) * c;
+    let q = BETA.iter().rev().fold(0.0, |acc, &b| acc * x2 + b);
+    // Near zero tanh x = x to f32 precision, and the ratio would round it.
+    if x.abs() < 4e-4 { x } else { p / q }
 }
 
 /// Inverse cosine (arccos)
@@ -378,6 +399,26 @@ pub fn erf_f64(x: f64) -> f64 {
 #[cfg(test)]
 #[allow(clippy::excessive_precision)]
 mod tests {
+
+    /// Patchwork's `tanh_f32` against f64's `tanh`, over [-12, 12] (every 97th f32) and the
+    /// special values.
+    #[test]
+    fn tanh_f32_is_within_four_parts_in_ten_million() {
+        use super::tanh_f32;
+        let mut x = -12.0f32;
+        while x < 12.0 {
+            let (ours, exact) = (tanh_f32(x) as f64, (x as f64).tanh());
+            assert!((ours - exact).abs() <= 4e-7 * exact.abs(), "tanh({x}) = {ours}, not {exact}");
+            assert!(ours.abs() <= 1.0);
+            let bits = x.to_bits();
+            x = if x == 0.0 { f32::from_bits(1) } else if x < 0.0 && bits - 97 >= 0x8000_0000 { f32::from_bits(bits - 97) } else if x < 0.0 { 0.0 } else { f32::from_bits(bits + 97) };
+        }
+        assert!(tanh_f32(f32::NAN).is_nan());
+        assert_eq!(tanh_f32(f32::INFINITY), 1.0);
+        assert_eq!(tanh_f32(f32::NEG_INFINITY), -1.0);
+        assert_eq!(tanh_f32(-0.0).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(tanh_f32(20.0), 1.0);
+    }
     use alloc::vec;
     use burn_backend::TensorData;
 
