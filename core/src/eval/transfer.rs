@@ -208,14 +208,15 @@ fn reconstructions(model: &ExplorableModel, images: &[HostImage]) -> Vec<HostIma
 /// on test-scene quadrants.
 pub fn train_judge(settings: &TransferSettings, device: &Device) -> anyhow::Result<(QuadrantJudge, f64)> {
     let (train, test) = judge_scenes(settings)?;
-    let (judge, accuracy, _) = fit_judge(&train, &test, settings, device);
+    let (judge, accuracy, _) = fit_judge((&train.0, &train.1), (&test.0, &test.1), settings, device);
     Ok((judge, accuracy))
 }
 
-/// Trains a judge on the quadrants of `train`; returns it (inference), its accuracy on the
-/// quadrants of `test` and its accuracy on those of them that hold an object.
-fn fit_judge(train: &LabelledScenes, test: &LabelledScenes, settings: &TransferSettings, device: &Device) -> (QuadrantJudge, f64, f64) {
-    let (crops, labels) = (quadrant_crops(&train.0), &train.1);
+/// Trains a judge on the quadrants of the `train` images (their classes beside them);
+/// returns it (inference), its accuracy on the quadrants of `test` and its accuracy on those
+/// of them that hold an object.
+fn fit_judge(train: (&[HostImage], &[usize]), test: (&[HostImage], &[usize]), settings: &TransferSettings, device: &Device) -> (QuadrantJudge, f64, f64) {
+    let (crops, labels) = (quadrant_crops(train.0), train.1);
     let ad = device.clone().autodiff();
     let mut judge = crate::models::init_seeded(&ad, settings.seed, QuadrantJudge::new);
     let mut optimizer = AdamConfig::new().init();
@@ -236,8 +237,8 @@ fn fit_judge(train: &LabelledScenes, test: &LabelledScenes, settings: &TransferS
         }
     }
     let judge = judge.valid();
-    let predicted = judge.classify(&quadrant_crops(&test.0), device);
-    let (all, objects) = accuracies(&predicted, &test.1);
+    let predicted = judge.classify(&quadrant_crops(test.0), device);
+    let (all, objects) = accuracies(&predicted, test.1);
     (judge, all, objects)
 }
 
@@ -258,17 +259,20 @@ pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: 
     }
     let device = model.device();
     progress("training the quadrant judge on ground-truth scenes");
-    let (judge_train, judge_test) = judge_scenes(settings)?;
-    let (judge, judge_accuracy, _) = fit_judge(&judge_train, &judge_test, settings, &device);
+    let ((train_images, train_labels), (test_images, test_labels)) = judge_scenes(settings)?;
+    let (judge, judge_accuracy, _) = fit_judge((&train_images, &train_labels), (&test_images, &test_labels), settings, &device);
     progress(&format!("judge accuracy on test quadrants: {judge_accuracy:.2}%"));
-    // The second judge: the same scenes and labels, as `model` reconstructs them.
+    // The second judge: the same scenes and labels, as `model` reconstructs them. The test
+    // scenes' reconstructions serve the transfers below too.
     progress("training a second judge on the model's reconstructions of the same scenes");
-    let reconstructed = |(images, labels): &LabelledScenes| (reconstructions(model, images), labels.clone());
-    let (recon_judge, recon_judge_accuracy, recon_judge_object_accuracy) = fit_judge(&reconstructed(&judge_train), &reconstructed(&judge_test), settings, &device);
+    let test_reconstructions = reconstructions(model, &test_images);
+    let (recon_judge, recon_judge_accuracy, recon_judge_object_accuracy) =
+        fit_judge((&reconstructions(model, &train_images), &train_labels), (&test_reconstructions, &test_labels), settings, &device);
     progress(&format!("its accuracy on reconstructed test quadrants: {recon_judge_accuracy:.2}% ({recon_judge_object_accuracy:.2}% on those with an object)"));
-    let test = QuadrantScenes::open(Split::Test, 0)?;
+    // The classes of test scene `i`'s quadrants.
+    let classes = |i: usize| &test_labels[4 * i..4 * i + 4];
     let mut rng = rand::rngs::StdRng::seed_from_u64(settings.seed ^ 0x7a5f);
-    let mut scene_order: Vec<usize> = (0..test.len()).collect();
+    let mut scene_order: Vec<usize> = (0..test_images.len()).collect();
     scene_order.shuffle(&mut rng);
     // Pairs (object scene, reference scene, quadrant): a quadrant where the object scene
     // has an object whose class differs from what the reference has there.
@@ -277,8 +281,8 @@ pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: 
         if pairs.len() >= settings.pairs || pair.len() < 2 {
             break;
         }
-        let (a, b) = (test.render(pair[0]), test.render(pair[1]));
-        if let Some(q) = (0..4).find(|&q| a.1.0[q].is_some() && a.1.0[q] != b.1.0[q]) {
+        let (a, b) = (pair[0], pair[1]);
+        if let Some(q) = (0..4).find(|&q| classes(a)[q] != EMPTY_CLASS && classes(a)[q] != classes(b)[q]) {
             pairs.push((a, b, q));
         }
     }
@@ -295,40 +299,38 @@ pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: 
     let size = 2 * QUADRANT;
     for chunk in pairs.chunks(64) {
         let masks: Vec<QuadrantMask> = chunk.iter().map(|(_, _, q)| QuadrantMask(std::array::from_fn(|k| k == *q))).collect();
-        let objects: Vec<HostImage> = chunk.iter().map(|(a, ..)| a.0.clone()).collect();
-        let references: Vec<HostImage> = chunk.iter().map(|(_, b, _)| b.0.clone()).collect();
+        let objects: Vec<HostImage> = chunk.iter().map(|&(a, ..)| test_images[a].clone()).collect();
+        let references: Vec<HostImage> = chunk.iter().map(|&(_, b, _)| test_images[b].clone()).collect();
         let mixed = model.transfer_pairs(&objects, &references, &masks).ok_or_else(|| anyhow::anyhow!("the model cannot transfer"))?;
-        let recon = model.reconstruct(&references);
-        let recon_objects = model.reconstruct(&objects);
         let mut crops = Vec::new();
         // Each image's four quadrant crops, cut once for the pixel shares and the judge.
         let quadrants = |image: &[f32]| -> [Vec<f32>; 4] { std::array::from_fn(|k| crop(image, k)) };
-        for (i, ((a, b, q), mask)) in chunk.iter().zip(&masks).enumerate() {
-            let reconstruction = fit_image(&recon[i], size, 3);
-            psnr_sum += psnr(&fit_image(&b.0, size, 3), &reconstruction);
+        for (i, (&(a, b, q), mask)) in chunk.iter().zip(&masks).enumerate() {
+            let reconstruction = fit_image(&test_reconstructions[b], size, 3);
+            psnr_sum += psnr(&fit_image(&references[i], size, 3), &reconstruction);
             let render = quadrants(&fit_image(&mixed[i], size, 3));
             let reconstruction = quadrants(&reconstruction);
-            let object_reconstruction = quadrants(&fit_image(&recon_objects[i], size, 3));
+            let object_reconstruction = quadrants(&fit_image(&test_reconstructions[a], size, 3));
             for k in 0..4 {
                 if let Some(share) = pixel_share(&render[k], &reconstruction[k], &object_reconstruction[k]) {
-                    let slot = &mut shares[usize::from(k != *q)];
+                    let slot = &mut shares[usize::from(k != q)];
                     slot.0 += share;
                     slot.1 += 1;
                 }
             }
-            let pasted = quadrants(&fit_image(&collage(&a.0, &b.0, *mask, size), size, 3));
+            let pasted = quadrants(&fit_image(&collage(&objects[i], &references[i], *mask, size), size, 3));
             for image in [render, pasted, reconstruction] {
                 crops.extend(image.into_iter().flatten());
             }
         }
         let predicted = judge.classify(&crops, &device);
         let predicted_on_reconstructions = recon_judge.classify(&crops, &device);
-        for (i, (a, b, q)) in chunk.iter().enumerate() {
+        for (i, &(a, b, q)) in chunk.iter().enumerate() {
             let scored = [(&predicted, 0), (&predicted, 1), (&predicted, 2), (&predicted_on_reconstructions, 0), (&predicted_on_reconstructions, 2)];
             for ((predicted, variant), count) in scored.into_iter().zip(counts.iter_mut()) {
                 let p = &predicted[(i * 3 + variant) * 4..(i * 3 + variant + 1) * 4];
-                count[0] += usize::from(p[*q] == class_of(a.1.0[*q]));
-                count[1] += (0..4).filter(|&k| k != *q && p[k] == class_of(b.1.0[k])).count();
+                count[0] += usize::from(p[q] == classes(a)[q]);
+                count[1] += (0..4).filter(|&k| k != q && p[k] == classes(b)[k]).count();
             }
         }
     }
