@@ -18,7 +18,7 @@ use burn_backend::ops::{FloatTensorOps, ModuleOps};
 use burn_backend::{DType, Scalar, TensorMetadata};
 use burn_std::{Bytes, Shape};
 
-use super::conv2d_gemm::{lane_sum, zeroed_by_chunk};
+use super::conv2d_gemm::{filled_by_chunk, lane_sum, written};
 use crate::{Flex, FlexTensor, Layout};
 
 /// Below this many values a reduction stays on the calling thread.
@@ -94,12 +94,10 @@ pub fn train(x: FlexTensor, gamma: FlexTensor, beta: FlexTensor, epsilon: f64) -
     let (gamma, beta) = (channel_values(&gamma), channel_values(&beta));
     let scale: Vec<f32> = (0..channels).map(|c| (gamma[c] as f64 / (variance[c] + epsilon).sqrt()) as f32).collect();
     let mean32: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
-    let output = zeroed_by_chunk(xs.len(), plane, true, |r, out: &mut [f32]| {
+    let output = filled_by_chunk(xs.len(), plane, true, |r, out| {
         let c = r % channels;
         let (m, s, b) = (mean32[c], scale[c], beta[c]);
-        for (o, &v) in out.iter_mut().zip(row(xs, r, plane)) {
-            *o = (v - m) * s + b;
-        }
+        written(out, row(xs, r, plane).iter().map(|&v| (v - m) * s + b))
     });
     let per_channel = Shape::new([channels]);
     BatchNormTrain::new(
@@ -141,13 +139,11 @@ pub fn train_backward(
     let k: Vec<f32> = (0..channels).map(|c| (gamma[c] as f64 * inv_std[c]) as f32).collect();
     let a: Vec<f32> = beta_grad.iter().map(|s| (s / count) as f32).collect();
     let b: Vec<f32> = (0..channels).map(|c| (gamma_grad[c] * inv_std[c] / count) as f32).collect();
-    let x_grad = zeroed_by_chunk(xs.len(), plane, true, |r, out: &mut [f32]| {
+    let x_grad = filled_by_chunk(xs.len(), plane, true, |r, out| {
         let c = r % channels;
         let (x, dy) = (row(xs, r, plane), row(dys, r, plane));
         let (k, a, b, m) = (k[c], a[c], b[c], mean[c]);
-        for ((o, &g), &v) in out.iter_mut().zip(dy).zip(x) {
-            *o = k * (g - a - (v - m) * b);
-        }
+        written(out, dy.iter().zip(x).map(|(&g, &v)| k * (g - a - (v - m) * b)))
     });
     let per_channel = Shape::new([channels]);
     BatchNormTrainBackward::new(

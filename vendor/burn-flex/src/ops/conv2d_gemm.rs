@@ -24,6 +24,8 @@ use burn_backend::DType;
 use burn_backend::ops::{ConvOptions, ConvTransposeOptions};
 use burn_std::{Bytes, Shape, f16};
 
+use core::mem::MaybeUninit;
+
 use crate::{FlexTensor, Layout};
 
 use super::conv_common::{convert_bf16_to_f32, convert_f32_to_bf16};
@@ -110,7 +112,13 @@ impl<T: Element> Scratch<T> {
         #[cfg(not(feature = "std"))]
         let reused: Option<Vec<u64>> = None;
         let mut buffer = reused.unwrap_or_default();
-        buffer.resize(words, 0);
+        // Grow, never shrink: a pooled buffer keeps the length it once had, so only its
+        // growth is ever zeroed. (Shrinking it to each request and growing it back zeroed
+        // the difference every time: ~600 MB of `memset` per PatchVAE step, nearly all of
+        // it for `im2col_last`, whose every entry is then overwritten anyway.)
+        if buffer.len() < words {
+            buffer.resize(words, 0);
+        }
         Self { buffer, len, _element: core::marker::PhantomData }
     }
 
@@ -180,28 +188,64 @@ pub(crate) fn for_each_chunk<T: Send>(data: &mut [T], chunk_len: usize, parallel
     data.chunks_mut(chunk_len).enumerate().for_each(|(i, chunk)| f(i, chunk));
 }
 
-/// A new `len`-long buffer, zeroed and then filled chunk by chunk: `f(i, chunk)` for each
-/// `chunk_len`-long chunk, over the threads if `parallel`. Each chunk is zeroed by the thread
-/// that fills it, in that core's cache, instead of the whole buffer by the calling thread
-/// while the others wait (~2 % of a PatchVAE step's CPU samples were that `memset`).
-pub(crate) fn zeroed_by_chunk<T: Element>(len: usize, chunk_len: usize, parallel: bool, f: impl Fn(usize, &mut [T]) + Send + Sync) -> Vec<T> {
-    use core::mem::MaybeUninit;
+/// A new `len`-long buffer, filled chunk by chunk over the threads if `parallel`: `f(i,
+/// chunk)` for each `chunk_len`-long chunk returns that chunk initialised, which only the
+/// writers below can do ([`zeroed`], [`written`], [`batch_major`], [`channels_first`]). So
+/// the outputs whose every value is written are never zeroed first (their `memset`, ~2 %
+/// of a PatchVAE step's CPU samples, ran partly on the calling thread while the others
+/// waited), and the ones that are summed into are zeroed by the thread that fills them, in
+/// its core's cache.
+pub(crate) fn filled_by_chunk<T: Element>(
+    len: usize,
+    chunk_len: usize,
+    parallel: bool,
+    f: impl for<'a> Fn(usize, &'a mut [MaybeUninit<T>]) -> &'a mut [T] + Send + Sync,
+) -> Vec<T> {
     let mut buffer: Vec<MaybeUninit<T>> = Vec::with_capacity(len);
     // SAFETY: `MaybeUninit` values need no initialisation; the capacity is `len`.
     unsafe { buffer.set_len(len) };
     for_each_chunk(&mut buffer, chunk_len.max(1), parallel, |i, chunk| {
-        // SAFETY: all-zero bytes are a valid `T` (`T: Pod`), so after `write_bytes` every
-        // element of the chunk is initialised; `MaybeUninit<T>` has `T`'s layout.
-        let chunk = unsafe {
-            core::ptr::write_bytes(chunk.as_mut_ptr(), 0, chunk.len());
-            &mut *(chunk as *mut [MaybeUninit<T>] as *mut [T])
-        };
-        f(i, chunk);
+        let (start, chunk_len) = (chunk.as_ptr() as usize, chunk.len());
+        let filled = f(i, chunk);
+        // `f` can only have borrowed its result from the chunk; being all of it, it says
+        // that every value of the chunk is initialised.
+        assert!(filled.as_ptr() as usize == start && filled.len() == chunk_len, "filled_by_chunk: a chunk was not filled whole");
     });
-    // SAFETY: the chunks cover the buffer and each was initialised above; pointer,
-    // length and capacity come from the same vector, whose element layout is `T`'s.
+    // SAFETY: the chunks cover the buffer and each was initialised (checked above);
+    // pointer, length and capacity come from the same vector, whose element layout is `T`'s.
     let mut buffer = core::mem::ManuallyDrop::new(buffer);
     unsafe { Vec::from_raw_parts(buffer.as_mut_ptr() as *mut T, len, buffer.capacity()) }
+}
+
+/// `chunk` once every value of it has been written.
+///
+/// # Safety
+/// Every element of `chunk` must be initialised.
+unsafe fn assume_init<T>(chunk: &mut [MaybeUninit<T>]) -> &mut [T] {
+    // SAFETY: initialised per the contract; `MaybeUninit<T>` has `T`'s layout.
+    unsafe { &mut *(chunk as *mut [MaybeUninit<T>] as *mut [T]) }
+}
+
+/// `chunk` set to zeros (for the outputs that are summed into).
+pub(crate) fn zeroed<T: Element>(chunk: &mut [MaybeUninit<T>]) -> &mut [T] {
+    // SAFETY: all-zero bytes are a valid `T` (`T: Pod`), so after `write_bytes` every
+    // element of the chunk is initialised.
+    unsafe {
+        core::ptr::write_bytes(chunk.as_mut_ptr(), 0, chunk.len());
+        assume_init(chunk)
+    }
+}
+
+/// `chunk` set to `values`, one per element (there must be exactly as many).
+pub(crate) fn written<T: Element>(chunk: &mut [MaybeUninit<T>], values: impl IntoIterator<Item = T>) -> &mut [T] {
+    let mut count = 0;
+    for (dst, value) in chunk.iter_mut().zip(values) {
+        dst.write(value);
+        count += 1;
+    }
+    assert_eq!(count, chunk.len(), "written: fewer values than the chunk holds");
+    // SAFETY: the first `count` elements were just written, and `count` is the length.
+    unsafe { assume_init(chunk) }
 }
 
 /// A row-major or transposed view of a matrix for [`gemm`]: element (i, j) at
@@ -453,17 +497,26 @@ fn channel_major<T: Element>(data: &[T], channels: usize, plane: usize, first: u
 }
 
 /// `[C, count·P]` → images `first..first + count` of `[B, C, P]` in `out`, plus a bias per
-/// channel.
-fn batch_major<T: Element>(data: &[T], channels: usize, plane: usize, count: usize, bias: Option<&[T]>, out: &mut [T], parallel: bool) {
+/// channel; returns `out`, every value written.
+fn batch_major<'a, T: Element>(data: &[T], channels: usize, plane: usize, count: usize, bias: Option<&[T]>, out: &'a mut [MaybeUninit<T>], parallel: bool) -> &'a mut [T] {
+    assert_eq!(out.len(), count * channels * plane, "batch_major: output of another size");
     for_each_chunk(out, channels * plane, parallel, |b, dst| {
         for c in 0..channels {
-            let row = &mut dst[c * plane..][..plane];
-            row.copy_from_slice(&data[c * count * plane + b * plane..][..plane]);
-            if let Some(bias) = bias {
-                row.iter_mut().for_each(|v| *v += bias[c]);
-            }
+            let src = &data[c * count * plane + b * plane..][..plane];
+            let dst = &mut dst[c * plane..][..plane];
+            match bias {
+                Some(bias) => written(dst, src.iter().map(|&v| {
+                    let mut v = v;
+                    v += bias[c];
+                    v
+                })),
+                None => written(dst, src.iter().copied()),
+            };
         }
     });
+    // SAFETY: the chunks cover `out` (its length checked above), and each wrote all of its
+    // channels' planes.
+    unsafe { assume_init(out) }
 }
 
 /// How a pass walks the batch: `chunk` images at a time, the chunks spread over the threads
@@ -536,18 +589,11 @@ impl Geometry {
     fn move_taps<T: Element>(&self, weight: &[T], last: bool) -> Vec<T> {
         let (channels, taps) = (self.in_channels, self.kernel[0] * self.kernel[1]);
         let row = channels * taps;
-        zeroed_by_chunk(weight.len(), row, true, |o, dst| {
+        filled_by_chunk(weight.len(), row, true, |o, dst| {
             let src = &weight[o * row..][..row];
-            for c in 0..channels {
-                for t in 0..taps {
-                    let (first, last_index) = (c * taps + t, t * channels + c);
-                    if last {
-                        dst[last_index] = src[first];
-                    } else {
-                        dst[first] = src[last_index];
-                    }
-                }
-            }
+            // Destination index `i` in the new order reads the source at the old one.
+            let from = |i: usize| if last { (i % channels) * taps + i / channels } else { (i % taps) * channels + i / taps };
+            written(dst, (0..row).map(|i| src[from(i)]))
         })
     }
 }
@@ -607,21 +653,36 @@ fn col2im_last<T: Element>(cols: &[T], g: &Geometry, grad: &mut [T], parallel: b
     });
 }
 
-/// `[count, H, W, C]` back to `[count, C, H, W]` in `out`.
-fn channels_first<T: Element>(data: &[T], channels: usize, plane: usize, out: &mut [T], parallel: bool) {
+/// `[count, H, W, C]` back to `[count, C, H, W]` in `out`; returns `out`, every value
+/// written.
+fn channels_first<'a, T: Element>(data: &[T], channels: usize, plane: usize, out: &'a mut [MaybeUninit<T>], parallel: bool) -> &'a mut [T] {
+    assert_eq!(out.len(), data.len(), "channels_first: output of another size");
     for_each_chunk(out, plane * channels, parallel, |b, dst| {
         let src = &data[b * plane * channels..][..plane * channels];
         for (c, dst) in dst.chunks_exact_mut(plane).enumerate() {
             for (p, d) in dst.iter_mut().enumerate() {
-                *d = src[p * channels + c];
+                d.write(src[p * channels + c]);
             }
         }
     });
+    // SAFETY: `out` is as long as `data`, a whole number of images (`chunks_exact` over
+    // `data`'s layout), and every position of every channel of each was written.
+    unsafe { assume_init(out) }
 }
 
-/// Images `first..first + count` of the convolution, into `dst` (those images of the output).
+/// Images `first..first + count` of the convolution, into `dst` (those images of the
+/// output), which it returns filled.
 #[allow(clippy::too_many_arguments)]
-fn forward_chunk<T: Element>(input: &[T], weight: &[T], bias: Option<&[T]>, g: &Geometry, lowering: &Lowering, first: usize, dst: &mut [T], threads: usize) {
+fn forward_chunk<'a, T: Element>(
+    input: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    g: &Geometry,
+    lowering: &Lowering,
+    first: usize,
+    dst: &'a mut [MaybeUninit<T>],
+    threads: usize,
+) -> &'a mut [T] {
     let (plane, k, og) = (g.out_plane(), g.group_rows(), g.out_channels_per_group());
     let count = dst.len() / (g.out_channels * plane);
     let n = count * plane;
@@ -645,17 +706,17 @@ fn forward_chunk<T: Element>(input: &[T], weight: &[T], bias: Option<&[T]>, g: &
                 // about as much as a product with this few output channels.
                 let (lhs, rhs) = (View::rows(cols.as_slice(), 0, k), View::transposed(weight, 0, k));
                 gemm(n, g.out_channels, k, product.as_mut_slice(), 0, false, lhs, rhs, threads);
-                channels_first(product.as_slice(), g.out_channels, plane, dst, parallel);
+                let dst = channels_first(product.as_slice(), g.out_channels, plane, dst, parallel);
                 if let Some(bias) = bias {
                     add_bias(dst, bias, plane, parallel);
                 }
-                return;
+                return dst;
             }
             let (lhs, rhs) = (View::rows(weight, 0, k), View::transposed(cols.as_slice(), 0, k));
             gemm(g.out_channels, n, k, product.as_mut_slice(), 0, false, lhs, rhs, threads);
         }
     }
-    batch_major(product.as_slice(), g.out_channels, plane, count, bias, dst, parallel);
+    batch_major(product.as_slice(), g.out_channels, plane, count, bias, dst, parallel)
 }
 
 /// Up to this many output channels (per group) a channels-last forward pass and a
@@ -671,14 +732,23 @@ fn forward<T: Element>(input: &[T], weight: &[T], bias: Option<&[T]>, g: &Geomet
     // Chunks in parallel, each product single-threaded; or one chunk after another, each
     // product over the threads.
     let threads = if plan.parallel_chunks { 1 } else { threads() };
-    zeroed_by_chunk(g.batch * image, plan.chunk * image, plan.parallel_chunks, |i, dst| {
+    filled_by_chunk(g.batch * image, plan.chunk * image, plan.parallel_chunks, |i, dst| {
         forward_chunk(input, &weight, bias, g, &lowering, i * plan.chunk, dst, threads)
     })
 }
 
-/// Images `first..` of the input gradient, into `dst` (those images of it).
+/// Images `first..` of the input gradient, into `dst` (those images of it), which it
+/// returns filled.
 #[allow(clippy::too_many_arguments)]
-fn input_grad_chunk<T: Element>(output_grad: &[T], weight: &[T], g: &Geometry, lowering: &Lowering, first: usize, dst: &mut [T], threads: usize) {
+fn input_grad_chunk<'a, T: Element>(
+    output_grad: &[T],
+    weight: &[T],
+    g: &Geometry,
+    lowering: &Lowering,
+    first: usize,
+    dst: &'a mut [MaybeUninit<T>],
+    threads: usize,
+) -> &'a mut [T] {
     let (plane, k, og) = (g.out_plane(), g.group_rows(), g.out_channels_per_group());
     let count = dst.len() / (g.in_channels * g.in_plane());
     let n = count * plane;
@@ -692,7 +762,9 @@ fn input_grad_chunk<T: Element>(output_grad: &[T], weight: &[T], g: &Geometry, l
                 let rhs = View::rows(dy.as_slice(), group * og * n, n);
                 gemm(k, n, og, cols.as_mut_slice(), group * k * n, false, lhs, rhs, threads);
             }
+            let dst = zeroed(dst);
             col2im(cols.as_slice(), g, taps, count, dst, parallel);
+            dst
         }
         Lowering::ChannelsLast => {
             let (lhs, rhs) = (View::transposed(dy.as_slice(), 0, n), View::rows(weight, 0, k));
@@ -700,7 +772,7 @@ fn input_grad_chunk<T: Element>(output_grad: &[T], weight: &[T], g: &Geometry, l
             let mut grad = Scratch::new(dst.len());
             grad.as_mut_slice().iter_mut().for_each(|v| *v = T::ZERO);
             col2im_last(cols.as_slice(), g, grad.as_mut_slice(), parallel);
-            channels_first(grad.as_slice(), g.in_channels, g.in_plane(), dst, parallel);
+            channels_first(grad.as_slice(), g.in_channels, g.in_plane(), dst, parallel)
         }
     }
 }
@@ -712,7 +784,7 @@ fn input_grad<T: Element>(output_grad: &[T], weight: &[T], g: &Geometry) -> Vec<
     let weight = g.lowered_weight(&lowering, weight);
     let image = g.in_channels * g.in_plane();
     let threads = if plan.parallel_chunks { 1 } else { threads() };
-    zeroed_by_chunk(g.batch * image, plan.chunk * image, plan.parallel_chunks, |i, dst| {
+    filled_by_chunk(g.batch * image, plan.chunk * image, plan.parallel_chunks, |i, dst| {
         input_grad_chunk(output_grad, &weight, g, &lowering, i * plan.chunk, dst, threads)
     })
 }
