@@ -114,8 +114,8 @@ impl<T: Element> Scratch<T> {
         let mut buffer = reused.unwrap_or_default();
         // Grow, never shrink: a pooled buffer keeps the length it once had, so only its
         // growth is ever zeroed. (Shrinking it to each request and growing it back zeroed
-        // the difference every time: ~600 MB of `memset` per PatchVAE step, nearly all of
-        // it for `im2col_last`, whose every entry is then overwritten anyway.)
+        // the difference every time: 610 MB of `memset` in a PatchVAE bench of two steps,
+        // nearly all of it for `im2col_last`, whose every entry is then overwritten.)
         if buffer.len() < words {
             buffer.resize(words, 0);
         }
@@ -191,8 +191,8 @@ pub(crate) fn for_each_chunk<T: Send>(data: &mut [T], chunk_len: usize, parallel
 /// A new `len`-long buffer, filled chunk by chunk over the threads if `parallel`: `f(i,
 /// chunk)` for each `chunk_len`-long chunk returns that chunk initialised, which only the
 /// writers below can do ([`zeroed`], [`written`], [`batch_major`], [`channels_first`]). So
-/// the outputs whose every value is written are never zeroed first (their `memset`, ~2 %
-/// of a PatchVAE step's CPU samples, ran partly on the calling thread while the others
+/// the outputs whose every value is written are never zeroed first (that `memset`, about
+/// 1 % of a PatchVAE step's CPU samples, ran partly on the calling thread while the others
 /// waited), and the ones that are summed into are zeroed by the thread that fills them, in
 /// its core's cache.
 pub(crate) fn filled_by_chunk<T: Element>(
@@ -665,8 +665,9 @@ fn channels_first<'a, T: Element>(data: &[T], channels: usize, plane: usize, out
             }
         }
     });
-    // SAFETY: `out` is as long as `data`, a whole number of images (`chunks_exact` over
-    // `data`'s layout), and every position of every channel of each was written.
+    // SAFETY: every chunk was `plane · channels` long (a shorter last one would have
+    // panicked slicing `data`, which is as long as `out`), and each wrote every position of
+    // every channel of it.
     unsafe { assume_init(out) }
 }
 
