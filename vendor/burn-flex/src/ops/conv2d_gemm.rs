@@ -1267,6 +1267,17 @@ mod timing {
     /// 0: automatic, 1: channels-first, 2: channels-last (timing only).
     pub(super) static FORCE_LOWERING: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
 
+    /// The shortest of five runs of `f`, in seconds.
+    fn best_of_five(f: &dyn Fn()) -> f64 {
+        (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .fold(f64::MAX, f64::min)
+    }
+
     /// The PatchVAE training step's convolutions (batch 128, 32×32), each lowering, the
     /// best of five rounds: `cargo test -p burn-flex --lib conv2d_gemm::timing -- --ignored
     /// --nocapture --test-threads=1`.
@@ -1300,9 +1311,7 @@ mod timing {
             .collect();
         for (force, name) in [(0, "automatic"), (1, "channels-first"), (2, "channels-last"), (0, "automatic")] {
             FORCE_LOWERING.store(force, core::sync::atomic::Ordering::Relaxed);
-            let mut best = f64::MAX;
-            for _ in 0..5 {
-                let t = Instant::now();
+            let best = best_of_five(&|| {
                 for ((g, times, needs_dx, transposed), (x, w, dy)) in layers.iter().zip(&data) {
                     for _ in 0..*times {
                         if *transposed {
@@ -1317,8 +1326,7 @@ mod timing {
                         std::hint::black_box(weight_grad(x, dy, g));
                     }
                 }
-                best = best.min(t.elapsed().as_secs_f64());
-            }
+            });
             println!("{name:15} {:7.1} ms per step", best * 1e3);
         }
         FORCE_LOWERING.store(0, core::sync::atomic::Ordering::Relaxed);
@@ -1326,16 +1334,15 @@ mod timing {
         println!("{:34} {:>5} {:>16} {:>16} {:>16}", "layer (C_in, size, C_out, k, s)", "times", "forward ms GF/s", "dx ms GF/s", "dw ms GF/s");
         for ((g, times, needs_dx, transposed), (x, w, dy)) in layers.iter().zip(&data) {
             let flop = 2.0 * (g.batch * g.out_plane() * g.out_channels * g.group_rows()) as f64;
-            let best = |f: &dyn Fn()| {
-                (0..5).map(|_| {
-                    let t = Instant::now();
-                    f();
-                    t.elapsed().as_secs_f64()
-                }).fold(f64::MAX, f64::min)
-            };
-            let fwd = best(&|| { std::hint::black_box(forward(x, w, None, g)); });
-            let dx = best(&|| { std::hint::black_box(input_grad(dy, w, g)); });
-            let dw = best(&|| { std::hint::black_box(weight_grad(x, dy, g)); });
+            let fwd = best_of_five(&|| {
+                std::hint::black_box(forward(x, w, None, g));
+            });
+            let dx = best_of_five(&|| {
+                std::hint::black_box(input_grad(dy, w, g));
+            });
+            let dw = best_of_five(&|| {
+                std::hint::black_box(weight_grad(x, dy, g));
+            });
             let cell = |t: f64| std::format!("{:7.2} {:6.1}", t * 1e3, flop / t / 1e9);
             let name = std::format!("{}{:?}", if *transposed { "T " } else { "" }, (g.in_channels, g.in_size[0], g.out_channels, g.kernel[0], g.stride[0]));
             println!("{name:34} {times:>5} {:>16} {:>16} {:>16}{}", cell(fwd), cell(dx), cell(dw), if *needs_dx { "" } else { "  (dx unused)" });

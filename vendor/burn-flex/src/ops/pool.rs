@@ -239,18 +239,23 @@ struct Window {
 }
 
 impl Window {
+    /// The input coordinate along `axis` of kernel tap `k`. (The subtraction cannot
+    /// underflow inside the valid range: `valid_range_maxpool` starts it past the padding.)
+    #[inline(always)]
+    fn at(&self, axis: usize, k: usize) -> usize {
+        self.starts[axis] + k * self.dilation[axis] - self.padding[axis]
+    }
+
     /// `f(offset)` for each position of the window inside the input, as an offset in the
-    /// input volume. (The subtractions cannot underflow: `valid_range_maxpool` starts each
-    /// range past the padding.)
+    /// input volume.
     #[inline(always)]
     fn for_each_tap(&self, mut f: impl FnMut(usize)) {
-        let at = |axis: usize, k: usize| self.starts[axis] + k * self.dilation[axis] - self.padding[axis];
         for kd in self.ranges[0].0..self.ranges[0].1 {
-            let d = at(0, kd) * self.rows[0];
+            let d = self.at(0, kd) * self.rows[0];
             for kh in self.ranges[1].0..self.ranges[1].1 {
-                let h = d + at(1, kh) * self.rows[1];
+                let h = d + self.at(1, kh) * self.rows[1];
                 for kw in self.ranges[2].0..self.ranges[2].1 {
-                    f(h + at(2, kw));
+                    f(h + self.at(2, kw));
                 }
             }
         }
@@ -258,8 +263,8 @@ impl Window {
 
     /// The window's first position (its ranges must not be empty).
     fn first(&self) -> usize {
-        let at = |axis: usize| self.starts[axis] + self.ranges[axis].0 * self.dilation[axis] - self.padding[axis];
-        at(0) * self.rows[0] + at(1) * self.rows[1] + at(2)
+        let first = |axis: usize| self.at(axis, self.ranges[axis].0);
+        first(0) * self.rows[0] + first(1) * self.rows[1] + first(2)
     }
 }
 
@@ -321,9 +326,10 @@ where
 
         // Patchwork: a branch-free scan. Whether a value beats the maximum so far is a coin
         // toss on real activations, and the mispredicted branch was most of the kernel's
-        // cost (4.8 % of a PatchVAE training step's CPU samples went to it, 2.5 % now). The first maximum (strict `>`) is kept, as before; a NaN always
-        // wins (it propagates as in PyTorch, which also reports the index of the last NaN
-        // in the window), so the window is scanned for one again only when one was seen.
+        // cost (4.8 % of a PatchVAE training step's CPU samples went to it, 2.5 % now).
+        // The first maximum (strict `>`) is kept, as before; a NaN always wins (it
+        // propagates as in PyTorch, which also reports the index of the last NaN in the
+        // window), so the window is scanned for one again only when one was seen.
         let (mut max_idx, mut max_val, mut nan) = (first, x_data[x_offset + first], false);
         window.for_each_tap(|at| {
             let val = x_data[x_offset + at];

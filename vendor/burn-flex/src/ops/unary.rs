@@ -399,6 +399,10 @@ pub fn erf_f64(x: f64) -> f64 {
 #[cfg(test)]
 #[allow(clippy::excessive_precision)]
 mod tests {
+    use alloc::vec;
+    use burn_backend::TensorData;
+
+    use crate::FlexTensor;
 
     /// Patchwork's `tanh_f32` against f64's `tanh`, over [-12, 12] (every 97th f32) and the
     /// special values.
@@ -419,10 +423,6 @@ mod tests {
         assert_eq!(tanh_f32(-0.0).to_bits(), (-0.0f32).to_bits());
         assert_eq!(tanh_f32(20.0), 1.0);
     }
-    use alloc::vec;
-    use burn_backend::TensorData;
-
-    use crate::FlexTensor;
 
     #[test]
     fn test_round_ties_even_large_float() {
