@@ -80,7 +80,7 @@ pub fn run(model: &ModelConfig, device: &ResolvedDevice, settings: BenchSettings
             run_model::<M>(self.0, self.1, self.2)
         }
     }
-    model.visit(Bench(model, device, settings))
+    device.run_in_pool(|| model.visit(Bench(model, device, settings)))
 }
 
 fn run_model<M: Trainable>(model_config: &ModelConfig, device: &ResolvedDevice, s: BenchSettings) -> anyhow::Result<BenchReport> {

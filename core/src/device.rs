@@ -116,6 +116,25 @@ impl ResolvedDevice {
         }
         self
     }
+
+    /// Runs `work` (a training run, a benchmark) on a worker of the pool `flex` computes
+    /// in — the run's own pool of [`Self::training_threads`], or rayon's global pool — so
+    /// that the thread issuing the ops computes its share of each parallel op; from outside
+    /// the pool it would hand every op to the workers and sleep until they finish (the
+    /// PatchVAE benchmark: ~2–4 % more images/s on 2 cores, docs/benchmarks.md). On a GPU
+    /// `work` runs where it is called.
+    pub fn run_in_pool<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
+        if self.is_gpu {
+            return work();
+        }
+        let own_pool = self
+            .training_threads
+            .and_then(|n| rayon::ThreadPoolBuilder::new().num_threads(n).thread_name(|i| format!("patchwork-train-{i}")).build().ok());
+        match own_pool {
+            Some(pool) => pool.install(work),
+            None => rayon::scope(|_| work()),
+        }
+    }
 }
 
 /// Number of threads `flex` computes with.

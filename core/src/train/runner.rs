@@ -69,18 +69,15 @@ pub fn step_rng(seed: u64, step: u64) -> StdRng {
 pub fn spawn(spec: RunSpec) -> TrainerHandle {
     let (event_tx, events) = channel();
     let (commands, command_rx) = channel();
-    // A pool of the run's own, so that rayon's global pool (what `flex` uses elsewhere, e.g.
-    // for the explorer's requests) keeps every core; without one the run shares the global pool.
-    let pool = spec.device.training_threads.and_then(|n| rayon::ThreadPoolBuilder::new().num_threads(n).thread_name(|i| format!("patchwork-train-{i}")).build().ok());
     let thread = std::thread::Builder::new()
         .name("patchwork-train".into())
         .spawn(move || {
             let failure = event_tx.clone();
+            // With `training_threads` a pool of the run's own, so that rayon's global pool
+            // (the explorer's requests) keeps every core.
+            let device = spec.device.clone();
             let train = move || run(spec, &event_tx, &command_rx);
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || match pool {
-                Some(pool) => pool.install(train),
-                None => train(),
-            }));
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || device.run_in_pool(train)));
             let message = match result {
                 Ok(Ok(())) => return,
                 Ok(Err(e)) => format!("{e:#}"),
