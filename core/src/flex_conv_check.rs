@@ -110,6 +110,11 @@ fn flex_convolutions_and_their_gradients_match_a_direct_computation() {
         Case { batch: 9, in_channels: 16, size: 8, out_channels: 12, kernel: 3, stride: 1, padding: 1, transposed: false },
         Case { batch: 6, in_channels: 20, size: 9, out_channels: 6, kernel: 3, stride: 2, padding: 1, transposed: false },
         Case { batch: 4, in_channels: 16, size: 6, out_channels: 8, kernel: 1, stride: 2, padding: 0, transposed: false },
+        // 3×3 blocks with at least 32 channels on each side (Winograd F(4×4, 3×3) in
+        // burn-flex), one on a map that is not a multiple of the 4×4 tile, and the same
+        // geometry as a transposed convolution.
+        Case { batch: 3, in_channels: 32, size: 8, out_channels: 40, kernel: 3, stride: 1, padding: 1, transposed: false },
+        Case { batch: 2, in_channels: 36, size: 5, out_channels: 32, kernel: 3, stride: 1, padding: 1, transposed: true },
         // The pyramid decoder: 1×1 and 4×4/2 transposed convolutions down to RGB.
         Case { batch: 6, in_channels: 24, size: 4, out_channels: 32, kernel: 1, stride: 1, padding: 0, transposed: true },
         Case { batch: 6, in_channels: 32, size: 4, out_channels: 16, kernel: 4, stride: 2, padding: 1, transposed: true },

@@ -30,6 +30,8 @@ use crate::{FlexTensor, Layout};
 
 use super::conv_common::{convert_bf16_to_f32, convert_f32_to_bf16};
 
+mod winograd;
+
 /// The largest im2col buffer built at once, in elements (4 Mi: 16 MiB of f32, below glibc's
 /// largest mmap threshold); larger batches go in chunks of images (the weight gradient
 /// accumulates over chunks).
@@ -727,6 +729,16 @@ const NARROW_OUTPUT: usize = 32;
 
 /// The convolution of `input` (`[B, C_in, H, W]`) with `weight` (`[C_out, C_in/g, kh, kw]`).
 fn forward<T: Element>(input: &[T], weight: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
+    if winograd::applies(g)
+        && let (Some(x), Some(w)) = (winograd::as_f32(input), winograd::as_f32(weight))
+    {
+        return winograd::from_f32(winograd::forward(x, w, bias.and_then(winograd::as_f32), g));
+    }
+    forward_lowered(input, weight, bias, g)
+}
+
+/// [`forward`] as im2col + GEMM.
+fn forward_lowered<T: Element>(input: &[T], weight: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
     let (plan, lowering) = (g.plan(), g.lowering());
     let weight = g.lowered_weight(&lowering, weight);
     let image = g.out_channels * g.out_plane();
@@ -781,6 +793,16 @@ fn input_grad_chunk<'a, T: Element>(
 /// The gradient of [`forward`] with respect to its input, from `output_grad`
 /// (`[B, C_out, out_h, out_w]`).
 fn input_grad<T: Element>(output_grad: &[T], weight: &[T], g: &Geometry) -> Vec<T> {
+    if winograd::applies(g)
+        && let (Some(dy), Some(w)) = (winograd::as_f32(output_grad), winograd::as_f32(weight))
+    {
+        return winograd::from_f32(winograd::input_grad(dy, w, g));
+    }
+    input_grad_lowered(output_grad, weight, g)
+}
+
+/// [`input_grad`] as GEMM + col2im.
+fn input_grad_lowered<T: Element>(output_grad: &[T], weight: &[T], g: &Geometry) -> Vec<T> {
     let (plan, lowering) = (g.plan(), g.lowering());
     let weight = g.lowered_weight(&lowering, weight);
     let image = g.in_channels * g.in_plane();
@@ -833,6 +855,16 @@ fn weight_grad_chunk<T: Element>(input: &[T], output_grad: &[T], g: &Geometry, l
 
 /// The gradient of [`forward`] with respect to its weight (`[C_out, C_in/g, kh, kw]`).
 fn weight_grad<T: Element>(input: &[T], output_grad: &[T], g: &Geometry) -> Vec<T> {
+    if winograd::applies(g)
+        && let (Some(x), Some(dy)) = (winograd::as_f32(input), winograd::as_f32(output_grad))
+    {
+        return winograd::from_f32(winograd::weight_grad(x, dy, g));
+    }
+    weight_grad_lowered(input, output_grad, g)
+}
+
+/// [`weight_grad`] as im2col + GEMM.
+fn weight_grad_lowered<T: Element>(input: &[T], output_grad: &[T], g: &Geometry) -> Vec<T> {
     let len = g.out_channels * g.group_rows();
     let (plan, lowering) = (g.plan(), g.lowering());
     let starts = (0..g.batch).step_by(plan.chunk.max(1));
