@@ -301,12 +301,7 @@ fn left<const R: usize, const S: usize>(mat: &[[f32; S]; R], src: &[f32], cols: 
     for (r, coefficients) in mat.iter().enumerate() {
         for j in 0..cols {
             let out = &mut dst[(r * cols + j) * lanes..][..lanes];
-            out.fill(0.0);
-            for (s, &a) in coefficients.iter().enumerate() {
-                if a != 0.0 {
-                    axpy(out, a, &src[(s * cols + j) * lanes..][..lanes]);
-                }
-            }
+            combine(out, coefficients, |s| &src[(s * cols + j) * lanes..][..lanes]);
         }
     }
 }
@@ -317,19 +312,23 @@ fn right<const R: usize, const S: usize>(mat: &[[f32; S]; R], src: &[f32], rows:
     for i in 0..rows {
         for (r, coefficients) in mat.iter().enumerate() {
             let out = &mut dst[(i * R + r) * lanes..][..lanes];
-            out.fill(0.0);
-            for (s, &a) in coefficients.iter().enumerate() {
-                if a != 0.0 {
-                    axpy(out, a, &src[(i * S + s) * lanes..][..lanes]);
-                }
-            }
+            combine(out, coefficients, |s| &src[(i * S + s) * lanes..][..lanes]);
         }
     }
 }
 
+/// `out = Σ_s coefficients[s] · input(s)`, skipping the zero coefficients; the first term
+/// is written rather than added, so `out` is never zeroed first.
 #[inline(always)]
-fn axpy(out: &mut [f32], a: f32, x: &[f32]) {
-    out.iter_mut().zip(x).for_each(|(o, &x)| *o += a * x);
+fn combine<'a, const S: usize>(out: &mut [f32], coefficients: &[f32; S], input: impl Fn(usize) -> &'a [f32]) {
+    let mut terms = coefficients.iter().enumerate().filter(|(_, a)| **a != 0.0);
+    match terms.next() {
+        Some((s, &a)) => out.iter_mut().zip(input(s)).for_each(|(o, &x)| *o = a * x),
+        None => out.fill(0.0),
+    }
+    for (s, &a) in terms {
+        out.iter_mut().zip(input(s)).for_each(|(o, &x)| *o += a * x);
+    }
 }
 
 /// `f(ξ)` for the 36 positions, over the threads if `parallel`.
