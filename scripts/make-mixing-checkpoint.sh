@@ -15,9 +15,9 @@ set -euo pipefail
 
 PATCHWORK=${PATCHWORK:-"cargo run --release --locked --quiet --"}
 DEVICE=${DEVICE:-cpu}
-EPOCHS=${EPOCHS:-60}
-WARMUP=${WARMUP:-4096}
-MAX_STEPS=${MAX_STEPS:-4864}
+EPOCHS=${EPOCHS:-72}
+WARMUP=${WARMUP:-8192}
+MAX_STEPS=${MAX_STEPS:-8960}
 COLLAGE=${COLLAGE:-1}
 SEED=${SEED:-1}
 RUN=${RUN:-runs/shipped-mixing}
