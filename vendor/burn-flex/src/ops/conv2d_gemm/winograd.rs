@@ -85,7 +85,7 @@ const MIN_CHANNELS: usize = 32;
 
 /// Whether `g` is a convolution these kernels compute: 3×3, stride 1, no dilation, padding
 /// 1 on every side (the output as large as the input), ungrouped, at least
-/// [`MIN_CHANNELS`] channels in and out.
+/// [`MIN_CHANNELS`] channels in and out, at least one image.
 pub(super) fn applies(g: &Geometry) -> bool {
     #[cfg(test)]
     if super::timing::FORCE_LOWERING.load(core::sync::atomic::Ordering::Relaxed) != 0 {
@@ -98,6 +98,7 @@ pub(super) fn applies(g: &Geometry) -> bool {
         && g.out_size == g.in_size
         && g.groups == 1
         && g.in_channels.min(g.out_channels) >= MIN_CHANNELS
+        && g.batch > 0
 }
 
 /// `data` as f32, if `T` is f32.
@@ -436,5 +437,6 @@ mod tests {
         assert!(!applies(&Geometry { out_channels: 16, ..g }));
         assert!(!applies(&Geometry { groups: 2, ..g }));
         assert!(!applies(&Geometry { padding: [0, 0], out_size: [6, 6], ..g }));
+        assert!(!applies(&Geometry { batch: 0, ..g }));
     }
 }
