@@ -161,10 +161,8 @@ pub(super) fn weight_grad(input: &[f32], output_grad: &[f32], g: &Geometry) -> V
         for (xi, row) in block.chunks_exact_mut(ins).enumerate() {
             row.copy_from_slice(&transformed[(xi * outs + o) * ins..][..ins]);
         }
-        let mut half = vec![0.0; 3 * ALPHA * ins];
-        left(&GT, &block, ALPHA, ins, &mut half);
-        let mut taps = vec![0.0; 9 * ins];
-        right(&GT, &half, 3, ins, &mut taps);
+        let (mut half, mut taps) = (vec![0.0; 3 * ALPHA * ins], vec![0.0; 9 * ins]);
+        sandwich(&GT, &block, ins, &mut half, &mut taps);
         written(chunk, (0..ins * 9).map(|i| taps[(i % 9) * ins + i / 9]))
     })
 }
@@ -172,6 +170,12 @@ pub(super) fn weight_grad(input: &[f32], output_grad: &[f32], g: &Geometry) -> V
 /// Tiles of one image: `⌈H/4⌉ · ⌈W/4⌉`.
 fn tiles_per_image(g: &Geometry) -> usize {
     g.out_size[0].div_ceil(OUT_TILE) * g.out_size[1].div_ceil(OUT_TILE)
+}
+
+/// The first output row and column of an image's tile `t` (row-major over a map `w` wide).
+fn tile_origin(t: usize, w: usize) -> (usize, usize) {
+    let across = w.div_ceil(OUT_TILE);
+    (t / across * OUT_TILE, t % across * OUT_TILE)
 }
 
 /// The convolution of `input` with the transformed kernel `kernel` (`[C_in, 36, C_out]`).
@@ -217,19 +221,18 @@ fn transformed_inputs(input: &[f32], g: &Geometry) -> Scratch<f32> {
         let [h, w] = g.in_size;
         let (mut d, mut half) = (vec![0.0; POSITIONS * ins], vec![0.0; POSITIONS * ins]);
         for (t, dst) in chunk.chunks_exact_mut(POSITIONS * ins).enumerate() {
-            let (ty, tx) = (t / w.div_ceil(OUT_TILE), t % w.div_ceil(OUT_TILE));
-            // The 6×6 inputs around output tile (ty, tx): one row and column of padding.
+            let (y0, x0) = tile_origin(t, w);
+            // The 6×6 inputs around the output tile: one row and column of padding.
             for (i, row) in d.chunks_exact_mut(ALPHA * ins).enumerate() {
-                let y = (ty * OUT_TILE + i).checked_sub(1).filter(|&y| y < h);
+                let y = (y0 + i).checked_sub(1).filter(|&y| y < h);
                 for (j, px) in row.chunks_exact_mut(ins).enumerate() {
-                    match (y, (tx * OUT_TILE + j).checked_sub(1).filter(|&x| x < w)) {
+                    match (y, (x0 + j).checked_sub(1).filter(|&x| x < w)) {
                         (Some(y), Some(x)) => px.copy_from_slice(&src[(y * w + x) * ins..][..ins]),
                         _ => px.fill(0.0),
                     }
                 }
             }
-            left(&BT, &d, ALPHA, ins, &mut half);
-            right(&BT, &half, ALPHA, ins, dst);
+            sandwich(&BT, &d, ins, &mut half, dst);
         }
     });
     tiles
@@ -249,8 +252,7 @@ fn kernel_tiles(weight: &[f32], ins: usize, outs: usize, adjoint: bool) -> Scrat
             }
         }
         let mut half = vec![0.0; ALPHA * 3 * outs];
-        left(&G, &taps, 3, outs, &mut half);
-        right(&G, &half, ALPHA, outs, dst);
+        sandwich(&G, &taps, outs, &mut half, dst);
     });
     tiles
 }
@@ -261,12 +263,11 @@ fn output_tiles(products: &[f32], g: &Geometry, outs: usize, image: &mut [f32]) 
     let [h, w] = g.out_size;
     let (mut half, mut tile) = (vec![0.0; OUT_TILE * ALPHA * outs], vec![0.0; OUT_TILE * OUT_TILE * outs]);
     for (t, m) in products.chunks_exact(POSITIONS * outs).enumerate() {
-        let (ty, tx) = (t / w.div_ceil(OUT_TILE), t % w.div_ceil(OUT_TILE));
-        left(&AT, m, ALPHA, outs, &mut half);
-        right(&AT, &half, OUT_TILE, outs, &mut tile);
-        for i in 0..OUT_TILE.min(h - ty * OUT_TILE) {
-            for j in 0..OUT_TILE.min(w - tx * OUT_TILE) {
-                let (y, x) = (ty * OUT_TILE + i, tx * OUT_TILE + j);
+        let (y0, x0) = tile_origin(t, w);
+        sandwich(&AT, m, outs, &mut half, &mut tile);
+        for i in 0..OUT_TILE.min(h - y0) {
+            for j in 0..OUT_TILE.min(w - x0) {
+                let (y, x) = (y0 + i, x0 + j);
                 image[(y * w + x) * outs..][..outs].copy_from_slice(&tile[(i * OUT_TILE + j) * outs..][..outs]);
             }
         }
@@ -279,11 +280,11 @@ fn transform_grad_tiles(grads: &[f32], g: &Geometry, outs: usize, dst: &mut [f32
     let [h, w] = g.out_size;
     let (mut dy, mut half) = (vec![0.0; OUT_TILE * OUT_TILE * outs], vec![0.0; ALPHA * OUT_TILE * outs]);
     for (t, dst) in dst.chunks_exact_mut(POSITIONS * outs).enumerate() {
-        let (ty, tx) = (t / w.div_ceil(OUT_TILE), t % w.div_ceil(OUT_TILE));
+        let (y0, x0) = tile_origin(t, w);
         for (i, row) in dy.chunks_exact_mut(OUT_TILE * outs).enumerate() {
-            let y = ty * OUT_TILE + i;
+            let y = y0 + i;
             for (j, px) in row.chunks_exact_mut(outs).enumerate() {
-                let x = tx * OUT_TILE + j;
+                let x = x0 + j;
                 if y < h && x < w {
                     px.copy_from_slice(&grads[(y * w + x) * outs..][..outs]);
                 } else {
@@ -291,29 +292,23 @@ fn transform_grad_tiles(grads: &[f32], g: &Geometry, outs: usize, dst: &mut [f32
                 }
             }
         }
-        left(&A, &dy, OUT_TILE, outs, &mut half);
-        right(&A, &half, ALPHA, outs, dst);
+        sandwich(&A, &dy, outs, &mut half, dst);
     }
 }
 
-/// `dst[r][j] = Σ_s mat[r][s] · src[s][j]` for a `S × cols` matrix `src` whose entries are
-/// vectors of `lanes` values (`dst`: `R × cols` of them).
-fn left<const R: usize, const S: usize>(mat: &[[f32; S]; R], src: &[f32], cols: usize, lanes: usize, dst: &mut [f32]) {
+/// `dst = mat · src · matᵀ` for an `S × S` matrix `src` whose entries are vectors of
+/// `lanes` values (`dst`: `R × R` of them), through `half` (`mat · src`, `R × S`).
+fn sandwich<const R: usize, const S: usize>(mat: &[[f32; S]; R], src: &[f32], lanes: usize, half: &mut [f32], dst: &mut [f32]) {
     for (r, coefficients) in mat.iter().enumerate() {
-        for j in 0..cols {
-            let out = &mut dst[(r * cols + j) * lanes..][..lanes];
-            combine(out, coefficients, |s| &src[(s * cols + j) * lanes..][..lanes]);
+        for j in 0..S {
+            let out = &mut half[(r * S + j) * lanes..][..lanes];
+            combine(out, coefficients, |s| &src[(s * S + j) * lanes..][..lanes]);
         }
     }
-}
-
-/// `dst[i][r] = Σ_s src[i][s] · mat[r][s]` (`src · matᵀ`) for a `rows × S` matrix `src`
-/// of `lanes`-value vectors (`dst`: `rows × R`).
-fn right<const R: usize, const S: usize>(mat: &[[f32; S]; R], src: &[f32], rows: usize, lanes: usize, dst: &mut [f32]) {
-    for i in 0..rows {
+    for i in 0..R {
         for (r, coefficients) in mat.iter().enumerate() {
             let out = &mut dst[(i * R + r) * lanes..][..lanes];
-            combine(out, coefficients, |s| &src[(i * S + s) * lanes..][..lanes]);
+            combine(out, coefficients, |s| &half[(i * S + s) * lanes..][..lanes]);
         }
     }
 }
