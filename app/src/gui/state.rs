@@ -115,11 +115,22 @@ pub struct Settings {
     pub data: String,
     pub form: TrainForm,
     pub recent_runs: Vec<PathBuf>,
+    /// Where runs started or resumed in the window get their folders (relative to the
+    /// working directory, as the CLI's `runs/`).
+    pub runs_dir: PathBuf,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { tab: super::views::FIRST_TAB, dark: true, device: DeviceChoice::Auto, data: "fashion-mnist".into(), form: TrainForm::default(), recent_runs: vec![] }
+        Self {
+            tab: super::views::FIRST_TAB,
+            dark: true,
+            device: DeviceChoice::Auto,
+            data: "fashion-mnist".into(),
+            form: TrainForm::default(),
+            recent_runs: vec![],
+            runs_dir: PathBuf::from("runs"),
+        }
     }
 }
 

@@ -49,6 +49,8 @@ fn opens_on_fashion_mnist_then_trains_pauses_and_resumes() {
     h.get_by_label("Train").click();
     h.run_steps(2);
     h.state_mut().state.settings.form = TrainForm { model: "patchvae".into(), parts: 4, part_dim: 2, batch_size: 16, epochs: 1, ..TrainForm::default() };
+    let runs = tempfile::tempdir().unwrap();
+    h.state_mut().state.settings.runs_dir = runs.path().to_path_buf();
     h.get_by_label("Start").click();
     h.run_steps(1);
     step_until(&mut h, Duration::from_secs(120), "training steps", |a| a.state.session.as_ref().is_some_and(|s| s.history.len() >= 3));
@@ -289,6 +291,8 @@ fn trains_a_tiny_beta_vae_saves_reopens_and_traverses_it() {
     h.run_steps(1);
     h.state_mut().state.settings.form =
         TrainForm { model: "beta-vae".into(), arch: "mlp".into(), latent: 2, image_size: 28, batch_size: 32, epochs: 1, ..TrainForm::default() };
+    let runs = tempfile::tempdir().unwrap();
+    h.state_mut().state.settings.runs_dir = runs.path().to_path_buf();
     // The form's layout changes with the model: let it settle before clicking.
     h.run_steps(2);
     h.get_by_label("Start").click();

@@ -75,7 +75,7 @@ pub fn resume_training(state: &mut AppState, checkpoint: &Path) {
         Some("checkpoint") => checkpoint.parent().map(Path::to_path_buf),
         _ => None,
     }
-    .unwrap_or_else(|| PathBuf::from("runs").join(format!("resumed-{}-step{}", meta.config.model.kind(), meta.state.step)));
+    .unwrap_or_else(|| state.settings.runs_dir.join(format!("resumed-{}-step{}", meta.config.model.kind(), meta.state.step)));
     let description = device.description.clone();
     // One more epoch than the checkpoint reached, unless its run was not finished.
     let mut config = meta.config.clone();
