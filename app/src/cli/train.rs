@@ -1,5 +1,6 @@
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
@@ -33,6 +34,11 @@ pub struct TrainArgs {
     /// Stop after this many steps.
     #[arg(long)]
     pub max_steps: Option<u64>,
+    /// Stop after this many minutes of wall time from the start (data and neighbour index
+    /// included), saving the checkpoint as at any other end; for runs on a lent or
+    /// scheduled machine.
+    #[arg(long)]
+    pub minutes: Option<f64>,
     /// Run folder (default runs/MODEL-TIMESTAMP).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -214,6 +220,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     config.max_steps = args.max_steps.or(config.max_steps);
     config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
 
+    let deadline = match args.minutes {
+        Some(m) if m.is_finite() && m > 0.0 => Some(Instant::now() + Duration::from_secs_f64(m * 60.0)),
+        Some(m) => anyhow::bail!("--minutes {m}: expected a positive number"),
+        None => None,
+    };
     let device = super::resolve_device(args.device)?;
     let out = args.out.clone().unwrap_or_else(|| super::default_out_dir(model.kind()));
     eprintln!("device: {}", device.description);
@@ -227,7 +238,20 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut result = Ok(());
-    for event in handle.events.iter() {
+    let mut stop_sent = false;
+    loop {
+        // Steps can arrive faster than the timeout: the deadline is checked on every event.
+        let received = handle.events.recv_timeout(Duration::from_millis(200));
+        if !stop_sent && deadline.is_some_and(|d| Instant::now() >= d) {
+            bar.println(format!("time limit of {} minutes reached: stopping after this step", args.minutes.unwrap_or_default()));
+            stop_sent = true;
+            handle.send(patchwork_core::train::TrainCommand::Stop);
+        }
+        let event = match received {
+            Ok(event) => event,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         match event {
             TrainEvent::Started { parameters, progress, .. } => {
                 bar.set_length(progress.total_steps);
