@@ -11,7 +11,7 @@ use patchwork_core::models::ModelConfig;
 use patchwork_core::models::beta_vae::{BetaVaeConfig, Capacity, ReconLoss, VaeArch};
 use patchwork_core::models::mixing_scenes::{MixingPreset, MixingScenesConfig};
 use patchwork_core::models::patch_vae::{OccurrenceSampling, PatchVaeConfig, TemperatureSchedule};
-use patchwork_core::train::{RunSpec, TrainConfig, TrainEvent, spawn};
+use patchwork_core::train::{RunSpec, TrainCommand, TrainConfig, TrainEvent, spawn};
 
 use super::ModelArgs;
 
@@ -45,7 +45,9 @@ pub struct TrainArgs {
     /// A TrainConfig JSON (as saved in a checkpoint's config.json); flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Continue the checkpoint in this folder.
+    /// Continue the checkpoint in this folder with its own settings; --epochs, --max-steps,
+    /// --minutes, --lr, --beta, --beta-occ, --beta-app and --rec-warmup may change (e.g.
+    /// `--rec-warmup N` at the step the run reached ends a mixing-scenes warm-up there).
     #[arg(long)]
     pub resume: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
@@ -193,7 +195,8 @@ fn native_channels(data: &str) -> usize {
 pub const MIXING_BATCH: usize = 12;
 pub const MIXING_LR: f64 = 2e-4;
 
-pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+/// The config of a new run: `--config` (if any), the model flags and the run flags.
+fn fresh_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     let base = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
@@ -206,7 +209,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let data = args.data.clone().or_else(|| base.as_ref().map(|b| b.data.clone())).unwrap_or_else(|| default_data.to_string());
     let model = model_config(&args.model, native_channels(&data), base.as_ref().map(|b| b.model.clone()))?;
     let fresh = base.is_none();
-    let mut config = base.map(|b| TrainConfig { model: model.clone(), ..b }).unwrap_or_else(|| TrainConfig::new(model.clone(), data.clone()));
+    let mut config = base.map(|b| TrainConfig { model: model.clone(), ..b }).unwrap_or_else(|| TrainConfig::new(model, data.clone()));
     if fresh && mixing {
         // The thesis's batch of 12 references (each brings 4 candidates) and lr_G 2e-4.
         config.batch_size = MIXING_BATCH;
@@ -219,17 +222,109 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     config.seed = args.seed.unwrap_or(config.seed);
     config.max_steps = args.max_steps.or(config.max_steps);
     config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(config)
+}
 
+/// The settings a resumed run may change, as (live hyperparameter name, flag, value): the
+/// learning rate, β weights and the mixing-scenes warm-up length. Everything else is the
+/// checkpoint's.
+fn resume_overrides(args: &TrainArgs) -> Vec<(&'static str, &'static str, f64)> {
+    let m = &args.model;
+    [
+        ("lr", "--lr", args.lr),
+        ("beta", "--beta", m.beta),
+        ("beta_occ", "--beta-occ", m.beta_occ),
+        ("beta_app", "--beta-app", m.beta_app),
+        ("rec_warmup", "--rec-warmup", m.rec_warmup.map(|n| n as f64)),
+    ]
+    .into_iter()
+    .filter_map(|(name, flag, value)| value.map(|v| (name, flag, v)))
+    .collect()
+}
+
+/// The config of a resumed run: the checkpoint's, with the overrides checked against it.
+/// Flags that would change what the checkpoint is (data, batch, seed, architecture, loss
+/// terms) are refused rather than silently ignored.
+fn resumed_config(args: &TrainArgs, dir: &std::path::Path) -> anyhow::Result<TrainConfig> {
+    let m = &args.model;
+    let fixed = [
+        ("--config", args.config.is_some()),
+        ("--data", args.data.is_some()),
+        ("--batch", args.batch.is_some()),
+        ("--seed", args.seed.is_some()),
+        ("--arch", m.arch.is_some()),
+        ("--size", m.size.is_some()),
+        ("--latent", m.latent.is_some()),
+        ("--channels", m.channels.is_some()),
+        ("--capacity", m.capacity),
+        ("--recon", m.recon.is_some()),
+        ("--weighted", m.weighted),
+        ("--parts", m.parts.is_some()),
+        ("--part-dim", m.part_dim.is_some()),
+        ("--prior", m.prior.is_some()),
+        ("--sampling", m.sampling.is_some()),
+        ("--gan", m.gan),
+        ("--temperature-schedule", m.temperature_schedule.is_some()),
+        ("--preset", m.preset.is_some()),
+        ("--no-rec", m.no_rec),
+        ("--no-adv", m.no_adv),
+        ("--no-cls", m.no_cls),
+        ("--warmup-collage", m.warmup_collage.is_some()),
+        ("--tau", m.tau.is_some()),
+    ];
+    let refused: Vec<&str> = fixed.iter().filter(|(_, given)| *given).map(|(flag, _)| *flag).collect();
+    if !refused.is_empty() {
+        anyhow::bail!(
+            "{}: a resumed run keeps its checkpoint's settings; only --epochs, --max-steps, --minutes, --lr, --beta, --beta-occ, --beta-app and --rec-warmup may change",
+            refused.join(", ")
+        );
+    }
+    let meta = patchwork_core::checkpoint::read_meta(dir)?;
+    let mut config = meta.config;
+    config.epochs = args.epochs.unwrap_or(config.epochs);
+    config.max_steps = args.max_steps;
+    for (name, flag, value) in resume_overrides(args) {
+        let checked = if name == "lr" {
+            if value.is_finite() && value > 0.0 { Ok(()) } else { Err("must be a positive number".to_string()) }
+        } else {
+            config.model.clone().set_hyperparameter(name, value)
+        };
+        checked.map_err(|e| anyhow::anyhow!("{flag} {value}: {e} ({} checkpoint in {})", config.model.kind(), dir.display()))?;
+    }
+    Ok(config)
+}
+
+/// Prints a line above the progress bar, or on stderr where the bar is hidden (output not
+/// a terminal: a script or a log), where `println` would print nothing.
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let config = match &args.resume {
+        Some(dir) => resumed_config(&args, dir)?,
+        None => fresh_config(&args)?,
+    };
     let deadline = match args.minutes {
         Some(m) if m.is_finite() && m > 0.0 => Some(Instant::now() + Duration::from_secs_f64(m * 60.0)),
         Some(m) => anyhow::bail!("--minutes {m}: expected a positive number"),
         None => None,
     };
     let device = super::resolve_device(args.device)?;
-    let out = args.out.clone().unwrap_or_else(|| super::default_out_dir(model.kind()));
+    let out = args.out.clone().unwrap_or_else(|| super::default_out_dir(config.model.kind()));
     eprintln!("device: {}", device.description);
     eprintln!("run folder: {}", out.display());
     let handle = spawn(RunSpec { config, device, run_dir: Some(out.clone()), resume_from: args.resume.clone(), source: None });
+    if args.resume.is_some() {
+        // Checked above; the run applies them before its first step.
+        for (name, _, value) in resume_overrides(&args) {
+            handle.send(TrainCommand::SetHyperparameter { name: name.into(), value });
+        }
+    }
     let bar = ProgressBar::new(1);
     bar.set_style(
         ProgressStyle::with_template("{spinner} epoch {prefix} [{bar:30}] step {pos}/{len} {msg} ETA {eta}")
@@ -243,9 +338,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         // Steps can arrive faster than the timeout: the deadline is checked on every event.
         let received = handle.events.recv_timeout(Duration::from_millis(200));
         if !stop_sent && deadline.is_some_and(|d| Instant::now() >= d) {
-            bar.println(format!("time limit of {} minutes reached: stopping after this step", args.minutes.unwrap_or_default()));
+            say(&bar, format!("time limit of {} minutes reached: stopping after this step", args.minutes.unwrap_or_default()));
             stop_sent = true;
-            handle.send(patchwork_core::train::TrainCommand::Stop);
+            handle.send(TrainCommand::Stop);
         }
         let event = match received {
             Ok(event) => event,
@@ -256,7 +351,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             TrainEvent::Started { parameters, progress, .. } => {
                 bar.set_length(progress.total_steps);
                 bar.set_position(progress.step);
-                bar.println(format!("{parameters} parameters, {} steps per epoch", progress.steps_per_epoch));
+                say(&bar, format!("{parameters} parameters, {} steps per epoch", progress.steps_per_epoch));
             }
             TrainEvent::Step { metrics, progress } => {
                 bar.set_position(progress.step);
@@ -265,19 +360,25 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                     metrics.terms.iter().take(3).map(|(n, v)| format!("{n} {v:.3}")).collect();
                 bar.set_message(format!("{} | {:.0} img/s", terms.join(" "), metrics.images_per_sec));
             }
-            TrainEvent::CheckpointSaved { path, step } => bar.println(format!("step {step}: checkpoint saved to {}", path.display())),
+            TrainEvent::CheckpointSaved { path, step } => say(&bar, format!("step {step}: checkpoint saved to {}", path.display())),
             TrainEvent::Diverged { step, term, value } => {
-                bar.println(format!(
-                    "step {step}: {term} = {value}; the run diverged. The last good weights are kept; stopping. Resume with --resume {} and a lower --lr.",
-                    out.join("checkpoint").display()
-                ));
-                handle.send(patchwork_core::train::TrainCommand::Stop);
+                let checkpoint = out.join("checkpoint");
+                say(
+                    &bar,
+                    format!(
+                        "step {step}: {term} = {value}; the run diverged. The last good weights are kept; stopping. Resume with --resume {} and a lower --lr.",
+                        checkpoint.display()
+                    ),
+                );
+                handle.send(TrainCommand::Stop);
             }
+            TrainEvent::HyperparameterChanged { name, value } => say(&bar, format!("{name} set to {value}")),
             TrainEvent::Finished { step, checkpoint } => {
-                bar.finish_with_message(format!(
-                    "finished at step {step}{}",
-                    checkpoint.map(|c| format!("; checkpoint {}", c.display())).unwrap_or_default()
-                ));
+                let line = format!("finished at step {step}{}", checkpoint.map(|c| format!("; checkpoint {}", c.display())).unwrap_or_default());
+                if bar.is_hidden() {
+                    eprintln!("{line}");
+                }
+                bar.finish_with_message(line);
             }
             TrainEvent::Failed { message } => {
                 bar.abandon();

@@ -37,6 +37,37 @@ fn train_then_eval_then_bench_on_cpu() {
     assert!(bench.status.success(), "{}", String::from_utf8_lossy(&bench.stderr));
     let report: serde_json::Value = serde_json::from_slice(&bench.stdout).unwrap();
     assert!(report["train_images_per_sec"].as_f64().unwrap() > 0.0);
+    // Resuming keeps the checkpoint's settings but takes a new learning rate (as the
+    // divergence message advises), and refuses what would change the checkpoint.
+    let refused = patchwork().args(["train", "--device", "cpu", "--batch", "8", "--resume"]).arg(out.join("checkpoint")).output().unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success() && err.contains("--batch") && err.contains("keeps its checkpoint's settings"), "{err}");
+    let resumed = patchwork()
+        .args(["train", "--device", "cpu", "--lr", "0.0001", "--max-steps", "25", "--out"])
+        .arg(&out)
+        .arg("--resume")
+        .arg(out.join("checkpoint"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success() && err.contains("lr set to 0.0001"), "{err}");
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint/config.json")).unwrap()).unwrap();
+    assert_eq!((config["lr"].as_f64(), config["batch_size"].as_u64()), (Some(0.0001), Some(32)));
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
+    assert_eq!((metrics.lines().count(), last["step"].as_u64(), last["lr"].as_f64()), (25, Some(25), Some(0.0001)));
+    // --minutes ends a run that would go on for long, and it is saved as at any other end.
+    let timed = dir.path().join("timed");
+    let run = patchwork()
+        .args(["train", "--model", "beta-vae", "--arch", "mlp", "--data", "mnist", "--epochs", "1000", "--batch", "32", "--device", "cpu", "--minutes", "0.03", "--out"])
+        .arg(&timed)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success() && err.contains("time limit of 0.03 minutes reached"), "{err}");
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(timed.join("checkpoint/state.json")).unwrap()).unwrap();
+    let steps = state["step"].as_u64().unwrap();
+    assert!(steps >= 1 && steps < 1000 * 312, "{steps}");
 }
 
 #[test]

@@ -90,7 +90,10 @@ impl ModelConfig {
         }
     }
 
-    /// Sets a live hyperparameter by name.
+    /// Sets a live hyperparameter by name: one of [`Self::live_hyperparameters`], or for
+    /// mixing scenes `rec_warmup`, the warm-up's length in steps (a schedule, not a loss
+    /// weight, so it is not logged with every step): set to the step a run has reached, it
+    /// ends the warm-up there.
     pub fn set_hyperparameter(&mut self, name: &str, value: f64) -> Result<(), String> {
         if !value.is_finite() || value < 0.0 {
             return Err(format!("{name} must be a finite number ≥ 0"));
@@ -111,6 +114,14 @@ impl ModelConfig {
                 "lambda_rec" => c.lambda_rec = value,
                 "lambda_adv" => c.lambda_adv = value,
                 "lambda_cls" => c.lambda_cls = value,
+                "rec_warmup" => {
+                    if value.fract() != 0.0 {
+                        return Err(format!("rec_warmup is a number of steps, not {value}"));
+                    }
+                    let changed = MixingScenesConfig { rec_warmup: Some(value as u64), ..c.clone() };
+                    changed.validate()?;
+                    *c = changed;
+                }
                 _ => return Err(format!("mixing-scenes has no live hyperparameter '{name}'")),
             },
         }

@@ -619,4 +619,18 @@ mod tests {
         assert_eq!(drawn.len(), 14, "every mask with 1 to 3 replaced quadrants, and only those");
         assert!(drawn.iter().all(|m| (1..=3).contains(&m.iter().filter(|&&b| b).count())));
     }
+
+    #[test]
+    fn the_warm_up_length_can_be_set_on_a_running_config_and_stays_valid() {
+        let config = MixingScenesConfig { rec_warmup: Some(1_000_000), warmup_collage: Some(1.0), ..MixingScenesConfig::new() };
+        let mut model = super::super::ModelConfig::MixingScenes(config);
+        model.set_hyperparameter("rec_warmup", 640.0).unwrap();
+        let super::super::ModelConfig::MixingScenes(c) = &model else { unreachable!() };
+        assert!(c.in_warmup(639) && !c.in_warmup(640));
+        // Not a whole number of steps, and no warm-up under the collage term: refused, unchanged.
+        assert!(model.set_hyperparameter("rec_warmup", 2.5).is_err());
+        assert!(model.set_hyperparameter("rec_warmup", 0.0).unwrap_err().contains("warm-up"));
+        let super::super::ModelConfig::MixingScenes(c) = &model else { unreachable!() };
+        assert_eq!(c.rec_warmup, Some(640));
+    }
 }
