@@ -18,8 +18,9 @@
 #
 # Everything lands in $OUT: log.txt (every command and what it printed), bench.jsonl (one
 # benchmark report per line), cubecl-cache.tar.gz, and run.tar.gz.00, .01, … (pieces of
-# 15 MB: cat them together) holding run/ (the final checkpoint, weights only, and
-# metrics.jsonl) and run-warmup/ (the checkpoint at the end of the warm-up).
+# 15 MB: cat them together) holding run/ (the final checkpoint, optimizer included, so
+# `patchwork train --resume run/checkpoint` continues it on a later lease; and
+# metrics.jsonl) and run-warmup/ (weights at the end of the warm-up).
 # BUDGET (seconds) bounds the whole script: each step gets at most what is left of it.
 # Not -e: a benchmark that fails or runs out of time must not cost the training run.
 set -uo pipefail
@@ -108,8 +109,8 @@ cp "$OUT"/run/checkpoint/{config.json,model.bpk,state.json,neighbours.bin} "$OUT
 mix_s=$(( $(left) - AFTER ))
 run "$((mix_s + 20))" "$PW" train --resume "$OUT/run/checkpoint" --rec-warmup "$warmup" --epochs 100000 \
   --out "$OUT/run" --device "$DEVICE" --minutes "$(minutes "$mix_s")" > /dev/null
-# Weights only (the optimizer state would double the size), in pieces small enough to fetch.
-rm -f "$OUT/run/checkpoint/optimizer.bpk"
+# With the optimizer state, so that a later lease can resume the run; in pieces small
+# enough to fetch.
 tar -czf "$OUT/run.tar.gz" -C "$OUT" run run-warmup && rm -rf "$OUT/run" "$OUT/run-warmup"
 split -b 15M -d "$OUT/run.tar.gz" "$OUT/run.tar.gz." && rm "$OUT/run.tar.gz"
 
