@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes checkpoints/mixing-scenes-small: the small preset of the mixing-scenes model
-# trained on 1,024 quadrant scenes, kept weights-only (config.json, model.bpk,
+# trained on quadrant scenes (DATA, default 1,024 of them), kept weights-only (config.json, model.bpk,
 # state.json, neighbours.bin; no optimizer state) with its command and metrics in
 # README.md beside it. The first WARMUP steps train the plain autoencoder with the
 # collage term at weight COLLAGE (not in the thesis: it teaches each chunk its own
@@ -11,6 +11,11 @@
 #   EPOCHS=4 bash scripts/make-mixing-checkpoint.sh
 #   REUSE_RUN=1 bash scripts/make-mixing-checkpoint.sh # evaluate the checkpoint of an
 #                                                      # existing (e.g. stopped) run in $RUN
+#   DATA=scenes WARMUP=24576 MAX_STEPS=26112 EPOCHS=26 WARMUP_COPY=runs/mix-warmup bash scripts/make-mixing-checkpoint.sh
+#
+# WARMUP_COPY: copy the run's checkpoint there when it is written at step WARMUP (the end of
+# the warm-up: an epoch's end when WARMUP is a multiple of the steps per epoch), to score
+# the warm-up alone afterwards.
 set -euo pipefail
 
 PATCHWORK=${PATCHWORK:-"cargo run --release --locked --quiet --"}
@@ -20,16 +25,34 @@ WARMUP=${WARMUP:-8192}
 MAX_STEPS=${MAX_STEPS:-8960}
 COLLAGE=${COLLAGE:-1}
 SEED=${SEED:-1}
+DATA=${DATA:-scenes:1024}
+BATCH=${BATCH:-8}
+LR=${LR:-5e-4}
 RUN=${RUN:-runs/shipped-mixing}
 DEST=${DEST:-checkpoints/mixing-scenes-small}
 PAIRS=${PAIRS:-500}
 
-train_cmd="patchwork train --model mixing-scenes --preset small --data scenes:1024 --batch 8 --lr 5e-4 --epochs $EPOCHS --rec-warmup $WARMUP --warmup-collage $COLLAGE --max-steps $MAX_STEPS --seed $SEED --out $RUN --device $DEVICE"
+train_cmd="patchwork train --model mixing-scenes --preset small --data $DATA --batch $BATCH --lr $LR --epochs $EPOCHS --rec-warmup $WARMUP --warmup-collage $COLLAGE --max-steps $MAX_STEPS --seed $SEED --out $RUN --device $DEVICE"
 if [ "${REUSE_RUN:-0}" != 1 ]; then
-  rm -rf "$RUN"
+  rm -rf "$RUN" "$RUN.done"
+  if [ -n "${WARMUP_COPY:-}" ]; then
+    # Watches the run's checkpoint for the step the warm-up ends at; stops with the run.
+    (
+      while [ ! -f "$RUN.done" ]; do
+        step=$(python3 -c "import json; print(json.load(open('$RUN/checkpoint/state.json'))['step'])" 2>/dev/null || echo 0)
+        if [ "$step" = "$WARMUP" ]; then
+          rm -rf "$WARMUP_COPY" && cp -r "$RUN/checkpoint" "$WARMUP_COPY" && rm -f "$WARMUP_COPY/optimizer.bpk"
+          echo "warm-up checkpoint (step $WARMUP) copied to $WARMUP_COPY" >&2
+          break
+        fi
+        sleep 15
+      done
+    ) &
+  fi
   t0=$(date +%s)
   # shellcheck disable=SC2086
-  $PATCHWORK ${train_cmd#patchwork } 2> "$RUN.log" || { cat "$RUN.log" >&2; exit 1; }
+  $PATCHWORK ${train_cmd#patchwork } 2> "$RUN.log" || { touch "$RUN.done"; cat "$RUN.log" >&2; exit 1; }
+  touch "$RUN.done"
   t1=$(date +%s)
   took="training took $((t1 - t0)) s"
 else
@@ -50,7 +73,7 @@ cat > "$DEST.tmp/README.md" <<MD
 
 The mixing-scenes model ("Learning Object Representations by Mixing Scenes") in its
 small preset (fewer, wider layers than the thesis's: 48-d quadrant chunks, a 192-d
-latent), trained on 1,024 quadrant scenes (64×64, at most one Fashion-MNIST object per
+latent), trained on quadrant scenes (\`$DATA\`: 64×64, at most one Fashion-MNIST object per
 quadrant over CC0 backgrounds): the plain autoencoder for the first $WARMUP steps (with
 the collage term at weight $COLLAGE: the batch's codes mixed chunk-wise under random masks,
 decoded and pulled towards the pixel collages — not in the thesis), then
@@ -58,7 +81,7 @@ every term with Algorithm 1 over the scenes' per-quadrant neighbour lists
 (\`neighbours.bin\`, kept here for the Auto-mix and Neighbours views). Weights only:
 resuming it starts a fresh optimizer.
 
-Made by \`bash scripts/make-mixing-checkpoint.sh\` (EPOCHS=$EPOCHS, WARMUP=$WARMUP, COLLAGE=$COLLAGE, MAX_STEPS=$MAX_STEPS, SEED=$SEED, DEVICE=$DEVICE${REUSE_RUN:+, REUSE_RUN=$REUSE_RUN}), which ran:
+Made by \`bash scripts/make-mixing-checkpoint.sh\` (DATA=$DATA, BATCH=$BATCH, LR=$LR, EPOCHS=$EPOCHS, WARMUP=$WARMUP, COLLAGE=$COLLAGE, MAX_STEPS=$MAX_STEPS, SEED=$SEED, DEVICE=$DEVICE${REUSE_RUN:+, REUSE_RUN=$REUSE_RUN}), which ran:
 
     $train_cmd
 

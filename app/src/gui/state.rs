@@ -166,6 +166,7 @@ enum DialogOutcome {
     Cancelled,
     OpenCheckpoint(PathBuf),
     SaveRunTo(PathBuf),
+    RunsFolder(PathBuf),
     Message(String),
 }
 
@@ -283,6 +284,7 @@ impl AppState {
                     self.remember_recent(dir);
                 }
             }
+            Some(DialogOutcome::RunsFolder(dir)) => self.settings.runs_dir = dir,
             Some(DialogOutcome::Cancelled) | None => {}
         }
     }
@@ -329,6 +331,14 @@ impl AppState {
     pub fn pick_save_folder(&mut self) {
         self.dialogs.request(|| match rfd::FileDialog::new().set_title("Save the run's checkpoint to a folder").pick_folder() {
             Some(dir) => DialogOutcome::SaveRunTo(dir),
+            None => DialogOutcome::Cancelled,
+        });
+    }
+
+    /// Asks for the folder new runs get their folders in.
+    pub fn pick_runs_folder(&mut self) {
+        self.dialogs.request(|| match rfd::FileDialog::new().set_title("Folder for new runs").pick_folder() {
+            Some(dir) => DialogOutcome::RunsFolder(dir),
             None => DialogOutcome::Cancelled,
         });
     }

@@ -307,6 +307,7 @@ fn trains_a_tiny_beta_vae_saves_reopens_and_traverses_it() {
     h.get_by_label("Stop").click();
     step_until(&mut h, Duration::from_secs(60), "the run to finish", |a| a.state.session.as_ref().is_some_and(|s| s.status == RunStatus::Finished));
     let run_dir = h.state().state.session.as_ref().unwrap().run_dir.clone().unwrap();
+    assert!(run_dir.starts_with(runs.path()) && run_dir.join("checkpoint/model.bpk").is_file(), "{}", run_dir.display());
     // Runs: the run is listed; Explore reopens its checkpoint.
     h.get_by_label("Runs").click();
     h.run_steps(1);

@@ -126,6 +126,7 @@ impl TrainView {
         let running = state.session.as_ref().is_some_and(|s| s.is_active());
         let model_before = state.settings.form.model.clone();
         ui.heading("Model");
+        let mut pick_runs_folder = false;
         ui.add_enabled_ui(!running, |ui| {
             let f = &mut state.settings.form;
             egui::Grid::new("form").num_columns(2).show(ui, |ui| {
@@ -240,6 +241,13 @@ impl TrainView {
                     }
                 });
                 ui.end_row();
+                ui.label("runs folder").on_hover_text("each run started here gets a folder inside it (metrics.jsonl, checkpoint/)");
+                ui.horizontal(|ui| {
+                    let shown = std::path::absolute(&state.settings.runs_dir).unwrap_or_else(|_| state.settings.runs_dir.clone());
+                    ui.add(egui::Label::new(egui::RichText::new(shown.display().to_string()).monospace()).truncate()).on_hover_text(shown.display().to_string());
+                    pick_runs_folder = ui.button("Change…").clicked();
+                });
+                ui.end_row();
             });
         });
         // Mixing scenes wants colour scenes with objects in quadrants: picking it on grey
@@ -248,6 +256,9 @@ impl TrainView {
         if state.settings.form.model != model_before && state.settings.form.model == "mixing-scenes" && grey {
             state.open_spec("scenes");
             state.message = Some("mixing scenes trains on colour scenes: the quadrant scenes are open in Data".into());
+        }
+        if pick_runs_folder {
+            state.pick_runs_folder();
         }
         ui.add_space(8.0);
         ui.horizontal_wrapped(|ui| {
