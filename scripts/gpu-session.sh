@@ -7,6 +7,8 @@
 #
 #   PATCHWORK=target/debug/patchwork OUT=runs/gpu-session bash scripts/gpu-session.sh
 #   BUDGET=540 WARMUP_SHARE=0.6 BATCH=64 DATA=scenes SEED=1 bash scripts/gpu-session.sh
+#   RESUME=runs/x/checkpoint bash scripts/gpu-session.sh   # continue a run instead
+#   TRAIN=0 bash scripts/gpu-session.sh                      # benchmarks only
 #
 # The warm-up is a run of its own, stopped by time (`train --minutes`), so its last weights
 # are kept; the same run is then resumed with `--rec-warmup` set to the step it reached,
@@ -21,6 +23,11 @@
 # 15 MB: cat them together) holding run/ (the final checkpoint, optimizer included, so
 # `patchwork train --resume run/checkpoint` continues it on a later lease; and
 # metrics.jsonl) and run-warmup/ (weights at the end of the warm-up).
+# With RESUME (a checkpoint with its optimizer: a run's checkpoint/, or run/checkpoint
+# from an earlier lease's run.tar.gz), the whole training time continues that run at its
+# own batch and schedule (no new warm-up; run-warmup/ is not made).
+# With TRAIN=0 there is no run: the benchmarks get the whole budget, with limits that leave
+# room for each one's own kernel compilation (the thesis's batch, both presets, the GUI).
 # BUDGET (seconds) bounds the whole script: each step gets at most what is left of it.
 # Not -e: a benchmark that fails or runs out of time must not cost the training run.
 set -uo pipefail
@@ -98,20 +105,40 @@ if [ -n "${CUBECL_CACHE_IN:-}" ] && [ -f "$CUBECL_CACHE_IN" ]; then
 fi
 run 30 "$PW" devices
 
-train_s=$(( $(left) - AFTER ))
-warm_s=$(python3 -c "print(int($train_s * float('$WARMUP_SHARE')))")
-run "$((warm_s + 20))" "$PW" train --model mixing-scenes --preset small --data "$DATA" --batch "$BATCH" --lr "$LR" \
-  --epochs 100000 --rec-warmup 1000000000 --warmup-collage 1 --seed "$SEED" \
-  --out "$OUT/run" --device "$DEVICE" --minutes "$(minutes "$warm_s")" > /dev/null
-warmup=$(python3 -c "import json; print(json.load(open('$OUT/run/checkpoint/state.json'))['step'])")
-mkdir -p "$OUT/run-warmup"
-cp "$OUT"/run/checkpoint/{config.json,model.bpk,state.json,neighbours.bin} "$OUT/run-warmup/"
-mix_s=$(( $(left) - AFTER ))
-run "$((mix_s + 20))" "$PW" train --resume "$OUT/run/checkpoint" --rec-warmup "$warmup" --epochs 100000 \
-  --out "$OUT/run" --device "$DEVICE" --minutes "$(minutes "$mix_s")" > /dev/null
+if [ "${TRAIN:-1}" = 0 ]; then
+  bench 170 --model mixing-scenes --preset small --runs 3 --steps 2 --warmup 1
+  bench 60 --model mixing-scenes --preset small --rec-warmup 1000000 --warmup-collage 1 --runs 3 --steps 10 --warmup 3
+  bench 200 --model mixing-scenes --preset full --runs 3 --steps 1 --warmup 1
+  run 100 "$PW" bench --ui --seconds 15 --device "$DEVICE" --json
+  [ -d target/environment ] && tar -czf "$OUT/cubecl-cache.tar.gz" -C target environment
+  echo "### done at t=$(( $(date +%s) - start ))s" >> "$LOG"
+  exit 0
+fi
+
+if [ -n "${RESUME:-}" ]; then
+  BATCH=$(python3 -c "import json; print(json.load(open('$RESUME/config.json'))['batch_size'])")
+  train_s=$(( $(left) - AFTER ))
+  run "$((train_s + 20))" "$PW" train --resume "$RESUME" --epochs 100000 --max-steps 1000000000 \
+    --out "$OUT/run" --device "$DEVICE" --minutes "$(minutes "$train_s")" > /dev/null
+  kept=run
+else
+  train_s=$(( $(left) - AFTER ))
+  warm_s=$(python3 -c "print(int($train_s * float('$WARMUP_SHARE')))")
+  run "$((warm_s + 20))" "$PW" train --model mixing-scenes --preset small --data "$DATA" --batch "$BATCH" --lr "$LR" \
+    --epochs 100000 --rec-warmup 1000000000 --warmup-collage 1 --seed "$SEED" \
+    --out "$OUT/run" --device "$DEVICE" --minutes "$(minutes "$warm_s")" > /dev/null
+  warmup=$(python3 -c "import json; print(json.load(open('$OUT/run/checkpoint/state.json'))['step'])")
+  mkdir -p "$OUT/run-warmup"
+  cp "$OUT"/run/checkpoint/{config.json,model.bpk,state.json,neighbours.bin} "$OUT/run-warmup/"
+  mix_s=$(( $(left) - AFTER ))
+  run "$((mix_s + 20))" "$PW" train --resume "$OUT/run/checkpoint" --rec-warmup "$warmup" --epochs 100000 \
+    --out "$OUT/run" --device "$DEVICE" --minutes "$(minutes "$mix_s")" > /dev/null
+  kept="run run-warmup"
+fi
 # With the optimizer state, so that a later lease can resume the run; in pieces small
 # enough to fetch.
-tar -czf "$OUT/run.tar.gz" -C "$OUT" run run-warmup && rm -rf "$OUT/run" "$OUT/run-warmup"
+# shellcheck disable=SC2086
+tar -czf "$OUT/run.tar.gz" -C "$OUT" $kept && rm -rf "$OUT/run" "$OUT/run-warmup"
 split -b 15M -d "$OUT/run.tar.gz" "$OUT/run.tar.gz." && rm "$OUT/run.tar.gz"
 
 # The steady rates at the training batch (its kernels are compiled by now), then the

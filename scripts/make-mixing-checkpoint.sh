@@ -11,6 +11,7 @@
 #   EPOCHS=4 bash scripts/make-mixing-checkpoint.sh
 #   REUSE_RUN=1 bash scripts/make-mixing-checkpoint.sh # evaluate the checkpoint of an
 #                                                      # existing (e.g. stopped) run in $RUN
+#   REUSE_RUN=1 NOTE="how the run went" …               # NOTE: a paragraph for the README
 #   DATA=scenes WARMUP=24576 MAX_STEPS=26112 EPOCHS=26 WARMUP_COPY=runs/mix-warmup bash scripts/make-mixing-checkpoint.sh
 #
 # WARMUP_COPY: copy the run's checkpoint there when it is written at step WARMUP (the end of
@@ -86,7 +87,9 @@ Made by \`bash scripts/make-mixing-checkpoint.sh\` (DATA=$DATA, BATCH=$BATCH, LR
     $train_cmd
 
 ${device_line:-device: unknown}; $took. This checkpoint is step $step.
-
+${NOTE:+
+$NOTE
+}
 Training step $step (metrics.jsonl):
 
     $last

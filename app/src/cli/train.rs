@@ -48,6 +48,9 @@ pub struct TrainArgs {
     /// Continue the checkpoint in this folder with its own settings; --epochs, --max-steps,
     /// --minutes, --lr, --beta, --beta-occ, --beta-app and --rec-warmup may change (e.g.
     /// `--rec-warmup N` at the step the run reached ends a mixing-scenes warm-up there).
+    /// Without --epochs or --max-steps it ends where the checkpoint's run was to end;
+    /// --epochs alone lifts the checkpoint's --max-steps. Give --out the checkpoint's run
+    /// folder to continue its metrics.jsonl.
     #[arg(long)]
     pub resume: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
@@ -282,7 +285,13 @@ fn resumed_config(args: &TrainArgs, dir: &std::path::Path) -> anyhow::Result<Tra
     let meta = patchwork_core::checkpoint::read_meta(dir)?;
     let mut config = meta.config;
     config.epochs = args.epochs.unwrap_or(config.epochs);
-    config.max_steps = args.max_steps;
+    // The run ends where it was to end unless told otherwise: --epochs alone asks for that
+    // many epochs, so it lifts the checkpoint's step limit.
+    config.max_steps = match (args.max_steps, args.epochs) {
+        (Some(m), _) => Some(m),
+        (None, Some(_)) => None,
+        (None, None) => config.max_steps,
+    };
     for (name, flag, value) in resume_overrides(args) {
         let checked = if name == "lr" {
             if value.is_finite() && value > 0.0 { Ok(()) } else { Err("must be a positive number".to_string()) }

@@ -42,6 +42,14 @@ fn train_then_eval_then_bench_on_cpu() {
     let refused = patchwork().args(["train", "--device", "cpu", "--batch", "8", "--resume"]).arg(out.join("checkpoint")).output().unwrap();
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success() && err.contains("--batch") && err.contains("keeps its checkpoint's settings"), "{err}");
+    // A fresh run into a folder that holds one is refused: its checkpoint would be lost.
+    let again = patchwork().args(["train", "--model", "beta-vae", "--arch", "mlp", "--data", "mnist", "--max-steps", "2", "--device", "cpu", "--out"]).arg(&out).output().unwrap();
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success() && err.contains("already holds a run"), "{err}");
+    // A row logged after the last checkpoint (as by a run killed before saving) is set
+    // aside when the run resumes, so the log holds each step once.
+    let unsaved = metrics.lines().last().unwrap().replace("\"step\":20,", "\"step\":21,");
+    std::fs::write(out.join("metrics.jsonl"), format!("{metrics}{unsaved}\n")).unwrap();
     let resumed = patchwork()
         .args(["train", "--device", "cpu", "--lr", "0.0001", "--max-steps", "25", "--out"])
         .arg(&out)
@@ -56,6 +64,16 @@ fn train_then_eval_then_bench_on_cpu() {
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     let last: serde_json::Value = serde_json::from_str(metrics.lines().last().unwrap()).unwrap();
     assert_eq!((metrics.lines().count(), last["step"].as_u64(), last["lr"].as_f64()), (25, Some(25), Some(0.0001)));
+    assert_eq!(std::fs::read_to_string(out.join("metrics.discarded.jsonl")).unwrap(), format!("{unsaved}\n"));
+    // Resumed with no limits of its own, a run keeps its checkpoint's: this one is done.
+    let done = patchwork().args(["train", "--device", "cpu", "--out"]).arg(&out).arg("--resume").arg(out.join("checkpoint")).output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success() && err.contains("finished at step 25"), "{err}");
+    assert_eq!(std::fs::read_to_string(out.join("metrics.jsonl")).unwrap(), metrics);
+    let rows: Vec<serde_json::Value> = metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (steps, elapsed): (Vec<u64>, Vec<f64>) = rows.iter().map(|r| (r["step"].as_u64().unwrap(), r["elapsed"].as_f64().unwrap())).unzip();
+    assert_eq!(steps, (1..=25).collect::<Vec<_>>());
+    assert!(elapsed.windows(2).all(|w| w[1] >= w[0]), "training time goes on across the resume: {elapsed:?}");
     // --minutes ends a run that would go on for long, and it is saved as at any other end.
     let timed = dir.path().join("timed");
     let run = patchwork()

@@ -13,7 +13,8 @@ pub struct StepMetrics {
     pub terms: Vec<(String, f64)>,
     pub lr: f64,
     pub images_per_sec: f64,
-    /// Seconds since the run (or resume) started.
+    /// Seconds of training up to this step, over all of the run's sessions (it continues
+    /// from the checkpoint's when resumed), pauses left out.
     pub elapsed: f64,
 }
 

@@ -1,6 +1,6 @@
 //! The training thread.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -138,6 +138,51 @@ struct Run<'a, M: Trainable> {
     metrics_file: Option<std::fs::File>,
 }
 
+/// Rows of a run's `metrics.jsonl` past the step it resumes from, set aside there: what
+/// a run logged after its last checkpoint (it stopped without saving: killed, crashed).
+pub const DISCARDED_METRICS_FILE: &str = "metrics.discarded.jsonl";
+
+/// Opens a run folder's `metrics.jsonl` for appending. A folder that already holds
+/// another run is refused (its checkpoint would be overwritten); a run resumed from its own
+/// folder's checkpoint first moves the rows past its step to [`DISCARDED_METRICS_FILE`],
+/// so the log has each step once.
+fn open_metrics(dir: &Path, resumed: Option<(&Path, u64)>) -> anyhow::Result<std::fs::File> {
+    let path = dir.join("metrics.jsonl");
+    let checkpoint = dir.join("checkpoint");
+    let holds_run = path.is_file() || checkpoint.join(checkpoint::CONFIG_FILE).is_file();
+    let same = |a: &Path, b: &Path| a.canonicalize().ok().is_some_and(|a| b.canonicalize().ok() == Some(a));
+    match resumed {
+        Some((from, step)) if same(from, &checkpoint) => {
+            if path.is_file() {
+                set_aside_metrics_past(dir, &path, step)?;
+            }
+        }
+        _ if holds_run => anyhow::bail!(
+            "{} already holds a run (metrics.jsonl, checkpoint/): choose another folder, or continue that run by resuming from {}",
+            dir.display(),
+            checkpoint.display()
+        ),
+        _ => {}
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create run folder {}", dir.display()))?;
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path);
+    file.with_context(|| format!("cannot open {}", path.display()))
+}
+
+fn set_aside_metrics_past(dir: &Path, path: &Path, step: u64) -> anyhow::Result<()> {
+    use std::io::Write;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let past = |line: &str| serde_json::from_str::<StepMetrics>(line).is_ok_and(|m| m.step > step);
+    let (later, kept): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| past(l));
+    if later.is_empty() {
+        return Ok(());
+    }
+    let aside = dir.join(DISCARDED_METRICS_FILE);
+    let mut discarded = std::fs::OpenOptions::new().create(true).append(true).open(&aside).with_context(|| format!("cannot open {}", aside.display()))?;
+    writeln!(discarded, "{}", later.join("\n")).with_context(|| format!("cannot write {}", aside.display()))?;
+    crate::atomic::write_file_atomically(path, kept.iter().map(|l| format!("{l}\n")).collect::<String>().as_bytes())
+}
+
 fn adam(config: &TrainConfig) -> ModuleOptimizer {
     AdamConfig::new()
         .with_beta_1(config.adam_beta1 as f32)
@@ -160,6 +205,11 @@ impl<'a, M: Trainable> Run<'a, M> {
             anyhow::bail!("the training data is empty");
         }
         let resume_dir = resume.as_ref().map(|m| m.dir.clone());
+        // Before the preparation (minutes for mixing scenes' neighbours) so a refusal comes first.
+        let metrics_file = match &spec.run_dir {
+            Some(dir) => Some(open_metrics(dir, resume.as_ref().map(|m| (m.dir.as_path(), m.state.step)))?),
+            None => None,
+        };
         let prepared = M::prepare(&model_config, &source, &config.data, config.seed, resume_dir.as_deref(), &|task, fraction| {
             let _ = events.send(TrainEvent::Preparing { task: task.into(), fraction });
         })?;
@@ -181,15 +231,6 @@ impl<'a, M: Trainable> Run<'a, M> {
         let shown: Vec<usize> = (0..source.len().min(8)).collect();
         let (images, labels) = assemble(&source, &shown, size, channels);
         let snapshot_batch = Batch { step: 0, epoch: 0, images, labels, indices: shown.clone(), batch_size: shown.len(), channels, size };
-        let metrics_file = match &spec.run_dir {
-            Some(dir) => {
-                std::fs::create_dir_all(dir).with_context(|| format!("cannot create run folder {}", dir.display()))?;
-                let path = dir.join("metrics.jsonl");
-                let file = std::fs::OpenOptions::new().create(true).append(true).open(&path);
-                Some(file.with_context(|| format!("cannot open {}", path.display()))?)
-            }
-            None => None,
-        };
         Ok(Self {
             config,
             device: spec.device,
@@ -230,8 +271,9 @@ impl<'a, M: Trainable> Run<'a, M> {
         self.snapshot();
         let mut paused = false;
         let mut retry: Option<Batch> = None;
+        // Training seconds: the checkpoint's, then this session's, pauses left out.
+        let mut elapsed_before = self.state.history.last().map_or(0.0, |m| m.elapsed);
         let mut started = Instant::now();
-        let mut steps_since_start = 0u64;
         let mut throughput = 0.0f64;
         let mut last_snapshot = Instant::now();
         while self.state.step < self.total_steps() {
@@ -249,6 +291,9 @@ impl<'a, M: Trainable> Run<'a, M> {
                 let Some(command) = command else { break };
                 match command {
                     TrainCommand::Pause => {
+                        if !paused {
+                            elapsed_before += started.elapsed().as_secs_f64();
+                        }
                         paused = true;
                         self.emit(TrainEvent::Paused { step: self.state.step });
                     }
@@ -256,7 +301,6 @@ impl<'a, M: Trainable> Run<'a, M> {
                         if paused {
                             paused = false;
                             started = Instant::now();
-                            steps_since_start = 0;
                             self.emit(TrainEvent::Resumed { step: self.state.step });
                         }
                     }
@@ -276,18 +320,18 @@ impl<'a, M: Trainable> Run<'a, M> {
             match self.step(&batch)? {
                 Some((term, value)) => {
                     self.emit(TrainEvent::Diverged { step: self.state.step, term, value });
+                    elapsed_before += started.elapsed().as_secs_f64();
                     paused = true;
                     retry = Some(batch);
                     continue;
                 }
                 None => {}
             }
-            steps_since_start += 1;
             let rate = batch.batch_size as f64 / step_start.elapsed().as_secs_f64().max(1e-9);
             throughput = if throughput == 0.0 { rate } else { 0.9 * throughput + 0.1 * rate };
             if let Some(last) = self.state.history.last_mut() {
                 last.images_per_sec = throughput;
-                last.elapsed = started.elapsed().as_secs_f64();
+                last.elapsed = elapsed_before + started.elapsed().as_secs_f64();
                 let metrics = last.clone();
                 self.write_metrics(&metrics);
                 self.emit(TrainEvent::Step { metrics, progress: self.progress() });
@@ -301,7 +345,6 @@ impl<'a, M: Trainable> Run<'a, M> {
             if every > 0 && self.state.step % (spe * every) == 0 && self.state.step < self.total_steps() {
                 self.save(None)?;
             }
-            let _ = steps_since_start;
         }
         self.finish()
     }

@@ -75,7 +75,13 @@ pub fn resume_training(state: &mut AppState, checkpoint: &Path) {
         Some("checkpoint") => checkpoint.parent().map(Path::to_path_buf),
         _ => None,
     }
-    .unwrap_or_else(|| state.settings.runs_dir.join(format!("resumed-{}-step{}", meta.config.model.kind(), meta.state.step)));
+    .unwrap_or_else(|| {
+        // A new folder each time: resuming the same checkpoint again starts another run.
+        let name = format!("resumed-{}-step{}", meta.config.model.kind(), meta.state.step);
+        let taken = |n: &u32| state.settings.runs_dir.join(format!("{name}-{n}")).exists();
+        let free = (1..).find(|n| !taken(n)).unwrap_or(0);
+        state.settings.runs_dir.join(format!("{name}-{free}"))
+    });
     let description = device.description.clone();
     // One more epoch than the checkpoint reached, unless its run was not finished.
     let mut config = meta.config.clone();
