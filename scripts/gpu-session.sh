@@ -105,24 +105,28 @@ if [ -n "${CUBECL_CACHE_IN:-}" ] && [ -f "$CUBECL_CACHE_IN" ]; then
 fi
 run 30 "$PW" devices
 
+# Saves cubecl's cache for the next lease and ends the log.
+finish() {
+  [ -d target/environment ] && tar -czf "$OUT/cubecl-cache.tar.gz" -C target environment
+  echo "### done at t=$(( $(date +%s) - start ))s" >> "$LOG"
+}
+
 if [ "${TRAIN:-1}" = 0 ]; then
   bench 170 --model mixing-scenes --preset small --runs 3 --steps 2 --warmup 1
   bench 60 --model mixing-scenes --preset small --rec-warmup 1000000 --warmup-collage 1 --runs 3 --steps 10 --warmup 3
   bench 200 --model mixing-scenes --preset full --runs 3 --steps 1 --warmup 1
   run 100 "$PW" bench --ui --seconds 15 --device "$DEVICE" --json
-  [ -d target/environment ] && tar -czf "$OUT/cubecl-cache.tar.gz" -C target environment
-  echo "### done at t=$(( $(date +%s) - start ))s" >> "$LOG"
+  finish
   exit 0
 fi
 
+train_s=$(( $(left) - AFTER ))
 if [ -n "${RESUME:-}" ]; then
   BATCH=$(python3 -c "import json; print(json.load(open('$RESUME/config.json'))['batch_size'])")
-  train_s=$(( $(left) - AFTER ))
   run "$((train_s + 20))" "$PW" train --resume "$RESUME" --epochs 100000 --max-steps 1000000000 \
     --out "$OUT/run" --device "$DEVICE" --minutes "$(minutes "$train_s")" > /dev/null
   kept=run
 else
-  train_s=$(( $(left) - AFTER ))
   warm_s=$(python3 -c "print(int($train_s * float('$WARMUP_SHARE')))")
   run "$((warm_s + 20))" "$PW" train --model mixing-scenes --preset small --data "$DATA" --batch "$BATCH" --lr "$LR" \
     --epochs 100000 --rec-warmup 1000000000 --warmup-collage 1 --seed "$SEED" \
@@ -148,5 +152,4 @@ bench 40 --model mixing-scenes --preset small --batch "$BATCH" --runs 3 --steps 
 bench 60 --model mixing-scenes --preset small --runs 3 --steps 2 --warmup 1
 bench 60 --model mixing-scenes --preset full --runs 3 --steps 1 --warmup 1
 run 60 "$PW" bench --ui --seconds 15 --device "$DEVICE" --json
-[ -d target/environment ] && tar -czf "$OUT/cubecl-cache.tar.gz" -C target environment
-echo "### done at t=$(( $(date +%s) - start ))s" >> "$LOG"
+finish

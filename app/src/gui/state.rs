@@ -306,7 +306,7 @@ impl AppState {
     pub fn open_checkpoint(&mut self, dir: &std::path::Path) {
         self.model.open(dir, true);
         // A run's checkpoint is listed as its run (which also has the metrics).
-        let run = dir.parent().filter(|p| dir.file_name().is_some_and(|n| n == "checkpoint") && p.join("metrics.jsonl").is_file());
+        let run = dir.parent().filter(|p| dir.file_name().is_some_and(|n| n == "checkpoint") && p.join(patchwork_core::train::METRICS_FILE).is_file());
         self.remember_recent(run.unwrap_or(dir).to_path_buf());
     }
 

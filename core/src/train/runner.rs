@@ -138,8 +138,11 @@ struct Run<'a, M: Trainable> {
     metrics_file: Option<std::fs::File>,
 }
 
-/// Rows of a run's `metrics.jsonl` past the step it resumes from, set aside there: what
-/// a run logged after its last checkpoint (it stopped without saving: killed, crashed).
+/// A run folder's log: one JSON [`StepMetrics`] per line.
+pub const METRICS_FILE: &str = "metrics.jsonl";
+
+/// Rows of a run's [`METRICS_FILE`] past the step it resumes from, set aside beside it:
+/// what a run logged after its last checkpoint (it stopped without saving: killed, crashed).
 pub const DISCARDED_METRICS_FILE: &str = "metrics.discarded.jsonl";
 
 /// Opens a run folder's `metrics.jsonl` for appending. A folder that already holds
@@ -147,14 +150,14 @@ pub const DISCARDED_METRICS_FILE: &str = "metrics.discarded.jsonl";
 /// folder's checkpoint first moves the rows past its step to [`DISCARDED_METRICS_FILE`],
 /// so the log has each step once.
 fn open_metrics(dir: &Path, resumed: Option<(&Path, u64)>) -> anyhow::Result<std::fs::File> {
-    let path = dir.join("metrics.jsonl");
+    let path = dir.join(METRICS_FILE);
     let checkpoint = dir.join("checkpoint");
     let holds_run = path.is_file() || checkpoint.join(checkpoint::CONFIG_FILE).is_file();
     let same = |a: &Path, b: &Path| a.canonicalize().ok().is_some_and(|a| b.canonicalize().ok() == Some(a));
     match resumed {
         Some((from, step)) if same(from, &checkpoint) => {
             if path.is_file() {
-                set_aside_metrics_past(dir, &path, step)?;
+                set_aside_metrics_past(&path, step)?;
             }
         }
         _ if holds_run => anyhow::bail!(
@@ -169,7 +172,7 @@ fn open_metrics(dir: &Path, resumed: Option<(&Path, u64)>) -> anyhow::Result<std
     file.with_context(|| format!("cannot open {}", path.display()))
 }
 
-fn set_aside_metrics_past(dir: &Path, path: &Path, step: u64) -> anyhow::Result<()> {
+fn set_aside_metrics_past(path: &Path, step: u64) -> anyhow::Result<()> {
     use std::io::Write;
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let past = |line: &str| serde_json::from_str::<StepMetrics>(line).is_ok_and(|m| m.step > step);
@@ -177,7 +180,7 @@ fn set_aside_metrics_past(dir: &Path, path: &Path, step: u64) -> anyhow::Result<
     if later.is_empty() {
         return Ok(());
     }
-    let aside = dir.join(DISCARDED_METRICS_FILE);
+    let aside = path.with_file_name(DISCARDED_METRICS_FILE);
     let mut discarded = std::fs::OpenOptions::new().create(true).append(true).open(&aside).with_context(|| format!("cannot open {}", aside.display()))?;
     writeln!(discarded, "{}", later.join("\n")).with_context(|| format!("cannot write {}", aside.display()))?;
     crate::atomic::write_file_atomically(path, kept.iter().map(|l| format!("{l}\n")).collect::<String>().as_bytes())

@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 use patchwork_core::checkpoint::{CONFIG_FILE, read_meta};
-use patchwork_core::train::{RunSpec, StepMetrics, spawn};
+use patchwork_core::train::{METRICS_FILE, RunSpec, StepMetrics, spawn};
 
 use crate::gui::session::TrainingSession;
 use crate::gui::{AppState, View};
 
 /// A run's metric history, from its `metrics.jsonl` or its checkpoint's training state.
 pub fn load_run_metrics(path: &Path) -> Result<Vec<StepMetrics>, String> {
-    let jsonl = [path.join("metrics.jsonl"), path.parent().map(|p| p.join("metrics.jsonl")).unwrap_or_default()];
+    let jsonl = [path.join(METRICS_FILE), path.parent().map(|p| p.join(METRICS_FILE)).unwrap_or_default()];
     if let Some(file) = jsonl.iter().find(|p| p.is_file()) {
         let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
         let mut out = Vec::new();
