@@ -8,6 +8,8 @@
 #   PATCHWORK=target/debug/patchwork OUT=runs/gpu-session bash scripts/gpu-session.sh
 #   BUDGET=540 WARMUP_SHARE=0.6 BATCH=64 DATA=scenes SEED=1 bash scripts/gpu-session.sh
 #   RESUME=runs/x/checkpoint bash scripts/gpu-session.sh   # continue a run instead
+#   INIT=checkpoints/mixing-scenes-small WARMUP_SHARE=1 bash scripts/gpu-session.sh
+#                                                            # a new run from those weights, warm-up only
 #   TRAIN=0 bash scripts/gpu-session.sh                      # benchmarks only
 #
 # The warm-up is a run of its own, stopped by time (`train --minutes`), so its last weights
@@ -26,6 +28,9 @@
 # With RESUME (a checkpoint with its optimizer: a run's checkpoint/, or run/checkpoint
 # from an earlier lease's run.tar.gz), the whole training time continues that run at its
 # own batch and schedule (no new warm-up; run-warmup/ is not made).
+# With INIT (any mixing-scenes checkpoint), the new run starts from its weights, network,
+# data and seed (`train --init`) at BATCH and LR. WARMUP_SHARE=1 spends the whole training
+# time in the warm-up (no mixing iterations; run-warmup/ is not made).
 # With TRAIN=0 there is no run: the benchmarks get the whole budget, with limits that leave
 # room for each one's own kernel compilation (the thesis's batch, both presets, the GUI).
 # BUDGET (seconds) bounds the whole script: each step gets at most what is left of it.
@@ -127,17 +132,26 @@ if [ -n "${RESUME:-}" ]; then
     --out "$OUT/run" --device "$DEVICE" --minutes "$(minutes "$train_s")" > /dev/null
   kept=run
 else
-  warm_s=$(python3 -c "print(int($train_s * float('$WARMUP_SHARE')))")
-  run "$((warm_s + 20))" "$PW" train --model mixing-scenes --preset small --data "$DATA" --batch "$BATCH" --lr "$LR" \
-    --epochs 100000 --rec-warmup 1000000000 --warmup-collage 1 --seed "$SEED" \
+  if [ -n "${INIT:-}" ]; then
+    # The checkpoint's network, data and seed; its weights.
+    start_from=(--init "$INIT")
+  else
+    start_from=(--model mixing-scenes --preset small --data "$DATA" --seed "$SEED")
+  fi
+  warm_s=$(python3 -c "print(int($train_s * min(1.0, float('$WARMUP_SHARE'))))")
+  run "$((warm_s + 20))" "$PW" train "${start_from[@]}" --batch "$BATCH" --lr "$LR" \
+    --epochs 100000 --rec-warmup 1000000000 --warmup-collage 1 \
     --out "$OUT/run" --device "$DEVICE" --minutes "$(minutes "$warm_s")" > /dev/null
-  warmup=$(python3 -c "import json; print(json.load(open('$OUT/run/checkpoint/state.json'))['step'])")
-  mkdir -p "$OUT/run-warmup"
-  cp "$OUT"/run/checkpoint/{config.json,model.bpk,state.json,neighbours.bin} "$OUT/run-warmup/"
-  mix_s=$(( $(left) - AFTER ))
-  run "$((mix_s + 20))" "$PW" train --resume "$OUT/run/checkpoint" --rec-warmup "$warmup" --epochs 100000 \
-    --out "$OUT/run" --device "$DEVICE" --minutes "$(minutes "$mix_s")" > /dev/null
-  kept="run run-warmup"
+  kept=run
+  if python3 -c "import sys; sys.exit(float('$WARMUP_SHARE') >= 1)"; then
+    warmup=$(python3 -c "import json; print(json.load(open('$OUT/run/checkpoint/state.json'))['step'])")
+    mkdir -p "$OUT/run-warmup"
+    cp "$OUT"/run/checkpoint/{config.json,model.bpk,state.json,neighbours.bin} "$OUT/run-warmup/"
+    mix_s=$(( $(left) - AFTER ))
+    run "$((mix_s + 20))" "$PW" train --resume "$OUT/run/checkpoint" --rec-warmup "$warmup" --epochs 100000 \
+      --out "$OUT/run" --device "$DEVICE" --minutes "$(minutes "$mix_s")" > /dev/null
+    kept="run run-warmup"
+  fi
 fi
 # With the optimizer state, so that a later lease can resume the run; in pieces small
 # enough to fetch.

@@ -31,12 +31,16 @@ pub struct TrainState {
     pub seed: u64,
     /// The device the run last trained on (for information).
     pub device: String,
+    /// The checkpoint whose weights the run started from (`train --init`), as
+    /// "FOLDER (step N)"; none for a run from random weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initialized_from: Option<String>,
     pub history: Vec<StepMetrics>,
 }
 
 impl TrainState {
     pub fn new(kind: &str, seed: u64, device: &str) -> Self {
-        Self { format_version: FORMAT_VERSION, kind: kind.into(), step: 0, epoch: 0, seed, device: device.into(), history: vec![] }
+        Self { format_version: FORMAT_VERSION, kind: kind.into(), step: 0, epoch: 0, seed, device: device.into(), initialized_from: None, history: vec![] }
     }
 
     /// Indented JSON with one line per history row: a long run's history (26,000 steps of
@@ -108,13 +112,11 @@ pub fn read_meta(dir: &Path) -> anyhow::Result<CheckpointMeta> {
 
 /// burn lists every tensor whose shape differs from the model's, which for weights saved by
 /// another version of a network is a page of text: say what it means, with the first one.
-fn weights_error(message: &str) -> String {
+/// `built_by` names the config the model was built from, `cause` the likely reason.
+fn weights_error(message: &str, built_by: &str, cause: &str) -> String {
     let mismatches: Vec<&str> = message.split('"').filter(|item| item.contains("shape mismatch")).collect();
     match mismatches.first() {
-        Some(first) => format!(
-            "{} tensor(s) have other shapes than this checkpoint's config.json builds (first: {first}); the weights were saved by a different version of the network",
-            mismatches.len()
-        ),
+        Some(first) => format!("{} tensor(s) have other shapes than {built_by} builds (first: {first}); {cause}", mismatches.len()),
         None => message.to_string(),
     }
 }
@@ -131,9 +133,21 @@ impl CheckpointMeta {
     pub fn load_model<M: Trainable>(&self, device: &Device) -> anyhow::Result<M> {
         let config = self.model_config::<M>()?;
         let path = self.dir.join(MODEL_FILE);
-        M::build(config, device)
-            .try_load_file(&path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot load the model weights: {}", path.display(), weights_error(&e.to_string())))
+        M::build(config, device).try_load_file(&path).map_err(|e| {
+            let why = weights_error(&e.to_string(), "this checkpoint's config.json", "the weights were saved by a different version of the network");
+            anyhow::anyhow!("{}: cannot load the model weights: {why}", path.display())
+        })
+    }
+
+    /// Builds the model from another config (a new run's, `train --init`) and loads this
+    /// checkpoint's weights into it: the two must describe the same network.
+    pub fn load_weights_into<M: Trainable>(&self, config: &M::Config, device: &Device) -> anyhow::Result<M> {
+        self.model_config::<M>()?;
+        let path = self.dir.join(MODEL_FILE);
+        M::build(config, device).try_load_file(&path).map_err(|e| {
+            let why = weights_error(&e.to_string(), "the new run's settings", "start from weights of the same architecture (preset, size, latent, parts), or leave those settings as the checkpoint has them");
+            anyhow::anyhow!("{}: cannot start from these weights: {why}", path.display())
+        })
     }
 
     /// Whether the checkpoint holds optimizer state (weights-only checkpoints do not).
@@ -159,11 +173,12 @@ mod tests {
     #[test]
     fn a_page_of_shape_mismatches_is_summarised_with_the_first() {
         let burn = r#"Record validation error: Apply errors: ["encoder.first.weight: shape mismatch, expected Shape { dims: [16, 5, 3, 3] } but record has Shape { dims: [6, 5, 3, 3] }", "encoder.first.bias: shape mismatch, expected Shape { dims: [16] } but record has Shape { dims: [6] }"]"#;
-        let said = weights_error(burn);
-        assert!(said.starts_with("2 tensor(s) have other shapes"), "{said}");
+        let said = weights_error(burn, "X", "Y");
+        assert!(said.starts_with("2 tensor(s) have other shapes than X builds"), "{said}");
+        assert!(said.ends_with("; Y"), "{said}");
         assert!(said.contains("encoder.first.weight: shape mismatch"), "{said}");
         assert!(!said.contains("encoder.first.bias"), "{said}");
-        assert_eq!(weights_error("file is truncated"), "file is truncated");
+        assert_eq!(weights_error("file is truncated", "X", "Y"), "file is truncated");
     }
 
     #[test]
@@ -175,6 +190,7 @@ mod tests {
             state.history.push(crate::train::StepMetrics { step, epoch: 0, terms, lr: 1e-3, images_per_sec: 40.0, elapsed: step as f64 });
         }
         state.step = 3;
+        state.initialized_from = Some("checkpoints/earlier (step 9)".into());
         let json = state.to_json().unwrap();
         assert_eq!(serde_json::from_str::<TrainState>(&json).unwrap(), state);
         let rows: Vec<&str> = json.lines().filter(|l| l.trim_start().starts_with("{\"step\"")).collect();

@@ -42,9 +42,10 @@ pub enum Command {
 /// Model settings shared by `train` and `bench`.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Model family.
-    #[arg(long, default_value = "beta-vae")]
-    pub model: String,
+    /// Model family: beta-vae, patchvae or mixing-scenes (default: that of --config or
+    /// --init, else beta-vae).
+    #[arg(long)]
+    pub model: Option<String>,
     /// Architecture (beta-vae: resnet9, higgins, mlp).
     #[arg(long)]
     pub arch: Option<String>,

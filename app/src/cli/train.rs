@@ -45,6 +45,12 @@ pub struct TrainArgs {
     /// A TrainConfig JSON (as saved in a checkpoint's config.json); flags override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Start a new run from the weights of the checkpoint in this folder (fine-tuning; or a
+    /// run continued at another batch size): its config.json is the starting point, as
+    /// with --config, and flags change it, except for the network's shape; the step count,
+    /// the optimizer and the schedule (--max-steps, --rec-warmup) start afresh.
+    #[arg(long, conflicts_with_all = ["config", "resume"])]
+    pub init: Option<PathBuf>,
     /// Continue the checkpoint in this folder with its own settings; --epochs, --max-steps,
     /// --minutes, --lr, --beta, --beta-occ, --beta-app and --rec-warmup may change (e.g.
     /// `--rec-warmup N` at the step the run reached ends a mixing-scenes warm-up there).
@@ -57,10 +63,27 @@ pub struct TrainArgs {
     pub device: DeviceChoice,
 }
 
+/// The model family the flags ask for, by its canonical name (`ModelConfig::kind`):
+/// `--model`, else the base config's, else beta-vae. A `--model` that contradicts the base
+/// config is refused rather than silently replacing it.
+pub(crate) fn model_family(args: &ModelArgs, base: Option<&ModelConfig>) -> anyhow::Result<&'static str> {
+    let asked = match args.model.as_deref() {
+        None => return Ok(base.map_or("beta-vae", ModelConfig::kind)),
+        Some("beta-vae" | "vae") => "beta-vae",
+        Some("patchvae" | "patch-vae") => "patchvae",
+        Some("mixing-scenes" | "mixing") => "mixing-scenes",
+        Some(other) => anyhow::bail!("--model {other}: expected beta-vae, patchvae or mixing-scenes"),
+    };
+    match base {
+        Some(b) if b.kind() != asked => anyhow::bail!("--model {asked}: the config it starts from (--config or --init) holds a {} model", b.kind()),
+        _ => Ok(asked),
+    }
+}
+
 /// Builds a model config from flags, on top of `base` when given.
 pub(crate) fn model_config(args: &ModelArgs, data_channels: usize, base: Option<ModelConfig>) -> anyhow::Result<ModelConfig> {
-    match args.model.as_str() {
-        "beta-vae" | "vae" => {
+    match model_family(args, base.as_ref())? {
+        "beta-vae" => {
             let patch_only = args.gan
                 || args.parts.is_some()
                 || args.part_dim.is_some()
@@ -106,7 +129,7 @@ pub(crate) fn model_config(args: &ModelArgs, data_channels: usize, base: Option<
             m.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(m)
         }
-        "patchvae" | "patch-vae" => {
+        "patchvae" => {
             let mut c = match base {
                 Some(ModelConfig::PatchVae(c)) => c,
                 _ => PatchVaeConfig::new().with_channels(data_channels),
@@ -144,7 +167,7 @@ pub(crate) fn model_config(args: &ModelArgs, data_channels: usize, base: Option<
             m.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(m)
         }
-        "mixing-scenes" | "mixing" => {
+        _ => {
             let mut c = match base {
                 Some(ModelConfig::MixingScenes(c)) => c,
                 _ => MixingScenesConfig::new(),
@@ -183,7 +206,6 @@ pub(crate) fn model_config(args: &ModelArgs, data_channels: usize, base: Option<
             m.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(m)
         }
-        other => anyhow::bail!("--model {other}: expected beta-vae, patchvae or mixing-scenes"),
     }
 }
 
@@ -198,16 +220,27 @@ fn native_channels(data: &str) -> usize {
 pub const MIXING_BATCH: usize = 12;
 pub const MIXING_LR: f64 = 2e-4;
 
-/// The config of a new run: `--config` (if any), the model flags and the run flags.
+/// The config of a new run: `--config` or `--init`'s checkpoint (if any), the model flags
+/// and the run flags.
 fn fresh_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
-    let base = match &args.config {
-        Some(path) => {
+    let base = match (&args.config, &args.init) {
+        (Some(path), _) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
             Some(serde_json::from_str::<TrainConfig>(&text).map_err(|e| anyhow::anyhow!("{}: invalid config: {e}", path.display()))?)
         }
-        None => None,
+        (None, Some(dir)) => {
+            let mut config = patchwork_core::checkpoint::read_meta(dir)?.config;
+            // The new run counts its steps from 0: the old run's step-indexed schedule
+            // (its step limit, mixing scenes' warm-up) does not carry over.
+            config.max_steps = None;
+            if let ModelConfig::MixingScenes(c) = &mut config.model {
+                c.rec_warmup = None;
+            }
+            Some(config)
+        }
+        (None, None) => None,
     };
-    let mixing = matches!(args.model.model.as_str(), "mixing-scenes" | "mixing");
+    let mixing = model_family(&args.model, base.as_ref().map(|b| &b.model))? == "mixing-scenes";
     let default_data = if mixing { "scenes" } else { "fashion-mnist" };
     let data = args.data.clone().or_else(|| base.as_ref().map(|b| b.data.clone())).unwrap_or_else(|| default_data.to_string());
     let model = model_config(&args.model, native_channels(&data), base.as_ref().map(|b| b.model.clone()))?;
@@ -327,7 +360,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let out = args.out.clone().unwrap_or_else(|| super::default_out_dir(config.model.kind()));
     eprintln!("device: {}", device.description);
     eprintln!("run folder: {}", out.display());
-    let handle = spawn(RunSpec { config, device, run_dir: Some(out.clone()), resume_from: args.resume.clone(), source: None });
+    if let Some(dir) = &args.init {
+        eprintln!("starting from the weights in {} (new optimizer, step 0)", dir.display());
+    }
+    let handle = spawn(RunSpec { config, device, run_dir: Some(out.clone()), resume_from: args.resume.clone(), init_from: args.init.clone(), source: None });
     if args.resume.is_some() {
         // Checked above; the run applies them before its first step.
         for (name, _, value) in resume_overrides(&args) {

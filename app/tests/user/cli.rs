@@ -74,6 +74,29 @@ fn train_then_eval_then_bench_on_cpu() {
     let (steps, elapsed): (Vec<u64>, Vec<f64>) = rows.iter().map(|r| (r["step"].as_u64().unwrap(), r["elapsed"].as_f64().unwrap())).unzip();
     assert_eq!(steps, (1..=25).collect::<Vec<_>>());
     assert!(elapsed.windows(2).all(|w| w[1] >= w[0]), "training time goes on across the resume: {elapsed:?}");
+    // --init starts a new run from those weights with the checkpoint's settings, changed by
+    // flags: step 1 already reconstructs like the run it came from.
+    let tuned = dir.path().join("tuned");
+    let init = patchwork().args(["train", "--device", "cpu", "--batch", "16", "--max-steps", "3", "--out"]).arg(&tuned).arg("--init").arg(out.join("checkpoint")).output().unwrap();
+    let err = String::from_utf8_lossy(&init.stderr);
+    assert!(init.status.success() && err.contains("finished at step 3"), "{err}");
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tuned.join("checkpoint/config.json")).unwrap()).unwrap();
+    assert_eq!((config["batch_size"].as_u64(), config["model"]["kind"].as_str(), config["model"]["arch"].as_str()), (Some(16), Some("beta-vae"), Some("mlp")), "{config}");
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tuned.join("checkpoint/state.json")).unwrap()).unwrap();
+    assert!(state["initialized_from"].as_str().is_some_and(|s| s.ends_with("checkpoint (step 25)")), "{state}");
+    let loss = |text: &str| -> f64 {
+        let row: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        row["terms"].as_array().unwrap().iter().find(|t| t[0] == "loss").unwrap()[1].as_f64().unwrap()
+    };
+    let (fresh_first, tuned_first) = (loss(&metrics), loss(&std::fs::read_to_string(tuned.join("metrics.jsonl")).unwrap()));
+    assert!(tuned_first < 0.8 * fresh_first, "step 1 from trained weights {tuned_first} vs from random ones {fresh_first}");
+    // Weights of another shape, or of another family, are refused with the reason.
+    let misfit = patchwork().args(["train", "--device", "cpu", "--latent", "3", "--out"]).arg(dir.path().join("misfit")).arg("--init").arg(out.join("checkpoint")).output().unwrap();
+    let err = String::from_utf8_lossy(&misfit.stderr);
+    assert!(!misfit.status.success() && err.contains("cannot start from these weights") && err.contains("other shapes"), "{err}");
+    let family = patchwork().args(["train", "--device", "cpu", "--model", "patchvae", "--init"]).arg(out.join("checkpoint")).output().unwrap();
+    let err = String::from_utf8_lossy(&family.stderr);
+    assert!(!family.status.success() && err.contains("holds a beta-vae model"), "{err}");
     // --minutes ends a run that would go on for long, and it is saved as at any other end.
     let timed = dir.path().join("timed");
     let run = patchwork()

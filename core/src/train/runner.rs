@@ -30,6 +30,10 @@ pub struct RunSpec {
     /// Continue from this checkpoint (its config replaces `config`, except `epochs`
     /// and `max_steps`, which may be raised to train longer).
     pub resume_from: Option<PathBuf>,
+    /// Start a new run (step 0, a fresh optimizer, `config`'s settings) from this
+    /// checkpoint's weights: fine-tuning, or a long run continued at another batch size.
+    /// The checkpoint must hold the same network as `config` builds.
+    pub init_from: Option<PathBuf>,
     /// Use this training source instead of opening `config.data`.
     pub source: Option<SharedSource>,
 }
@@ -94,6 +98,9 @@ pub fn spawn(spec: RunSpec) -> TrainerHandle {
 }
 
 fn run(mut spec: RunSpec, events: &Sender<TrainEvent>, commands: &Receiver<TrainCommand>) -> anyhow::Result<()> {
+    if spec.resume_from.is_some() && spec.init_from.is_some() {
+        anyhow::bail!("a run either resumes a checkpoint or starts from its weights, not both");
+    }
     let resume = match &spec.resume_from {
         Some(dir) => {
             let meta = checkpoint::read_meta(dir)?;
@@ -207,13 +214,18 @@ impl<'a, M: Trainable> Run<'a, M> {
         if source.is_empty() {
             anyhow::bail!("the training data is empty");
         }
-        let resume_dir = resume.as_ref().map(|m| m.dir.clone());
+        let init = spec.init_from.as_deref().map(checkpoint::read_meta).transpose()?;
+        let init_model = init.as_ref().map(|meta| meta.load_weights_into::<M>(&model_config, &ad_device)).transpose()?;
+        // What the family prepared from the data (neighbour lists) is reused from the
+        // checkpoint when it was made from the same data and seed.
+        let same_data = |meta: &&CheckpointMeta| meta.config.data == config.data && meta.config.seed == config.seed;
+        let prepared_dir = resume.as_ref().or(init.as_ref().filter(same_data)).map(|m| m.dir.clone());
         // Before the preparation (minutes for mixing scenes' neighbours) so a refusal comes first.
         let metrics_file = match &spec.run_dir {
             Some(dir) => Some(open_metrics(dir, resume.as_ref().map(|m| (m.dir.as_path(), m.state.step)))?),
             None => None,
         };
-        let prepared = M::prepare(&model_config, &source, &config.data, config.seed, resume_dir.as_deref(), &|task, fraction| {
+        let prepared = M::prepare(&model_config, &source, &config.data, config.seed, prepared_dir.as_deref(), &|task, fraction| {
             let _ = events.send(TrainEvent::Preparing { task: task.into(), fraction });
         })?;
         let (model, optimizer, state) = match resume {
@@ -225,8 +237,10 @@ impl<'a, M: Trainable> Run<'a, M> {
                 (model, optimizer, state)
             }
             None => {
-                let model = init_seeded(&ad_device, config.seed, |d| M::build(&model_config, d));
-                (model, adam(&config), TrainState::new(config.model.kind(), config.seed, &spec.device.description))
+                let model = init_model.unwrap_or_else(|| init_seeded(&ad_device, config.seed, |d| M::build(&model_config, d)));
+                let mut state = TrainState::new(config.model.kind(), config.seed, &spec.device.description);
+                state.initialized_from = init.map(|meta| format!("{} (step {})", meta.dir.display(), meta.state.step));
+                (model, adam(&config), state)
             }
         };
         let loader_config = LoaderConfig { batch_size: config.batch_size, size, channels, seed: config.seed, prefetch: 3 };

@@ -43,7 +43,7 @@ pub fn quick_config(model: ModelConfig, batch: usize, max_steps: u64) -> TrainCo
 }
 
 pub fn run(config: TrainConfig, source: SharedSource, run_dir: Option<std::path::PathBuf>, resume: Option<std::path::PathBuf>) -> TrainerHandle {
-    spawn(RunSpec { config, device: cpu(), run_dir, resume_from: resume, source: Some(source) })
+    spawn(RunSpec { config, device: cpu(), run_dir, resume_from: resume, init_from: None, source: Some(source) })
 }
 
 /// Collects every event until the run ends; panics on failure.

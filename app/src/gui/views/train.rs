@@ -97,7 +97,7 @@ pub fn start_training(state: &mut AppState) {
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let run_dir = state.settings.runs_dir.join(format!("gui-{}-{stamp}", config.model.kind()));
     let description = device.description.clone();
-    let handle = spawn(RunSpec { config, device, run_dir: Some(run_dir.clone()), resume_from: None, source: state.data.source.clone() });
+    let handle = spawn(RunSpec { config, device, run_dir: Some(run_dir.clone()), resume_from: None, init_from: None, source: state.data.source.clone() });
     state.remember_recent(run_dir.clone());
     state.session = Some(TrainingSession::new(handle, Some(run_dir), description));
     state.model.set_follow_training(true);
