@@ -87,7 +87,7 @@ last=$(grep "\"step\":$step," "$RUN/metrics.jsonl" | tail -1)
 
 if [ -n "${INIT:-}" ]; then
   start="started from the weights of the model described under \"Earlier training\" below
-(step $init_step of its run; \`train --init\`, a fresh optimizer) and trained on"
+(step $init_step of its run; \`train --init\`, a fresh optimizer) and trained"
 else
   start="trained"
 fi
