@@ -132,22 +132,24 @@ impl CheckpointMeta {
     /// Builds the model and loads its weights.
     pub fn load_model<M: Trainable>(&self, device: &Device) -> anyhow::Result<M> {
         let config = self.model_config::<M>()?;
-        let path = self.dir.join(MODEL_FILE);
-        M::build(config, device).try_load_file(&path).map_err(|e| {
-            let why = weights_error(&e.to_string(), "this checkpoint's config.json", "the weights were saved by a different version of the network");
-            anyhow::anyhow!("{}: cannot load the model weights: {why}", path.display())
-        })
+        self.load_built(config, device, "cannot load the model weights", "this checkpoint's config.json", "the weights were saved by a different version of the network")
     }
 
     /// Builds the model from another config (a new run's, `train --init`) and loads this
     /// checkpoint's weights into it: the two must describe the same network.
     pub fn load_weights_into<M: Trainable>(&self, config: &M::Config, device: &Device) -> anyhow::Result<M> {
         self.model_config::<M>()?;
+        let cause = "start from weights of the same architecture (preset, size, latent, parts), or leave those settings as the checkpoint has them";
+        self.load_built(config, device, "cannot start from these weights", "the new run's settings", cause)
+    }
+
+    /// Builds `M` from `config` and loads `model.bpk` into it; a failure says `failure`, and
+    /// a shape mismatch names `built_by` and the likely `cause` (see [`weights_error`]).
+    fn load_built<M: Trainable>(&self, config: &M::Config, device: &Device, failure: &str, built_by: &str, cause: &str) -> anyhow::Result<M> {
         let path = self.dir.join(MODEL_FILE);
-        M::build(config, device).try_load_file(&path).map_err(|e| {
-            let why = weights_error(&e.to_string(), "the new run's settings", "start from weights of the same architecture (preset, size, latent, parts), or leave those settings as the checkpoint has them");
-            anyhow::anyhow!("{}: cannot start from these weights: {why}", path.display())
-        })
+        M::build(config, device)
+            .try_load_file(&path)
+            .map_err(|e| anyhow::anyhow!("{}: {failure}: {}", path.display(), weights_error(&e.to_string(), built_by, cause)))
     }
 
     /// Whether the checkpoint holds optimizer state (weights-only checkpoints do not).

@@ -167,6 +167,7 @@ pub(crate) fn model_config(args: &ModelArgs, data_channels: usize, base: Option<
             m.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(m)
         }
+        // "mixing-scenes", the one family left: `model_family` names no other.
         _ => {
             let mut c = match base {
                 Some(ModelConfig::MixingScenes(c)) => c,
