@@ -11,7 +11,7 @@ use patchwork_core::models::ModelConfig;
 use patchwork_core::models::beta_vae::{BetaVaeConfig, Capacity, ReconLoss, VaeArch};
 use patchwork_core::models::mixing_scenes::{MixingPreset, MixingScenesConfig};
 use patchwork_core::models::patch_vae::{OccurrenceSampling, PatchVaeConfig, TemperatureSchedule};
-use patchwork_core::train::{RunSpec, TrainCommand, TrainConfig, TrainEvent, spawn};
+use patchwork_core::train::{RunSpec, RunStart, TrainCommand, TrainConfig, TrainEvent, spawn};
 
 use super::ModelArgs;
 
@@ -364,7 +364,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.init {
         eprintln!("starting from the weights in {} (new optimizer, step 0)", dir.display());
     }
-    let handle = spawn(RunSpec { config, device, run_dir: Some(out.clone()), resume_from: args.resume.clone(), init_from: args.init.clone(), source: None });
+    // clap refuses --init with --resume.
+    let start = match (&args.resume, &args.init) {
+        (Some(dir), _) => RunStart::Resume(dir.clone()),
+        (None, Some(dir)) => RunStart::Init(dir.clone()),
+        (None, None) => RunStart::Fresh,
+    };
+    let handle = spawn(RunSpec { config, device, run_dir: Some(out.clone()), start, source: None });
     if args.resume.is_some() {
         // Checked above; the run applies them before its first step.
         for (name, _, value) in resume_overrides(&args) {

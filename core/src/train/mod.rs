@@ -7,4 +7,4 @@ pub mod runner;
 
 pub use config::TrainConfig;
 pub use messages::{Progress, Snapshot, StepMetrics, TrainCommand, TrainEvent};
-pub use runner::{DISCARDED_METRICS_FILE, METRICS_FILE, RunSpec, TrainerHandle, spawn, step_rng};
+pub use runner::{DISCARDED_METRICS_FILE, METRICS_FILE, RunSpec, RunStart, TrainerHandle, spawn, step_rng};

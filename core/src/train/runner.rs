@@ -27,15 +27,24 @@ pub struct RunSpec {
     /// Where metrics (`metrics.jsonl`) and the checkpoint (`checkpoint/`) go; `None`
     /// keeps the run in memory (checkpoints then need an explicit path).
     pub run_dir: Option<PathBuf>,
-    /// Continue from this checkpoint (its config replaces `config`, except `epochs`
-    /// and `max_steps`, which may be raised to train longer).
-    pub resume_from: Option<PathBuf>,
-    /// Start a new run (step 0, a fresh optimizer, `config`'s settings) from this
-    /// checkpoint's weights: fine-tuning, or a long run continued at another batch size.
-    /// The checkpoint must hold the same network as `config` builds.
-    pub init_from: Option<PathBuf>,
+    /// Random weights, or a checkpoint to continue or start from.
+    pub start: RunStart,
     /// Use this training source instead of opening `config.data`.
     pub source: Option<SharedSource>,
+}
+
+/// Where a run's weights come from.
+#[derive(Debug, Clone)]
+pub enum RunStart {
+    /// Seeded random weights.
+    Fresh,
+    /// Continue this checkpoint (its config replaces the spec's, except `epochs` and
+    /// `max_steps`, which may be raised to train longer).
+    Resume(PathBuf),
+    /// A new run (step 0, a fresh optimizer, the spec's config) from this checkpoint's
+    /// weights: fine-tuning, or a long run continued at another batch size. The checkpoint
+    /// must hold the same network as the config builds.
+    Init(PathBuf),
 }
 
 /// The caller's end of a run.
@@ -98,11 +107,8 @@ pub fn spawn(spec: RunSpec) -> TrainerHandle {
 }
 
 fn run(mut spec: RunSpec, events: &Sender<TrainEvent>, commands: &Receiver<TrainCommand>) -> anyhow::Result<()> {
-    if spec.resume_from.is_some() && spec.init_from.is_some() {
-        anyhow::bail!("a run either resumes a checkpoint or starts from its weights, not both");
-    }
-    let resume = match &spec.resume_from {
-        Some(dir) => {
+    let resume = match &spec.start {
+        RunStart::Resume(dir) => {
             let meta = checkpoint::read_meta(dir)?;
             let mut config = meta.config.clone();
             config.epochs = config.epochs.max(spec.config.epochs);
@@ -110,7 +116,7 @@ fn run(mut spec: RunSpec, events: &Sender<TrainEvent>, commands: &Receiver<Train
             spec.config = config;
             Some(meta)
         }
-        None => None,
+        RunStart::Fresh | RunStart::Init(_) => None,
     };
     spec.config.validate().map_err(|e| anyhow::anyhow!("invalid training config: {e}"))?;
     struct Start<'a> {
@@ -214,7 +220,10 @@ impl<'a, M: Trainable> Run<'a, M> {
         if source.is_empty() {
             anyhow::bail!("the training data is empty");
         }
-        let init = spec.init_from.as_deref().map(checkpoint::read_meta).transpose()?;
+        let init = match &spec.start {
+            RunStart::Init(dir) => Some(checkpoint::read_meta(dir)?),
+            RunStart::Fresh | RunStart::Resume(_) => None,
+        };
         let init_model = init.as_ref().map(|meta| meta.load_weights_into::<M>(&model_config, &ad_device)).transpose()?;
         // What the family prepared from the data (neighbour lists) is reused from the
         // checkpoint when it was made from the same data and seed.

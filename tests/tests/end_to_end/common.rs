@@ -7,7 +7,7 @@ use patchwork_core::data::{DataSpec, SharedSource, Split, Subset};
 use patchwork_core::device::ResolvedDevice;
 use patchwork_core::models::ModelConfig;
 use patchwork_core::models::beta_vae::{BetaVaeConfig, VaeArch};
-use patchwork_core::train::{RunSpec, TrainConfig, TrainEvent, TrainerHandle, spawn};
+use patchwork_core::train::{RunSpec, RunStart, TrainConfig, TrainEvent, TrainerHandle, spawn};
 
 pub fn cpu() -> ResolvedDevice {
     patchwork_core::device::resolve(patchwork_core::device::DeviceChoice::Cpu).unwrap()
@@ -43,7 +43,7 @@ pub fn quick_config(model: ModelConfig, batch: usize, max_steps: u64) -> TrainCo
 }
 
 pub fn run(config: TrainConfig, source: SharedSource, run_dir: Option<std::path::PathBuf>, resume: Option<std::path::PathBuf>) -> TrainerHandle {
-    spawn(RunSpec { config, device: cpu(), run_dir, resume_from: resume, init_from: None, source: Some(source) })
+    spawn(RunSpec { config, device: cpu(), run_dir, start: resume.map_or(RunStart::Fresh, RunStart::Resume), source: Some(source) })
 }
 
 /// Collects every event until the run ends; panics on failure.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 use patchwork_core::checkpoint::{CONFIG_FILE, read_meta};
-use patchwork_core::train::{METRICS_FILE, RunSpec, StepMetrics, spawn};
+use patchwork_core::train::{METRICS_FILE, RunSpec, RunStart, StepMetrics, spawn};
 
 use crate::gui::session::TrainingSession;
 use crate::gui::{AppState, View};
@@ -86,7 +86,7 @@ pub fn resume_training(state: &mut AppState, checkpoint: &Path) {
     // One more epoch than the checkpoint reached, unless its run was not finished.
     let mut config = meta.config.clone();
     config.epochs = config.epochs.max(meta.state.epoch + 1);
-    let handle = spawn(RunSpec { config, device, run_dir: Some(run_dir.clone()), resume_from: Some(checkpoint.to_path_buf()), init_from: None, source: None });
+    let handle = spawn(RunSpec { config, device, run_dir: Some(run_dir.clone()), start: RunStart::Resume(checkpoint.to_path_buf()), source: None });
     state.remember_recent(run_dir.clone());
     state.session = Some(TrainingSession::new(handle, Some(run_dir), description));
     state.model.set_follow_training(true);

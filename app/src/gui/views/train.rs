@@ -6,7 +6,7 @@ use patchwork_core::models::ModelConfig;
 use patchwork_core::models::beta_vae::{BetaVaeConfig, VaeArch};
 use patchwork_core::models::mixing_scenes::{MixingPreset, MixingScenesConfig};
 use patchwork_core::models::patch_vae::{GanSettings, OccurrenceSampling, PatchVaeConfig};
-use patchwork_core::train::{RunSpec, TrainCommand, TrainConfig, spawn};
+use patchwork_core::train::{RunSpec, RunStart, TrainCommand, TrainConfig, spawn};
 
 use crate::gui::images::CachedGrid;
 use crate::gui::session::{RunStatus, TrainingSession};
@@ -97,7 +97,7 @@ pub fn start_training(state: &mut AppState) {
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let run_dir = state.settings.runs_dir.join(format!("gui-{}-{stamp}", config.model.kind()));
     let description = device.description.clone();
-    let handle = spawn(RunSpec { config, device, run_dir: Some(run_dir.clone()), resume_from: None, init_from: None, source: state.data.source.clone() });
+    let handle = spawn(RunSpec { config, device, run_dir: Some(run_dir.clone()), start: RunStart::Fresh, source: state.data.source.clone() });
     state.remember_recent(run_dir.clone());
     state.session = Some(TrainingSession::new(handle, Some(run_dir), description));
     state.model.set_follow_training(true);
