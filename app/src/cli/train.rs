@@ -229,16 +229,7 @@ fn fresh_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
             let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read", path.display()))?;
             Some(serde_json::from_str::<TrainConfig>(&text).map_err(|e| anyhow::anyhow!("{}: invalid config: {e}", path.display()))?)
         }
-        (None, Some(dir)) => {
-            let mut config = patchwork_core::checkpoint::read_meta(dir)?.config;
-            // The new run counts its steps from 0: the old run's step-indexed schedule
-            // (its step limit, mixing scenes' warm-up) does not carry over.
-            config.max_steps = None;
-            if let ModelConfig::MixingScenes(c) = &mut config.model {
-                c.rec_warmup = None;
-            }
-            Some(config)
-        }
+        (None, Some(dir)) => Some(patchwork_core::checkpoint::read_meta(dir)?.config.for_run_from_its_weights()),
         (None, None) => None,
     };
     let mixing = model_family(&args.model, base.as_ref().map(|b| &b.model))? == "mixing-scenes";

@@ -5,6 +5,9 @@ use std::sync::mpsc::{Receiver, channel};
 
 use patchwork_core::data::{DataSpec, SharedSource, Split, embedded::EmbeddedSet, folder::{FolderSource, collect_images}};
 use patchwork_core::device::DeviceChoice;
+use patchwork_core::models::ModelConfig;
+use patchwork_core::models::mixing_scenes::MixingPreset;
+use patchwork_core::train::TrainConfig;
 use serde::{Deserialize, Serialize};
 
 use super::images::save_grid_png;
@@ -64,6 +67,30 @@ impl TrainForm {
         } else if leaving_mixing {
             let defaults = Self::default();
             (self.batch_size, self.lr, self.image_size) = (defaults.batch_size, defaults.lr, defaults.image_size);
+        }
+    }
+
+    /// Shows a run's settings in the form (the Runs tab's "Train on").
+    pub fn show_settings_of(&mut self, config: &TrainConfig) {
+        self.model = config.model.kind().to_string();
+        (self.lr, self.epochs, self.batch_size, self.seed) = (config.lr, config.epochs, config.batch_size, config.seed);
+        match &config.model {
+            ModelConfig::BetaVae(c) => {
+                self.arch = serde_json::to_value(c.arch).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                (self.latent, self.beta, self.image_size, self.weighted) = (c.latent, c.beta, c.image_size, c.weighted_loss);
+            }
+            ModelConfig::PatchVae(c) => {
+                (self.parts, self.part_dim, self.beta_occ, self.beta_app) = (c.parts, c.part_dim, c.beta_occ, c.beta_app);
+                self.sampling = serde_json::to_value(c.sampling).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                (self.weighted, self.gan, self.image_size) = (c.weighted_loss, c.gan.is_some(), c.image_size);
+            }
+            ModelConfig::MixingScenes(c) => {
+                self.preset = if c.preset == MixingPreset::Full { "full" } else { "small" }.to_string();
+                (self.lambda_rec, self.lambda_adv, self.lambda_cls) = (c.lambda_rec, c.lambda_adv, c.lambda_cls);
+                (self.use_rec, self.use_adv, self.use_cls) = (c.use_rec, c.use_adv, c.use_cls);
+                (self.rec_warmup, self.warmup_collage) = (c.rec_warmup.unwrap_or(0), c.warmup_collage.unwrap_or(0.0));
+                self.image_size = c.image_size;
+            }
         }
     }
 
@@ -134,6 +161,18 @@ impl Default for Settings {
     }
 }
 
+/// A checkpoint whose weights the runs started in the Train tab begin from (the Runs
+/// tab's "Train on"; cleared in Train).
+#[derive(Debug, Clone)]
+pub struct StartWeights {
+    pub dir: PathBuf,
+    /// The step its run had reached.
+    pub step: u64,
+    /// Its config, as a new run from it starts (`TrainConfig::for_run_from_its_weights`):
+    /// the network the form cannot change.
+    pub config: TrainConfig,
+}
+
 /// The data the views work on, and a background job loading new data.
 pub struct DataState {
     pub spec: String,
@@ -148,6 +187,7 @@ pub struct AppState {
     pub settings: Settings,
     pub data: DataState,
     pub session: Option<TrainingSession>,
+    pub start_weights: Option<StartWeights>,
     /// The model the Parts, Swap and Traverse views look into.
     pub model: ModelSlot,
     pub message: Option<String>,
@@ -177,6 +217,7 @@ impl AppState {
             settings,
             data: DataState { spec: String::new(), source: None, error: None, loading: None, generation: 0 },
             session: None,
+            start_weights: None,
             model: ModelSlot::default(),
             message: None,
             dropped: vec![],
@@ -308,6 +349,13 @@ impl AppState {
         // A run's checkpoint is listed as its run (which also has the metrics).
         let run = dir.parent().filter(|p| dir.file_name().is_some_and(|n| n == "checkpoint") && p.join(patchwork_core::train::METRICS_FILE).is_file());
         self.remember_recent(run.unwrap_or(dir).to_path_buf());
+    }
+
+    /// A folder for a new run in the runs folder: `name`, or `name-2`, `name-3`… when taken
+    /// (two runs can start within the same second).
+    pub fn new_run_dir(&self, name: &str) -> PathBuf {
+        let candidate = |n: u32| self.settings.runs_dir.join(if n == 1 { name.to_string() } else { format!("{name}-{n}") });
+        (1..).map(candidate).find(|dir| !dir.exists()).unwrap_or_else(|| self.settings.runs_dir.join(name))
     }
 
     pub fn remember_recent(&mut self, path: PathBuf) {

@@ -298,6 +298,7 @@ fn trains_a_tiny_beta_vae_saves_reopens_and_traverses_it() {
     h.get_by_label("Start").click();
     h.run_steps(1);
     step_until(&mut h, Duration::from_secs(120), "training steps", |a| a.state.session.as_ref().is_some_and(|s| s.history.len() >= 20));
+    let fresh_first_loss = h.state().state.session.as_ref().unwrap().history[0].term("loss").unwrap();
     // Ctrl+S saves the run's checkpoint.
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
     h.run_steps(1);
@@ -348,6 +349,30 @@ fn trains_a_tiny_beta_vae_saves_reopens_and_traverses_it() {
     settle::<TraverseView>(&mut h, "Traverse", |v| v.busy());
     assert!(traverse_view(&mut h).edited[dim] > 1.0, "slider value {}", traverse_view(&mut h).edited[dim]);
     assert_ne!(traverse_view(&mut h).edited_image.clone().unwrap(), before);
+    // Runs → Train on: a new run from those weights, with the form's learning rate; the
+    // network settings are the checkpoint's and greyed out.
+    h.get_by_label("Runs").click();
+    h.run_steps(1);
+    h.get_all_by_label("Train on").next().expect("a Train on button").click();
+    h.run_steps(2);
+    assert_eq!(h.state().views[h.state().state.settings.tab].name(), "Train");
+    h.get(by().label_contains("Starts from the weights of"));
+    let form = &h.state().state.settings.form;
+    assert_eq!((form.model.as_str(), form.arch.as_str(), form.latent, form.batch_size), ("beta-vae", "mlp", 2, 32), "the checkpoint's settings");
+    h.state_mut().state.settings.form.lr = 5e-4;
+    h.get_by_label("Start").click();
+    h.run_steps(1);
+    step_until(&mut h, Duration::from_secs(120), "steps of the new run", |a| a.state.session.as_ref().is_some_and(|s| s.history.len() >= 3));
+    let first_loss = |h: &Harness<'static, PatchworkApp>| h.state().state.session.as_ref().unwrap().history[0].term("loss").unwrap();
+    assert!(first_loss(&h) < 0.8 * fresh_first_loss, "the new run starts from trained weights: {} vs {fresh_first_loss}", first_loss(&h));
+    h.get_by_label("Stop").click();
+    step_until(&mut h, Duration::from_secs(60), "the new run to finish", |a| a.state.session.as_ref().is_some_and(|s| s.status == RunStatus::Finished));
+    let new_run = h.state().state.session.as_ref().unwrap().run_dir.clone().unwrap();
+    let saved = patchwork_core::checkpoint::read_meta(&new_run.join("checkpoint")).unwrap();
+    assert_eq!(saved.config.lr, 5e-4);
+    let from = saved.state.initialized_from.unwrap_or_default();
+    assert!(from.starts_with(&run_dir.join("checkpoint").display().to_string()), "{from}");
+    let _ = std::fs::remove_dir_all(new_run);
     let _ = std::fs::remove_dir_all(run_dir);
 }
 

@@ -34,6 +34,19 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// The config of a new run that starts from the weights of a checkpoint trained with
+    /// this one (`train --init`, the Runs tab's "Train on"): the new run counts its steps
+    /// from 0, so the old run's step-indexed schedule (its step limit, mixing scenes'
+    /// warm-up) does not carry over.
+    pub fn for_run_from_its_weights(&self) -> Self {
+        let mut config = self.clone();
+        config.max_steps = None;
+        if let ModelConfig::MixingScenes(c) = &mut config.model {
+            c.rec_warmup = None;
+        }
+        config
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         self.model.validate()?;
         if self.batch_size == 0 {

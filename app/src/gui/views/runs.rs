@@ -1,6 +1,6 @@
 //! Runs & checkpoints: open a checkpoint for the explorer (Ctrl+O), resume training from
-//! one, save the current run elsewhere, the recent runs, and the loss curves of two runs
-//! side by side.
+//! one or train a new run from its weights, save the current run elsewhere, the recent
+//! runs, and the loss curves of two runs side by side.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +9,7 @@ use patchwork_core::checkpoint::{CONFIG_FILE, read_meta};
 use patchwork_core::train::{METRICS_FILE, RunSpec, RunStart, StepMetrics, spawn};
 
 use crate::gui::session::TrainingSession;
+use crate::gui::state::StartWeights;
 use crate::gui::{AppState, View};
 
 /// A run's metric history, from its `metrics.jsonl` or its checkpoint's training state.
@@ -75,13 +76,8 @@ pub fn resume_training(state: &mut AppState, checkpoint: &Path) {
         Some("checkpoint") => checkpoint.parent().map(Path::to_path_buf),
         _ => None,
     }
-    .unwrap_or_else(|| {
-        // A new folder each time: resuming the same checkpoint again starts another run.
-        let name = format!("resumed-{}-step{}", meta.config.model.kind(), meta.state.step);
-        let taken = |n: &u32| state.settings.runs_dir.join(format!("{name}-{n}")).exists();
-        let free = (1..).find(|n| !taken(n)).unwrap_or(0);
-        state.settings.runs_dir.join(format!("{name}-{free}"))
-    });
+    // A new folder each time: resuming the same checkpoint again starts another run.
+    .unwrap_or_else(|| state.new_run_dir(&format!("resumed-{}-step{}", meta.config.model.kind(), meta.state.step)));
     let description = device.description.clone();
     // One more epoch than the checkpoint reached, unless its run was not finished.
     let mut config = meta.config.clone();
@@ -91,6 +87,28 @@ pub fn resume_training(state: &mut AppState, checkpoint: &Path) {
     state.session = Some(TrainingSession::new(handle, Some(run_dir), description));
     state.model.set_follow_training(true);
     state.message = Some(format!("resumed {} at step {}", checkpoint.display(), meta.state.step));
+}
+
+/// Sets the Train tab up for a new run from a checkpoint's weights: its settings in the
+/// form, its data open. Starting it is left to the person, who may change the learning
+/// rate, epochs or batch first.
+pub fn train_from_weights(state: &mut AppState, checkpoint: &Path) {
+    let meta = match read_meta(checkpoint) {
+        Ok(m) => m,
+        Err(e) => {
+            state.message = Some(format!("cannot train from these weights: {e:#}"));
+            return;
+        }
+    };
+    let config = meta.config.for_run_from_its_weights();
+    // The form's image size opens the data at the checkpoint's.
+    state.settings.form.show_settings_of(&config);
+    if state.data.spec != config.data {
+        state.open_spec(&config.data);
+    }
+    state.start_weights = Some(StartWeights { dir: checkpoint.to_path_buf(), step: meta.state.step, config });
+    state.go_to = Some("Train");
+    state.message = None;
 }
 
 #[derive(Default)]
@@ -130,15 +148,17 @@ impl RunsView {
     fn recent_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         ui.heading("Recent runs and checkpoints");
         if state.settings.recent_runs.is_empty() {
-            ui.label("None yet: runs started in the Train tab and checkpoints you open appear here.");
+            ui.label("None of yours yet: runs started in the Train tab and checkpoints you open appear here, above the shipped ones.");
         }
         let mut recent = state.settings.recent_runs.clone();
-        // The shipped model is always there to compare with.
-        let shipped = crate::gui::model_slot::shipped_checkpoint("patchvae");
-        if shipped.is_dir() && !recent.contains(&shipped) {
-            recent.push(shipped);
+        // The shipped models are always there to compare with and train on.
+        for (kind, _) in crate::gui::model_slot::SHIPPED {
+            let shipped = crate::gui::model_slot::shipped_checkpoint(kind);
+            if shipped.is_dir() && !recent.contains(&shipped) {
+                recent.push(shipped);
+            }
         }
-        egui::Grid::new("recent-runs").striped(true).num_columns(5).show(ui, |ui| {
+        egui::Grid::new("recent-runs").striped(true).num_columns(6).show(ui, |ui| {
             for path in &recent {
                 let checkpoint = checkpoint_dir(path);
                 ui.monospace(path.display().to_string());
@@ -154,6 +174,13 @@ impl RunsView {
                     if ui.button("Resume training").on_disabled_hover_text("needs a checkpoint, and no run in progress").clicked() {
                         if let Some(c) = &checkpoint {
                             resume_training(state, c);
+                        }
+                    }
+                });
+                ui.add_enabled_ui(checkpoint.is_some() && !training, |ui| {
+                    if ui.button("Train on").on_hover_text("a new run from these weights (steps from 0, a fresh optimizer): its settings open in Train, to change before Start").on_disabled_hover_text("needs a checkpoint, and no run in progress").clicked() {
+                        if let Some(c) = &checkpoint {
+                            train_from_weights(state, c);
                         }
                     }
                 });

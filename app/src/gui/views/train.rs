@@ -10,6 +10,7 @@ use patchwork_core::train::{RunSpec, RunStart, TrainCommand, TrainConfig, spawn}
 
 use crate::gui::images::CachedGrid;
 use crate::gui::session::{RunStatus, TrainingSession};
+use crate::gui::state::TrainForm;
 use crate::gui::{AppState, View};
 
 #[derive(Default)]
@@ -29,55 +30,75 @@ fn arch_of(name: &str) -> VaeArch {
     }
 }
 
-/// Builds the run the form describes.
+/// Builds the run the form describes: a new network from the form, or, when the run
+/// starts from a checkpoint's weights, that checkpoint's network; either way the form sets
+/// the objective and the run (learning rate, epochs, batch, seed) on the open data.
 pub fn form_config(state: &AppState) -> TrainConfig {
     let f = &state.settings.form;
-    let channels = state.data.source.as_ref().map_or(1, |s| s.info().channels);
+    let mut c = match &state.start_weights {
+        Some(weights) => weights.config.clone(),
+        None => {
+            let channels = state.data.source.as_ref().map_or(1, |s| s.info().channels);
+            TrainConfig::new(network_from_form(f, channels), state.data.spec.clone())
+        }
+    };
+    set_objective_from_form(f, &mut c.model);
+    c.data = state.data.spec.clone();
+    c.lr = f.lr;
+    c.epochs = f.epochs;
+    c.batch_size = f.batch_size;
+    c.seed = f.seed;
+    c
+}
+
+/// The form's network settings: what fixes the weights' shapes.
+fn network_from_form(f: &TrainForm, channels: usize) -> ModelConfig {
     let arch = arch_of(&f.arch);
     let conv_size = if f.image_size <= 32 { 32 } else { 64 };
-    let model = if f.model == "mixing-scenes" {
+    if f.model == "mixing-scenes" {
         let preset = if f.preset == "full" { MixingPreset::Full } else { MixingPreset::Small };
-        ModelConfig::MixingScenes(
-            MixingScenesConfig::new()
-                .with_preset(preset)
-                .with_lambda_rec(f.lambda_rec)
-                .with_lambda_adv(f.lambda_adv)
-                .with_lambda_cls(f.lambda_cls)
-                .with_use_rec(f.use_rec)
-                .with_use_adv(f.use_adv)
-                .with_use_cls(f.use_cls)
-                .with_rec_warmup(f.applied_warmup())
-                // The collage field is greyed out without warm-up steps: not applied then.
-                .with_warmup_collage(f.applied_warmup().and((f.warmup_collage > 0.0).then_some(f.warmup_collage))),
-        )
+        ModelConfig::MixingScenes(MixingScenesConfig::new().with_preset(preset))
     } else if f.model == "patchvae" {
-        let sampling = match f.sampling.as_str() {
-            "categorical" => OccurrenceSampling::Categorical,
-            "hard" => OccurrenceSampling::Hard,
-            _ => OccurrenceSampling::Bernoulli,
-        };
         ModelConfig::PatchVae(
             PatchVaeConfig::new()
                 .with_parts(f.parts)
                 .with_part_dim(f.part_dim)
-                .with_beta_occ(f.beta_occ)
-                .with_beta_app(f.beta_app)
-                .with_sampling(sampling)
-                .with_weighted_loss(f.weighted)
                 .with_gan(f.gan.then(GanSettings::default))
                 .with_image_size(conv_size)
                 .with_channels(channels),
         )
     } else {
         let size = if arch == VaeArch::Mlp { f.image_size } else { conv_size };
-        ModelConfig::BetaVae(BetaVaeConfig::new(arch).with_latent(f.latent).with_beta(f.beta).with_image_size(size).with_channels(channels).with_weighted_loss(f.weighted))
-    };
-    let mut c = TrainConfig::new(model, state.data.spec.clone());
-    c.lr = f.lr;
-    c.epochs = f.epochs;
-    c.batch_size = f.batch_size;
-    c.seed = f.seed;
-    c
+        ModelConfig::BetaVae(BetaVaeConfig::new(arch).with_latent(f.latent).with_image_size(size).with_channels(channels))
+    }
+}
+
+/// The form's objective settings (loss weights, terms, schedules), which weights of any
+/// shape train with.
+fn set_objective_from_form(f: &TrainForm, model: &mut ModelConfig) {
+    match model {
+        ModelConfig::BetaVae(c) => {
+            c.beta = f.beta;
+            c.weighted_loss = f.weighted;
+        }
+        ModelConfig::PatchVae(c) => {
+            c.beta_occ = f.beta_occ;
+            c.beta_app = f.beta_app;
+            c.sampling = match f.sampling.as_str() {
+                "categorical" => OccurrenceSampling::Categorical,
+                "hard" => OccurrenceSampling::Hard,
+                _ => OccurrenceSampling::Bernoulli,
+            };
+            c.weighted_loss = f.weighted;
+        }
+        ModelConfig::MixingScenes(c) => {
+            (c.lambda_rec, c.lambda_adv, c.lambda_cls) = (f.lambda_rec, f.lambda_adv, f.lambda_cls);
+            (c.use_rec, c.use_adv, c.use_cls) = (f.use_rec, f.use_adv, f.use_cls);
+            c.rec_warmup = f.applied_warmup();
+            // The collage field is greyed out without warm-up steps: not applied then.
+            c.warmup_collage = f.applied_warmup().and((f.warmup_collage > 0.0).then_some(f.warmup_collage));
+        }
+    }
 }
 
 /// Starts training what the form says on the current data.
@@ -95,9 +116,10 @@ pub fn start_training(state: &mut AppState) {
         }
     };
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let run_dir = state.settings.runs_dir.join(format!("gui-{}-{stamp}", config.model.kind()));
+    let run_dir = state.new_run_dir(&format!("gui-{}-{stamp}", config.model.kind()));
     let description = device.description.clone();
-    let handle = spawn(RunSpec { config, device, run_dir: Some(run_dir.clone()), start: RunStart::Fresh, source: state.data.source.clone() });
+    let start = state.start_weights.as_ref().map_or(RunStart::Fresh, |w| RunStart::Init(w.dir.clone()));
+    let handle = spawn(RunSpec { config, device, run_dir: Some(run_dir.clone()), start, source: state.data.source.clone() });
     state.remember_recent(run_dir.clone());
     state.session = Some(TrainingSession::new(handle, Some(run_dir), description));
     state.model.set_follow_training(true);
@@ -122,30 +144,60 @@ fn smooth(values: &[[f64; 2]], alpha: f64) -> Vec<[f64; 2]> {
 }
 
 impl TrainView {
+    /// Which weights a run started here begins from, with a way back to fresh ones.
+    fn start_weights_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, running: bool) {
+        let Some(weights) = &state.start_weights else { return };
+        let mut clear = false;
+        ui.group(|ui| {
+            ui.label(format!(
+                "Starts from the weights of {} (step {}): a new run, steps from 0, a fresh optimizer. The network is theirs; the objective and the run settings below are yours.",
+                weights.dir.display(),
+                weights.step
+            ));
+            clear = ui.add_enabled(!running, egui::Button::new("Start from fresh weights instead")).clicked();
+        });
+        if clear {
+            state.start_weights = None;
+        }
+    }
+
     fn form_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         let running = state.session.as_ref().is_some_and(|s| s.is_active());
         let model_before = state.settings.form.model.clone();
         ui.heading("Model");
+        self.start_weights_ui(ui, state, running);
+        // Starting from a checkpoint's weights fixes the network; its objective and the
+        // run's settings stay the form's.
+        let fixed = state.start_weights.is_some();
+        const FIXED: &str = "fixed by the weights the run starts from";
         let mut pick_runs_folder = false;
         ui.add_enabled_ui(!running, |ui| {
             let f = &mut state.settings.form;
             egui::Grid::new("form").num_columns(2).show(ui, |ui| {
                 ui.label("model").on_hover_text("patchvae: parts with occurrence maps and appearances (Gupta et al.)\nbeta-vae: one latent vector (Higgins et al.)\nmixing-scenes: four quadrant chunks, trained by mixing scenes (Algorithm 1); 64×64 colour, e.g. the quadrant scenes");
-                egui::ComboBox::from_id_salt("model").selected_text(&f.model).show_ui(ui, |ui| {
-                    for m in ["patchvae", "beta-vae", "mixing-scenes"] {
-                        if ui.selectable_label(f.model == m, m).clicked() {
-                            f.switch_model(m);
+                ui.add_enabled_ui(!fixed, |ui| {
+                    egui::ComboBox::from_id_salt("model").selected_text(&f.model).show_ui(ui, |ui| {
+                        for m in ["patchvae", "beta-vae", "mixing-scenes"] {
+                            if ui.selectable_label(f.model == m, m).clicked() {
+                                f.switch_model(m);
+                            }
                         }
-                    }
-                });
+                    });
+                })
+                .response
+                .on_disabled_hover_text(FIXED);
                 ui.end_row();
                 if f.model == "mixing-scenes" {
                     ui.label("preset").on_hover_text("small: fewer, wider layers (48-d chunks), trains on a CPU\nfull: the thesis's networks (encoder 2,800,512, decoder 5,300,339, PatchGAN 1,188,391 parameters)");
-                    egui::ComboBox::from_id_salt("preset").selected_text(&f.preset).show_ui(ui, |ui| {
-                        for p in ["small", "full"] {
-                            ui.selectable_value(&mut f.preset, p.to_string(), p);
-                        }
-                    });
+                    ui.add_enabled_ui(!fixed, |ui| {
+                        egui::ComboBox::from_id_salt("preset").selected_text(&f.preset).show_ui(ui, |ui| {
+                            for p in ["small", "full"] {
+                                ui.selectable_value(&mut f.preset, p.to_string(), p);
+                            }
+                        });
+                    })
+                    .response
+                    .on_disabled_hover_text(FIXED);
                     ui.end_row();
                     ui.label("λ_rec").on_hover_text("weight of the L1 reconstruction (direct + cycle); thesis 0.904");
                     ui.horizontal(|ui| {
@@ -173,10 +225,10 @@ impl TrainView {
                     ui.end_row();
                 } else if f.model == "patchvae" {
                     ui.label("parts N").on_hover_text("number of parts (paper and code: 16)");
-                    ui.add(egui::DragValue::new(&mut f.parts).range(1..=64));
+                    ui.add_enabled(!fixed, egui::DragValue::new(&mut f.parts).range(1..=64)).on_disabled_hover_text(FIXED);
                     ui.end_row();
                     ui.label("part size d_p").on_hover_text("appearance dimensions per part (code default 6)");
-                    ui.add(egui::DragValue::new(&mut f.part_dim).range(1..=64));
+                    ui.add_enabled(!fixed, egui::DragValue::new(&mut f.part_dim).range(1..=64)).on_disabled_hover_text(FIXED);
                     ui.end_row();
                     ui.label("β_occ").on_hover_text("weight of the occurrence KL (official code 10; the paper's Table 6: 0.3)");
                     ui.add(egui::DragValue::new(&mut f.beta_occ).range(0.0..=100.0).speed(0.1));
@@ -192,18 +244,22 @@ impl TrainView {
                     });
                     ui.end_row();
                     ui.label("GAN variant").on_hover_text("adds the paper's 4-conv discriminator and an adversarial loss on reconstructions (β_g = 1)");
-                    ui.checkbox(&mut f.gan, "");
+                    ui.add_enabled(!fixed, egui::Checkbox::without_text(&mut f.gan)).on_disabled_hover_text(FIXED);
                     ui.end_row();
                 } else {
                     ui.label("architecture").on_hover_text("resnet9: the PatchVAE paper's baseline (Tables 8, 10)\nhiggins: the β-VAE paper's conv net\nmlp: Kingma & Welling's MLP, any size");
-                    egui::ComboBox::from_id_salt("arch").selected_text(&f.arch).show_ui(ui, |ui| {
-                        for a in ["resnet9", "higgins", "mlp"] {
-                            ui.selectable_value(&mut f.arch, a.to_string(), a);
-                        }
-                    });
+                    ui.add_enabled_ui(!fixed, |ui| {
+                        egui::ComboBox::from_id_salt("arch").selected_text(&f.arch).show_ui(ui, |ui| {
+                            for a in ["resnet9", "higgins", "mlp"] {
+                                ui.selectable_value(&mut f.arch, a.to_string(), a);
+                            }
+                        });
+                    })
+                    .response
+                    .on_disabled_hover_text(FIXED);
                     ui.end_row();
                     ui.label("latent size").on_hover_text("latent dimensions (1Konny/Beta-VAE: 10; PatchVAE baseline: 96; 2 shows the manifold in Traverse)");
-                    ui.add(egui::DragValue::new(&mut f.latent).range(1..=256));
+                    ui.add_enabled(!fixed, egui::DragValue::new(&mut f.latent).range(1..=256)).on_disabled_hover_text(FIXED);
                     ui.end_row();
                     ui.label("β").on_hover_text("KL weight: 1 = plain VAE; β-VAE default 4 (Higgins et al.)");
                     ui.add(egui::DragValue::new(&mut f.beta).range(0.0..=100.0).speed(0.1));
@@ -224,11 +280,15 @@ impl TrainView {
                 ui.add(egui::DragValue::new(&mut f.batch_size).range(1..=1024));
                 ui.end_row();
                 ui.label("image size").on_hover_text("patchvae, resnet9 and higgins take 32 or 64; mlp any size (28 = native MNIST)");
-                egui::ComboBox::from_id_salt("size").selected_text(f.image_size.to_string()).show_ui(ui, |ui| {
-                    for s in [28, 32, 64] {
-                        ui.selectable_value(&mut f.image_size, s, s.to_string());
-                    }
-                });
+                ui.add_enabled_ui(!fixed, |ui| {
+                    egui::ComboBox::from_id_salt("size").selected_text(f.image_size.to_string()).show_ui(ui, |ui| {
+                        for s in [28, 32, 64] {
+                            ui.selectable_value(&mut f.image_size, s, s.to_string());
+                        }
+                    });
+                })
+                .response
+                .on_disabled_hover_text(FIXED);
                 ui.end_row();
                 ui.label("seed").on_hover_text("same seed + same device ⇒ same run");
                 ui.add(egui::DragValue::new(&mut f.seed));
@@ -437,5 +497,37 @@ mod tests {
         state.settings.form.use_rec = false;
         assert_eq!(warmup(&state), None);
         assert_eq!(form_config(&state).validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_form_shows_a_runs_settings_as_it_would_build_them() {
+        let mut state = AppState::new(Settings::default());
+        let forms = [
+            TrainForm { model: "beta-vae".into(), arch: "higgins".into(), latent: 7, beta: 2.5, weighted: true, lr: 3e-4, epochs: 9, batch_size: 20, seed: 5, ..TrainForm::default() },
+            TrainForm { model: "patchvae".into(), parts: 8, part_dim: 3, beta_occ: 0.3, sampling: "hard".into(), gan: true, image_size: 64, ..TrainForm::default() },
+            TrainForm { model: "mixing-scenes".into(), preset: "full".into(), use_adv: false, lambda_cls: 0.1, rec_warmup: 30, warmup_collage: 0.5, image_size: 64, ..TrainForm::default() },
+        ];
+        for form in forms {
+            state.settings.form = form;
+            let built = form_config(&state);
+            state.settings.form = TrainForm::default();
+            state.settings.form.show_settings_of(&built);
+            assert_eq!(form_config(&state), built);
+        }
+    }
+
+    #[test]
+    fn a_run_from_weights_keeps_their_network_and_takes_the_forms_objective() {
+        let mut state = AppState::new(Settings::default());
+        let network = MixingScenesConfig::new().with_preset(MixingPreset::Full).with_rec_warmup(Some(500));
+        let theirs = TrainConfig::new(ModelConfig::MixingScenes(network), "scenes".into()).with_max_steps(Some(2000));
+        let config = theirs.for_run_from_its_weights();
+        state.settings.form.show_settings_of(&config);
+        state.start_weights = Some(crate::gui::state::StartWeights { dir: "elsewhere".into(), step: 2000, config });
+        let f = &mut state.settings.form;
+        (f.preset, f.lambda_adv, f.lr, f.rec_warmup) = ("small".into(), 0.2, 1e-5, 0);
+        let run = form_config(&state);
+        let ModelConfig::MixingScenes(m) = &run.model else { panic!("expected mixing scenes, got {:?}", run.model) };
+        assert_eq!((m.preset, m.lambda_adv, m.rec_warmup, run.lr, run.max_steps), (MixingPreset::Full, 0.2, None, 1e-5, None));
     }
 }
