@@ -95,6 +95,9 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
                 Some(d) => Some(d.parse::<patchwork_core::data::DataSpec>()?.open(patchwork_core::data::Split::Test, meta.config.model.image_size())?),
                 None => None,
             };
+            for line in source.as_ref().map(|s| super::skipped_files_report(&s.info().skipped)).unwrap_or_default() {
+                eprintln!("{line}");
+            }
             let report = patchwork_core::eval::recon::evaluate(&meta, &device.device, source, args.limit)?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

@@ -160,3 +160,18 @@ pub(crate) fn default_out_dir(model: &str) -> PathBuf {
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     PathBuf::from("runs").join(format!("{model}-{stamp}"))
 }
+
+/// What to tell about the unreadable files a data folder skipped: nothing when none, else
+/// how many and the first few with why.
+pub fn skipped_files_report(skipped: &[(std::path::PathBuf, String)]) -> Vec<String> {
+    const LISTED: usize = 10;
+    if skipped.is_empty() {
+        return vec![];
+    }
+    let mut lines = vec![format!("{} unreadable file(s) in the data skipped:", skipped.len())];
+    lines.extend(skipped.iter().take(LISTED).map(|(path, reason)| format!("  {}: {reason}", path.display())));
+    if skipped.len() > LISTED {
+        lines.push(format!("  … and {} more", skipped.len() - LISTED));
+    }
+    lines
+}

@@ -391,10 +391,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             Err(RecvTimeoutError::Disconnected) => break,
         };
         match event {
-            TrainEvent::Started { parameters, progress, .. } => {
+            TrainEvent::Started { parameters, progress, images, skipped, .. } => {
                 bar.set_length(progress.total_steps);
                 bar.set_position(progress.step);
-                say(&bar, format!("{parameters} parameters, {} steps per epoch", progress.steps_per_epoch));
+                say(&bar, format!("{parameters} parameters, {images} training images, {} steps per epoch", progress.steps_per_epoch));
+                for line in super::skipped_files_report(&skipped) {
+                    say(&bar, line);
+                }
             }
             TrainEvent::Step { metrics, progress } => {
                 bar.set_position(progress.step);

@@ -50,7 +50,8 @@ impl TrainingSession {
     fn apply(&mut self, event: TrainEvent) {
         match event {
             TrainEvent::Preparing { task, fraction } => self.status = RunStatus::Preparing { task, fraction },
-            TrainEvent::Started { device, parameters, progress } => {
+            // The window reported the data's skipped files when it opened them.
+            TrainEvent::Started { device, parameters, progress, .. } => {
                 self.device = device;
                 self.parameters = parameters;
                 self.progress = Some(progress);

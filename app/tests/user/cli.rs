@@ -164,4 +164,21 @@ fn bad_inputs_get_clear_errors() {
     let out = patchwork().args(["train", "--device", "cpu", "--data", "folder:/nonexistent", "--out"]).arg(dir.path().join("r")).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("/nonexistent"), "{err}");
+    // An unreadable image in a folder is skipped, and said so, naming it.
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    for i in 0..4u8 {
+        image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8 * 6, y as u8 * 8, i * 60])).save(photos.join(format!("{i}.png"))).unwrap();
+    }
+    std::fs::write(photos.join("broken.jpg"), b"not a jpeg").unwrap();
+    let out = patchwork()
+        .args(["train", "--device", "cpu", "--arch", "mlp", "--size", "28", "--batch", "2", "--max-steps", "1", "--data"])
+        .arg(format!("folder:{}", photos.display()))
+        .arg("--out")
+        .arg(dir.path().join("photo-run"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("1 unreadable file(s) in the data skipped") && err.contains("broken.jpg"), "{err}");
 }

@@ -52,7 +52,9 @@ pub struct Progress {
 pub enum TrainEvent {
     /// Work before the first step (mixing scenes: the neighbour index), `fraction` done.
     Preparing { task: String, fraction: f32 },
-    Started { device: String, parameters: usize, progress: Progress },
+    /// `images`: the training data's; `skipped`: the files it left out as unreadable
+    /// (image folders), with why.
+    Started { device: String, parameters: usize, progress: Progress, images: usize, skipped: Vec<(PathBuf, String)> },
     Step { metrics: StepMetrics, progress: Progress },
     Snapshot(Snapshot),
     CheckpointSaved { path: PathBuf, step: u64 },

@@ -293,6 +293,8 @@ impl<'a, M: Trainable> Run<'a, M> {
             device: self.device.description.clone(),
             parameters: crate::models::trainable_params(&self.model),
             progress: self.progress(),
+            images: self.source.len(),
+            skipped: self.source.info().skipped.clone(),
         });
         self.snapshot();
         let mut paused = false;
