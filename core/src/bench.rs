@@ -217,7 +217,7 @@ pub fn explorer_latency(model: &ModelConfig, device: &ResolvedDevice, repetition
                 let _ = traverse_image(&explorable, &b, 0, &[0.0]);
             });
             let one = timed(repetitions, || {
-                let _ = explorable.decode_latents(&[mu.clone()]);
+                let _ = explorable.decode_latents(std::slice::from_ref(&mu));
             });
             let row = timed(repetitions, || {
                 let _ = explorable.decode_latents(&crate::analysis::traverse::latent_row(&mu, 0, &values));

@@ -62,7 +62,7 @@ impl TrainingSession {
                 self.progress = Some(progress);
             }
             TrainEvent::Snapshot(s) => {
-                self.snapshot = Some(s);
+                self.snapshot = Some(*s);
                 self.snapshots += 1;
             }
             TrainEvent::CheckpointSaved { path, step } => self.log.push(format!("step {step}: saved {}", path.display())),

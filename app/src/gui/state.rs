@@ -234,7 +234,7 @@ impl AppState {
         let opened = spec.parse::<DataSpec>().ok().filter(|s| matches!(s, DataSpec::Embedded(_)));
         match opened {
             Some(s) => state.open_spec(&s.to_string()),
-            None => state.open_spec(&EmbeddedSet::FashionMnist.name().to_string()),
+            None => state.open_spec(EmbeddedSet::FashionMnist.name()),
         }
         state
     }

@@ -21,6 +21,9 @@ use crate::mixing::neighbours::NeighbourIndex;
 use std::sync::Arc;
 
 /// The model of one family with its config.
+// A few kilobytes of module structs (the weights are behind burn's tensor handles), one
+// per opened model: boxing the variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Family {
     BetaVae { model: BetaVae, config: BetaVaeConfig },

@@ -77,8 +77,8 @@ impl QuadrantScenes {
         let objects = Arc::new(EmbeddedSet::FashionMnist.open(split)?);
         let class_names = objects.info().class_names.clone();
         let (seed, len) = match split {
-            Split::Train => (0x5ce_7e5_0001, len),
-            Split::Test => (0x5ce_7e5_7e57, TEST_SCENES),
+            Split::Train => (0x005c_e7e5_0001, len),
+            Split::Test => (0x005c_e7e5_7e57, TEST_SCENES),
         };
         Ok(Self {
             info: SourceInfo {

@@ -309,8 +309,7 @@ mod tests {
         assert_eq!(index.lists.len(), 120);
         let features: Vec<[Vec<f32>; 4]> = (0..120).map(|i| quadrant_features(&scenes.get(i).image, 64)).collect();
         for i in [0, 17, 119] {
-            for q in 0..4 {
-                let list = &index.lists[i][q];
+            for (q, list) in index.lists[i].iter().enumerate() {
                 assert_eq!(list.len(), 10);
                 assert!(list.iter().all(|n| n.image != i), "an image is not its own neighbour");
                 assert!(list.windows(2).all(|w| w[0].distance <= w[1].distance), "nearest first");

@@ -90,7 +90,7 @@ impl BetaVaeConfig {
         if !(self.beta.is_finite() && self.beta >= 0.0) {
             return Err(format!("beta must be a finite number ≥ 0, not {}", self.beta));
         }
-        if self.weighted_loss && (self.recon != ReconLoss::Mse || self.image_size % 8 != 0) {
+        if self.weighted_loss && (self.recon != ReconLoss::Mse || !self.image_size.is_multiple_of(8)) {
             return Err("the weighted loss L_w needs the mse reconstruction and an image size divisible by 8".into());
         }
         match self.arch {

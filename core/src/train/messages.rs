@@ -56,7 +56,8 @@ pub enum TrainEvent {
     /// (image folders), with why.
     Started { device: String, parameters: usize, progress: Progress, images: usize, skipped: Vec<(PathBuf, String)> },
     Step { metrics: StepMetrics, progress: Progress },
-    Snapshot(Snapshot),
+    /// Boxed: a few kilobytes of images, where every other event is a few words.
+    Snapshot(Box<Snapshot>),
     CheckpointSaved { path: PathBuf, step: u64 },
     Paused { step: u64 },
     Resumed { step: u64 },

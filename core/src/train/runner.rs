@@ -345,15 +345,12 @@ impl<'a, M: Trainable> Run<'a, M> {
                 None => self.loader.next_batch().context("the batch loader stopped")?,
             };
             let step_start = Instant::now();
-            match self.step(&batch)? {
-                Some((term, value)) => {
-                    self.emit(TrainEvent::Diverged { step: self.state.step, term, value });
-                    elapsed_before += started.elapsed().as_secs_f64();
-                    paused = true;
-                    retry = Some(batch);
-                    continue;
-                }
-                None => {}
+            if let Some((term, value)) = self.step(&batch)? {
+                self.emit(TrainEvent::Diverged { step: self.state.step, term, value });
+                elapsed_before += started.elapsed().as_secs_f64();
+                paused = true;
+                retry = Some(batch);
+                continue;
             }
             let rate = batch.batch_size as f64 / step_start.elapsed().as_secs_f64().max(1e-9);
             throughput = if throughput == 0.0 { rate } else { 0.9 * throughput + 0.1 * rate };
@@ -365,12 +362,12 @@ impl<'a, M: Trainable> Run<'a, M> {
                 self.emit(TrainEvent::Step { metrics, progress: self.progress() });
             }
             let spe = self.loader.steps_per_epoch;
-            if self.state.step % self.config.snapshot_every.max(1) == 0 || last_snapshot.elapsed() > Duration::from_secs(1) {
+            if self.state.step.is_multiple_of(self.config.snapshot_every.max(1)) || last_snapshot.elapsed() > Duration::from_secs(1) {
                 self.snapshot();
                 last_snapshot = Instant::now();
             }
             let every = self.config.checkpoint_every_epochs;
-            if every > 0 && self.state.step % (spe * every) == 0 && self.state.step < self.total_steps() {
+            if every > 0 && self.state.step.is_multiple_of(spe * every) && self.state.step < self.total_steps() {
                 self.save(None)?;
             }
         }
@@ -456,13 +453,13 @@ impl<'a, M: Trainable> Run<'a, M> {
             seed: self.config.seed,
             origin: ModelOrigin::LiveRun(self.run_dir.clone()),
         };
-        self.emit(TrainEvent::Snapshot(Snapshot {
+        self.emit(TrainEvent::Snapshot(Box::new(Snapshot {
             step: self.state.step,
             inputs: to_host_images(x),
             reconstructions: to_host_images(recon),
             extras,
             model: Some(live),
-        }));
+        })));
     }
 
     fn checkpoint_dir(&self) -> Option<PathBuf> {

@@ -225,8 +225,8 @@ impl PartsView {
             for (input, a) in r.inputs.iter().zip(&r.analyses) {
                 out.push(input.to_rgb());
                 out.push(a.reconstruction.to_rgb());
-                for p in 0..n {
-                    let map: Vec<f32> = a.probabilities[p * cells..(p + 1) * cells].iter().map(|v| (v - span[p].0) / span[p].1).collect();
+                for (p, (low, range)) in span.iter().enumerate().take(n) {
+                    let map: Vec<f32> = a.probabilities[p * cells..(p + 1) * cells].iter().map(|v| (v - low) / range).collect();
                     out.push(overlay(input, &map, grid, opacity));
                 }
             }

@@ -111,10 +111,13 @@ pub fn train_from_weights(state: &mut AppState, checkpoint: &Path) {
     state.message = None;
 }
 
+/// A run chosen for comparison: its path and its metrics, or why they could not be read.
+pub type ComparedRun = (PathBuf, Result<Vec<StepMetrics>, String>);
+
 #[derive(Default)]
 pub struct RunsView {
     /// The two runs compared, with their metrics (or why they could not be read).
-    pub compared: [Option<(PathBuf, Result<Vec<StepMetrics>, String>)>; 2],
+    pub compared: [Option<ComparedRun>; 2],
     pub term: String,
     pub log_scale: bool,
 }
