@@ -11,7 +11,7 @@ use patchwork_core::models::ModelConfig;
 use patchwork_core::models::beta_vae::{BetaVaeConfig, Capacity, ReconLoss, VaeArch};
 use patchwork_core::models::mixing_scenes::{MixingPreset, MixingScenesConfig};
 use patchwork_core::models::patch_vae::{OccurrenceSampling, PatchVaeConfig, TemperatureSchedule};
-use patchwork_core::train::{RunSpec, RunStart, TrainCommand, TrainConfig, TrainEvent, spawn};
+use patchwork_core::train::{LrSchedule, RunSpec, RunStart, TrainCommand, TrainConfig, TrainEvent, spawn};
 
 use super::ModelArgs;
 
@@ -29,6 +29,13 @@ pub struct TrainArgs {
     pub batch: Option<usize>,
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Learning-rate schedule: constant (the papers') or cosine (annealed from --lr to
+    /// --lr-min over the run's steps: its epochs, or --max-steps when that ends it first).
+    #[arg(long)]
+    pub lr_schedule: Option<String>,
+    /// Where a cosine schedule ends (default 0).
+    #[arg(long)]
+    pub lr_min: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
     /// Stop after this many steps.
@@ -247,10 +254,26 @@ fn fresh_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     config.epochs = args.epochs.unwrap_or(config.epochs);
     config.batch_size = args.batch.unwrap_or(config.batch_size);
     config.lr = args.lr.unwrap_or(config.lr);
+    config.lr_schedule = lr_schedule(args, config.lr_schedule)?;
     config.seed = args.seed.unwrap_or(config.seed);
     config.max_steps = args.max_steps.or(config.max_steps);
     config.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(config)
+}
+
+/// The learning-rate schedule the flags ask for; `base` (that of --config or --init) when
+/// they ask for none.
+fn lr_schedule(args: &TrainArgs, base: Option<LrSchedule>) -> anyhow::Result<Option<LrSchedule>> {
+    let base_min = base.map(|LrSchedule::Cosine { lr_min }| lr_min);
+    match (args.lr_schedule.as_deref(), args.lr_min) {
+        (None, None) => Ok(base),
+        (Some("constant"), None) => Ok(None),
+        (Some("constant"), Some(_)) => anyhow::bail!("--lr-min goes with --lr-schedule cosine"),
+        (Some("cosine"), lr_min) => Ok(Some(LrSchedule::Cosine { lr_min: lr_min.or(base_min).unwrap_or(0.0) })),
+        (None, Some(lr_min)) if base_min.is_some() => Ok(Some(LrSchedule::Cosine { lr_min })),
+        (None, Some(_)) => anyhow::bail!("--lr-min goes with --lr-schedule cosine"),
+        (Some(other), _) => anyhow::bail!("--lr-schedule {other}: expected constant or cosine"),
+    }
 }
 
 /// The settings a resumed run may change, as (live hyperparameter name, flag, value): the
@@ -278,6 +301,8 @@ fn resumed_config(args: &TrainArgs, dir: &std::path::Path) -> anyhow::Result<Tra
     let fixed = [
         ("--config", args.config.is_some()),
         ("--data", args.data.is_some()),
+        ("--lr-schedule", args.lr_schedule.is_some()),
+        ("--lr-min", args.lr_min.is_some()),
         ("--batch", args.batch.is_some()),
         ("--seed", args.seed.is_some()),
         ("--arch", m.arch.is_some()),

@@ -7,7 +7,7 @@ use patchwork_core::data::{DataSpec, SharedSource, Split, embedded::EmbeddedSet,
 use patchwork_core::device::DeviceChoice;
 use patchwork_core::models::ModelConfig;
 use patchwork_core::models::mixing_scenes::MixingPreset;
-use patchwork_core::train::TrainConfig;
+use patchwork_core::train::{LrSchedule, TrainConfig};
 use serde::{Deserialize, Serialize};
 
 use super::images::save_grid_png;
@@ -26,6 +26,10 @@ pub struct TrainForm {
     pub latent: usize,
     pub beta: f64,
     pub lr: f64,
+    /// "constant" or "cosine" (see `LrSchedule`).
+    pub lr_schedule: String,
+    /// Where a cosine schedule ends.
+    pub lr_min: f64,
     pub epochs: u64,
     pub batch_size: usize,
     pub image_size: usize,
@@ -74,6 +78,10 @@ impl TrainForm {
     pub fn show_settings_of(&mut self, config: &TrainConfig) {
         self.model = config.model.kind().to_string();
         (self.lr, self.epochs, self.batch_size, self.seed) = (config.lr, config.epochs, config.batch_size, config.seed);
+        (self.lr_schedule, self.lr_min) = match config.lr_schedule {
+            Some(LrSchedule::Cosine { lr_min }) => ("cosine".into(), lr_min),
+            None => ("constant".into(), 0.0),
+        };
         match &config.model {
             ModelConfig::BetaVae(c) => {
                 self.arch = serde_json::to_value(c.arch).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
@@ -109,6 +117,8 @@ impl Default for TrainForm {
             latent: 10,
             beta: 4.0,
             lr: 1e-3,
+            lr_schedule: "constant".into(),
+            lr_min: 0.0,
             epochs: 5,
             batch_size: 64,
             image_size: 32,
@@ -230,11 +240,15 @@ impl AppState {
         if shipped.is_dir() {
             state.model.open(&shipped, false);
         }
-        // Embedded sets open in milliseconds; anything else loads in the background.
-        let opened = spec.parse::<DataSpec>().ok().filter(|s| matches!(s, DataSpec::Embedded(_)));
-        match opened {
-            Some(s) => state.open_spec(&s.to_string()),
-            None => state.open_spec(EmbeddedSet::FashionMnist.name()),
+        // Embedded sets open in milliseconds. Anything else (the quadrant scenes, a folder)
+        // loads in the background over Fashion-MNIST, which stays if it cannot open.
+        match spec.parse::<DataSpec>() {
+            Ok(s @ DataSpec::Embedded(_)) => state.open_spec(&s.to_string()),
+            Ok(_) => {
+                state.open_spec(EmbeddedSet::FashionMnist.name());
+                state.open_spec(&spec);
+            }
+            Err(_) => state.open_spec(EmbeddedSet::FashionMnist.name()),
         }
         state
     }

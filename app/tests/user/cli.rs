@@ -181,4 +181,22 @@ fn bad_inputs_get_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("1 unreadable file(s) in the data skipped") && err.contains("broken.jpg"), "{err}");
+    // Learning-rate schedules: a bad name and a minimum without a cosine are refused; a
+    // cosine run anneals and saves its schedule.
+    for (flags, expected) in [(vec!["--lr-schedule", "linear"], "expected constant or cosine"), (vec!["--lr-min", "1e-5"], "--lr-min goes with --lr-schedule cosine")] {
+        let out = patchwork().args(["train", "--device", "cpu", "--max-steps", "1"]).args(flags).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(expected), "{err}");
+    }
+    let cosine_run = dir.path().join("cosine-run");
+    let out = patchwork()
+        .args(["train", "--device", "cpu", "--arch", "mlp", "--size", "28", "--batch", "16", "--max-steps", "6", "--lr-schedule", "cosine", "--lr-min", "1e-5", "--out"])
+        .arg(&cosine_run)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cosine_run.join("checkpoint/config.json")).unwrap()).unwrap();
+    assert_eq!(config["lr_schedule"]["cosine"]["lr_min"], 1e-5);
+    let rates: Vec<f64> = std::fs::read_to_string(cosine_run.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["lr"].as_f64().unwrap()).collect();
+    assert!(rates.len() == 6 && rates[0] == 1e-3 && rates.windows(2).all(|w| w[1] < w[0]), "{rates:?}");
 }

@@ -93,6 +93,25 @@ fn opens_on_fashion_mnist_then_trains_pauses_and_resumes() {
 }
 
 #[test]
+fn reopens_the_data_it_was_closed_on_or_says_why_not() {
+    let reopened = |data: &str| {
+        let settings = patchwork::gui::state::Settings { data: data.into(), ..Default::default() };
+        let app = PatchworkApp::with_settings(Some(settings), DeviceChoice::Cpu);
+        let mut h = Harness::builder().with_size(egui::vec2(1280.0, 820.0)).build_ui_state(|ui, app: &mut PatchworkApp| app.frame_ui(ui), app);
+        h.run_steps(1);
+        step_until(&mut h, Duration::from_secs(60), "the data to load", |a| a.state.data.loading.is_none());
+        let state = &h.state().state;
+        (state.data.source.as_ref().map(|s| s.info().name.clone()).unwrap_or_default(), state.data.error.clone(), state.settings.data.clone())
+    };
+    let (name, error, _) = reopened("scenes:64");
+    assert_eq!((name.as_str(), error), ("quadrant scenes (train)", None));
+    // A folder gone since: Fashion-MNIST is open, and the Data tab says what failed.
+    let (name, error, remembered) = reopened("folder:/nonexistent/photos");
+    assert_eq!((name.as_str(), remembered.as_str()), ("fashion-mnist", "fashion-mnist"));
+    assert!(error.is_some_and(|e| e.contains("/nonexistent/photos")));
+}
+
+#[test]
 fn dropped_images_open_and_bad_files_change_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([x as u8 * 6, y as u8 * 8, 90])).save(dir.path().join("a.png")).unwrap();

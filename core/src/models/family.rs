@@ -172,8 +172,11 @@ pub struct StepInput<'a, C> {
     pub indices: &'a [usize],
     pub config: &'a C,
     pub step: u64,
-    /// The run's (generator's) learning rate.
+    /// The run's (generator's) learning rate at this step, its schedule applied.
     pub lr: f64,
+    /// The schedule's factor at this step (1 without one), for a family's other optimizers
+    /// (mixing scenes' discriminator and classifier).
+    pub lr_factor: f64,
     pub rng: &'a mut StdRng,
     pub source: &'a SharedSource,
     pub prepared: &'a Prepared,

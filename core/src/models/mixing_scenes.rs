@@ -530,7 +530,7 @@ impl Trainable for MixingScenes {
             terms.extend(loss_values(vec![("d".to_string(), d_loss.clone())])?);
             let mut grads = d_loss.backward();
             let d_grads = GradientsParams::from_module(&mut grads, &self.discriminator);
-            *self = optimizer.step(config.lr_discriminator, self.clone(), d_grads);
+            *self = optimizer.step(config.lr_discriminator * input.lr_factor, self.clone(), d_grads);
         }
         if weights.cls > 0.0 {
             // Classifier step on the same mixes.
@@ -538,7 +538,7 @@ impl Trainable for MixingScenes {
             terms.extend(loss_values(vec![("cls".to_string(), c_loss.clone())])?);
             let mut grads = c_loss.backward();
             let c_grads = GradientsParams::from_module(&mut grads, &self.classifier);
-            *self = optimizer.step(config.lr_classifier, self.clone(), c_grads);
+            *self = optimizer.step(config.lr_classifier * input.lr_factor, self.clone(), c_grads);
         }
         terms.push(("replaced".to_string(), replaced));
         Ok(terms)

@@ -4,6 +4,28 @@ use burn::prelude::*;
 
 use crate::models::ModelConfig;
 
+/// A learning-rate schedule over a run's steps (its epochs, or `max_steps` when that ends it
+/// first).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrSchedule {
+    /// Cosine annealing from `lr` at the first step to `lr_min` at the last, without
+    /// restarts (Loshchilov & Hutter's SGDR; PyTorch's `CosineAnnealingLR`).
+    Cosine { lr_min: f64 },
+}
+
+impl LrSchedule {
+    /// The learning rate at `step` (0-based) of a run of `total_steps` whose base rate is `lr`.
+    pub fn lr_at(&self, lr: f64, step: u64, total_steps: u64) -> f64 {
+        match *self {
+            LrSchedule::Cosine { lr_min } => {
+                let progress = (step as f64 / total_steps.max(1) as f64).min(1.0);
+                lr_min + (lr - lr_min) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
+        }
+    }
+}
+
 #[derive(Config, Debug, PartialEq)]
 pub struct TrainConfig {
     pub model: ModelConfig,
@@ -17,6 +39,9 @@ pub struct TrainConfig {
     /// 1e-3 learns visibly within the few epochs an interactive session runs.
     #[config(default = 1e-3)]
     pub lr: f64,
+    /// How the learning rate moves over the run; `None` keeps it at `lr` throughout (the
+    /// papers').
+    pub lr_schedule: Option<LrSchedule>,
     #[config(default = 0.9)]
     pub adam_beta1: f64,
     #[config(default = 0.999)]
@@ -55,10 +80,38 @@ impl TrainConfig {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(format!("lr must be a positive number, not {}", self.lr));
         }
+        if let Some(LrSchedule::Cosine { lr_min }) = self.lr_schedule
+            && !(lr_min.is_finite() && (0.0..self.lr).contains(&lr_min))
+        {
+            return Err(format!("lr_min must be at least 0 and below lr ({}), not {lr_min}", self.lr));
+        }
         if self.epochs == 0 && self.max_steps.is_none() {
             return Err("epochs must be at least 1".into());
         }
         self.data.parse::<crate::data::DataSpec>().map_err(|e| e.to_string())?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::beta_vae::{BetaVaeConfig, VaeArch};
+
+    #[test]
+    fn cosine_runs_from_lr_to_lr_min_and_refuses_a_minimum_above_lr() {
+        let schedule = LrSchedule::Cosine { lr_min: 1e-4 };
+        assert_eq!(schedule.lr_at(1e-3, 0, 100), 1e-3);
+        assert!((schedule.lr_at(1e-3, 50, 100) - 5.5e-4).abs() < 1e-12);
+        assert!((schedule.lr_at(1e-3, 100, 100) - 1e-4).abs() < 1e-12);
+        assert!((schedule.lr_at(1e-3, 250, 100) - 1e-4).abs() < 1e-12, "stays at lr_min past the end");
+        let config = |lr_min| TrainConfig::new(ModelConfig::BetaVae(BetaVaeConfig::new(VaeArch::Mlp)), "fashion-mnist".into()).with_lr_schedule(Some(LrSchedule::Cosine { lr_min }));
+        assert_eq!(config(0.0).validate(), Ok(()));
+        assert!(config(1e-3).validate().unwrap_err().contains("lr_min"));
+        assert!(config(-1.0).validate().is_err());
+        // Saved configs without a schedule (every checkpoint before it existed) still load.
+        let json = burn::config::config_to_json(&config(0.0).with_lr_schedule(None));
+        let without: String = json.lines().filter(|l| !l.contains("lr_schedule")).collect::<Vec<_>>().join("\n");
+        assert_eq!(serde_json::from_str::<TrainConfig>(&without).unwrap().lr_schedule, None);
     }
 }

@@ -284,6 +284,14 @@ impl<'a, M: Trainable> Run<'a, M> {
         self.config.max_steps.map_or(by_epochs, |m| m.min(by_epochs.max(m)))
     }
 
+    /// The learning rate of the next step: the run's, along its schedule.
+    fn lr_now(&self) -> f64 {
+        match &self.config.lr_schedule {
+            Some(schedule) => schedule.lr_at(self.config.lr, self.state.step, self.total_steps()),
+            None => self.config.lr,
+        }
+    }
+
     fn emit(&self, event: TrainEvent) {
         let _ = self.events.send(event);
     }
@@ -381,12 +389,14 @@ impl<'a, M: Trainable> Run<'a, M> {
         let shape = [batch.batch_size, batch.channels, batch.size, batch.size];
         let x = Tensor::<4>::from_data(TensorData::new(batch.images.clone(), shape), &self.ad_device);
         let mut rng = step_rng(self.config.seed, self.state.step);
+        let lr = self.lr_now();
         let input = StepInput {
             x,
             indices: &batch.indices,
             config: &model_config,
             step: self.state.step,
-            lr: self.config.lr,
+            lr,
+            lr_factor: lr / self.config.lr,
             rng: &mut rng,
             source: &self.source,
             prepared: &self.prepared,
@@ -405,7 +415,7 @@ impl<'a, M: Trainable> Run<'a, M> {
             step: self.state.step,
             epoch: self.state.epoch,
             terms,
-            lr: self.config.lr,
+            lr,
             images_per_sec: 0.0,
             elapsed: 0.0,
         });

@@ -4,7 +4,7 @@
 use crate::common::*;
 use patchwork_core::checkpoint;
 use patchwork_core::models::beta_vae::BetaVae;
-use patchwork_core::train::{TrainCommand, TrainEvent};
+use patchwork_core::train::{LrSchedule, TrainCommand, TrainConfig, TrainEvent};
 
 #[test]
 fn overfits_64_images() {
@@ -163,4 +163,42 @@ fn pause_resume_and_hyperparameter_commands_take_effect() {
     }
     handle.join();
     assert!(paused && changed);
+}
+
+#[test]
+fn a_cosine_schedule_anneals_the_learning_rate_and_a_resume_stays_on_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = fashion_subset(256);
+    let cosine = |max_steps| TrainConfig { lr_schedule: Some(LrSchedule::Cosine { lr_min: 1e-5 }), ..small_config(64, max_steps) };
+    let rates = |events: &[TrainEvent]| -> Vec<f64> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                TrainEvent::Step { metrics, .. } => Some(metrics.lr),
+                _ => None,
+            })
+            .collect()
+    };
+    let full = rates(&collect(run(cosine(12), source.clone(), Some(dir.path().join("full")), None)));
+    assert_eq!(full.len(), 12);
+    assert_eq!(full[0], 1e-3, "the first step runs at lr");
+    assert!(full.windows(2).all(|w| w[1] < w[0]), "{full:?}");
+    // Halfway through, halfway between lr and lr_min; the last step just above lr_min.
+    assert!((full[6] - (1e-3 + 1e-5) / 2.0).abs() < 1e-9, "{full:?}");
+    assert!(full[11] > 1e-5 && full[11] < 3e-5, "{full:?}");
+    // A run stopped at step 5 and resumed continues along the same curve.
+    let handle = run(cosine(12), source.clone(), Some(dir.path().join("run")), None);
+    let mut first = vec![];
+    for event in handle.events.iter() {
+        if let TrainEvent::Step { metrics, .. } = &event {
+            first.push(metrics.lr);
+            if metrics.step == 5 {
+                handle.send(TrainCommand::Stop);
+            }
+        }
+    }
+    handle.join();
+    let second = rates(&collect(run(cosine(12), source, Some(dir.path().join("run2")), Some(dir.path().join("run/checkpoint")))));
+    let stitched: Vec<f64> = first.into_iter().chain(second).collect();
+    assert_eq!(stitched, full);
 }

@@ -6,7 +6,7 @@ use patchwork_core::models::ModelConfig;
 use patchwork_core::models::beta_vae::{BetaVaeConfig, VaeArch};
 use patchwork_core::models::mixing_scenes::{MixingPreset, MixingScenesConfig};
 use patchwork_core::models::patch_vae::{GanSettings, OccurrenceSampling, PatchVaeConfig};
-use patchwork_core::train::{RunSpec, RunStart, TrainCommand, TrainConfig, spawn};
+use patchwork_core::train::{LrSchedule, RunSpec, RunStart, TrainCommand, TrainConfig, spawn};
 
 use crate::gui::images::CachedGrid;
 use crate::gui::session::{RunStatus, TrainingSession};
@@ -45,6 +45,7 @@ pub fn form_config(state: &AppState) -> TrainConfig {
     set_objective_from_form(f, &mut c.model);
     c.data = state.data.spec.clone();
     c.lr = f.lr;
+    c.lr_schedule = (f.lr_schedule == "cosine").then_some(LrSchedule::Cosine { lr_min: f.lr_min });
     c.epochs = f.epochs;
     c.batch_size = f.batch_size;
     c.seed = f.seed;
@@ -272,6 +273,19 @@ impl TrainView {
                 }
                 ui.label("learning rate").on_hover_text("Adam step size (papers: 1e-4 for long runs; 1e-3 learns faster in short ones)");
                 ui.add(egui::DragValue::new(&mut f.lr).range(1e-6..=1e-1).speed(1e-4).max_decimals(6));
+                ui.end_row();
+                ui.label("lr schedule").on_hover_text("constant: the learning rate throughout (the papers')\ncosine: annealed from it to the minimum over the run's steps (SGDR without restarts)");
+                ui.horizontal(|ui| {
+                    egui::ComboBox::from_id_salt("lr-schedule").selected_text(&f.lr_schedule).show_ui(ui, |ui| {
+                        for s in ["constant", "cosine"] {
+                            ui.selectable_value(&mut f.lr_schedule, s.to_string(), s);
+                        }
+                    });
+                    if f.lr_schedule == "cosine" {
+                        ui.label("to");
+                        ui.add(egui::DragValue::new(&mut f.lr_min).range(0.0..=f.lr).speed(1e-5).max_decimals(7)).on_hover_text("the learning rate at the run's last step");
+                    }
+                });
                 ui.end_row();
                 ui.label("epochs");
                 ui.add(egui::DragValue::new(&mut f.epochs).range(1..=1000));
@@ -503,7 +517,7 @@ mod tests {
     fn the_form_shows_a_runs_settings_as_it_would_build_them() {
         let mut state = AppState::new(Settings::default());
         let forms = [
-            TrainForm { model: "beta-vae".into(), arch: "higgins".into(), latent: 7, beta: 2.5, weighted: true, lr: 3e-4, epochs: 9, batch_size: 20, seed: 5, ..TrainForm::default() },
+            TrainForm { model: "beta-vae".into(), arch: "higgins".into(), latent: 7, beta: 2.5, weighted: true, lr: 3e-4, lr_schedule: "cosine".into(), lr_min: 1e-5, epochs: 9, batch_size: 20, seed: 5, ..TrainForm::default() },
             TrainForm { model: "patchvae".into(), parts: 8, part_dim: 3, beta_occ: 0.3, sampling: "hard".into(), gan: true, image_size: 64, ..TrainForm::default() },
             TrainForm { model: "mixing-scenes".into(), preset: "full".into(), use_adv: false, lambda_cls: 0.1, rec_warmup: 30, warmup_collage: 0.5, image_size: 64, ..TrainForm::default() },
         ];
