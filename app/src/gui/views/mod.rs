@@ -77,3 +77,36 @@ pub fn ensure_family(state: &mut AppState, kind: &str) {
         }
     }
 }
+
+/// A curve smoothed as TensorBoard does: an exponential moving average with weight `alpha`
+/// on the past (0 = the raw values), debiased so its start follows the first values
+/// instead of the very first one alone.
+pub fn smooth(values: &[[f64; 2]], alpha: f64) -> Vec<[f64; 2]> {
+    let mut average = 0.0;
+    let mut weight_of_past = 1.0;
+    values
+        .iter()
+        .map(|&[x, y]| {
+            average = alpha * average + (1.0 - alpha) * y;
+            weight_of_past *= alpha;
+            let debiased = if weight_of_past < 1.0 { average / (1.0 - weight_of_past) } else { y };
+            [x, debiased]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::smooth;
+
+    #[test]
+    fn smoothing_keeps_constants_and_follows_the_start() {
+        let flat: Vec<[f64; 2]> = (0..50).map(|i| [i as f64, 3.0]).collect();
+        assert!(smooth(&flat, 0.99).iter().all(|p| (p[1] - 3.0).abs() < 1e-9));
+        assert_eq!(smooth(&flat, 0.0), flat);
+        // A first outlier fades instead of holding the start of a heavily smoothed curve.
+        let mut spiked = flat.clone();
+        spiked[0][1] = 100.0;
+        assert!(smooth(&spiked, 0.99)[49][1] < 3.0 + 97.0 / 50.0 + 0.5, "{:?}", smooth(&spiked, 0.99)[49]);
+    }
+}

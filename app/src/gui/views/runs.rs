@@ -120,6 +120,8 @@ pub struct RunsView {
     pub compared: [Option<ComparedRun>; 2],
     pub term: String,
     pub log_scale: bool,
+    /// Weight of the moving average on the past (0: per-step values).
+    pub smoothing: f64,
 }
 
 impl RunsView {
@@ -229,14 +231,15 @@ impl RunsView {
                 }
             });
             ui.checkbox(&mut self.log_scale, "log scale");
+            ui.add(egui::Slider::new(&mut self.smoothing, 0.0..=0.999).text("smoothing"));
         });
-        let (term, log) = (self.term.clone(), self.log_scale);
+        let (term, log, smoothing) = (self.term.clone(), self.log_scale, self.smoothing);
         Plot::new("compare").height(300.0).legend(Legend::default()).x_axis_label("step").show(ui, |plot| {
             for (label, entry) in ["A", "B"].iter().zip(&self.compared) {
                 let Some((path, Ok(metrics))) = entry else { continue };
                 let points: Vec<[f64; 2]> = metrics.iter().filter_map(|m| m.term(&term).map(|v| [m.step as f64, if log { v.max(1e-12).log10() } else { v }])).collect();
                 let name = format!("{label}: {}", path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()));
-                plot.line(Line::new(name, PlotPoints::from(points)));
+                plot.line(Line::new(name, PlotPoints::from(super::smooth(&points, smoothing))));
             }
         });
     }

@@ -130,19 +130,6 @@ pub fn start_training(state: &mut AppState) {
 /// Exports asked for while drawing (done after, when the state can be borrowed mutably).
 type Export = (Option<String>, Option<(Vec<patchwork_core::data::HostImage>, usize)>);
 
-fn smooth(values: &[[f64; 2]], alpha: f64) -> Vec<[f64; 2]> {
-    let mut out = Vec::with_capacity(values.len());
-    let mut acc = None;
-    for &[x, y] in values {
-        let s = match acc {
-            None => y,
-            Some(prev) => alpha * prev + (1.0 - alpha) * y,
-        };
-        acc = Some(s);
-        out.push([x, s]);
-    }
-    out
-}
 
 impl TrainView {
     /// Which weights a run started here begins from, with a way back to fresh ones.
@@ -421,7 +408,7 @@ impl TrainView {
         let smoothing = self.smoothing;
         let series = |name: &str, value: &dyn Fn(&patchwork_core::train::StepMetrics) -> Option<f64>, log: bool| -> Line<'static> {
             let points: Vec<[f64; 2]> = session.history.iter().filter_map(|m| value(m).map(|v| [m.step as f64, if log { v.max(1e-12).log10() } else { v }])).collect();
-            Line::new(name.to_string(), PlotPoints::from(smooth(&points, smoothing)))
+            Line::new(name.to_string(), PlotPoints::from(super::smooth(&points, smoothing)))
         };
         let hyper: Vec<&str> = vec!["beta", "gamma", "c_max", "beta_occ", "beta_app", "temperature", "capacity"];
         let y_label = if log { "log10 value" } else { "value" };
