@@ -6,7 +6,6 @@ use std::sync::mpsc::{Receiver, channel};
 use patchwork_core::data::{DataSpec, SharedSource, Split, embedded::EmbeddedSet, folder::{FolderSource, collect_images}};
 use patchwork_core::device::DeviceChoice;
 use patchwork_core::models::ModelConfig;
-use patchwork_core::models::mixing_scenes::MixingPreset;
 use patchwork_core::train::{LrSchedule, TrainConfig};
 use serde::{Deserialize, Serialize};
 
@@ -84,16 +83,16 @@ impl TrainForm {
         };
         match &config.model {
             ModelConfig::BetaVae(c) => {
-                self.arch = serde_json::to_value(c.arch).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                self.arch = setting_name(&c.arch);
                 (self.latent, self.beta, self.image_size, self.weighted) = (c.latent, c.beta, c.image_size, c.weighted_loss);
             }
             ModelConfig::PatchVae(c) => {
                 (self.parts, self.part_dim, self.beta_occ, self.beta_app) = (c.parts, c.part_dim, c.beta_occ, c.beta_app);
-                self.sampling = serde_json::to_value(c.sampling).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                self.sampling = setting_name(&c.sampling);
                 (self.weighted, self.gan, self.image_size) = (c.weighted_loss, c.gan.is_some(), c.image_size);
             }
             ModelConfig::MixingScenes(c) => {
-                self.preset = if c.preset == MixingPreset::Full { "full" } else { "small" }.to_string();
+                self.preset = setting_name(&c.preset);
                 (self.lambda_rec, self.lambda_adv, self.lambda_cls) = (c.lambda_rec, c.lambda_adv, c.lambda_cls);
                 (self.use_rec, self.use_adv, self.use_cls) = (c.use_rec, c.use_adv, c.use_cls);
                 (self.rec_warmup, self.warmup_collage) = (c.rec_warmup.unwrap_or(0), c.warmup_collage.unwrap_or(0.0));
@@ -107,6 +106,11 @@ impl TrainForm {
     pub fn applied_warmup(&self) -> Option<u64> {
         (self.use_rec && self.rec_warmup > 0).then_some(self.rec_warmup)
     }
+}
+
+/// A setting's name as the form (and the CLI, and config.json) spells it: its serde name.
+fn setting_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 impl Default for TrainForm {
