@@ -51,9 +51,13 @@ impl PatchworkApp {
     }
 
     fn shortcuts(&mut self, ctx: &egui::Context) {
+        // Asked before `ctx.input`: egui's context lock is not re-entrant, so a `ctx` call
+        // inside an `input` closure deadlocks the UI thread (the first Space press froze
+        // the window for good).
+        let typing = ctx.egui_wants_keyboard_input();
         let (space, save, open) = ctx.input(|i| {
             (
-                i.key_pressed(egui::Key::Space) && !ctx.egui_wants_keyboard_input(),
+                i.key_pressed(egui::Key::Space) && !typing,
                 i.modifiers.command && i.key_pressed(egui::Key::S),
                 i.modifiers.command && i.key_pressed(egui::Key::O),
             )

@@ -480,3 +480,97 @@ fn object_transfer_auto_mix_and_neighbours_work_on_the_shipped_mixing_model() {
     assert_eq!(shown.len(), 10);
     assert!(shown.windows(2).all(|w| w[0].distance <= w[1].distance));
 }
+
+/// Ends the test binary when no frame completes for `limit`: a deadlocked UI thread (a
+/// re-entrant egui context call) would otherwise hang the test instead of failing it.
+struct FrameWatchdog(std::sync::mpsc::Sender<&'static str>);
+
+impl FrameWatchdog {
+    fn new(limit: Duration) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<&'static str>();
+        std::thread::spawn(move || {
+            let mut last = "the first frame";
+            loop {
+                match rx.recv_timeout(limit) {
+                    Ok(what) => last = what,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        eprintln!("the window froze: no frame for {limit:?} after {last}");
+                        std::process::exit(101);
+                    }
+                }
+            }
+        });
+        Self(tx)
+    }
+
+    /// Steps `frames` frames, saying what came before them.
+    fn frames(&self, h: &mut Harness<'static, PatchworkApp>, frames: usize, after: &'static str) {
+        for _ in 0..frames {
+            let _ = self.0.send(after);
+            h.step();
+        }
+        let _ = self.0.send(after);
+    }
+}
+
+fn run_status(h: &Harness<'static, PatchworkApp>) -> RunStatus {
+    h.state().state.session.as_ref().map_or(RunStatus::Starting, |s| s.status.clone())
+}
+
+#[test]
+fn keyboard_shortcuts_pause_resume_and_save_and_never_freeze_the_window() {
+    let watchdog = FrameWatchdog::new(Duration::from_secs(60));
+    let mut h = harness();
+    watchdog.frames(&mut h, 2, "opening");
+    // With nothing running: Space, Ctrl+S and Ctrl+O leave a window that still draws.
+    h.key_press(egui::Key::Space);
+    watchdog.frames(&mut h, 3, "Space with nothing running");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    watchdog.frames(&mut h, 2, "Ctrl+S with nothing running");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::O);
+    watchdog.frames(&mut h, 2, "Ctrl+O");
+    h.get_by_label("Train").click();
+    watchdog.frames(&mut h, 1, "opening Train");
+    h.state_mut().state.settings.form =
+        TrainForm { model: "beta-vae".into(), arch: "mlp".into(), latent: 2, image_size: 28, batch_size: 16, epochs: 50, ..TrainForm::default() };
+    let runs = tempfile::tempdir().unwrap();
+    h.state_mut().state.settings.runs_dir = runs.path().to_path_buf();
+    watchdog.frames(&mut h, 2, "the form");
+    h.get_by_label("Start").click();
+    watchdog.frames(&mut h, 1, "Start");
+    let wait = |h: &mut Harness<'static, PatchworkApp>, what: &'static str, done: &dyn Fn(&PatchworkApp) -> bool| {
+        let start = Instant::now();
+        while !done(h.state()) {
+            assert!(start.elapsed() < Duration::from_secs(120), "timed out waiting for {what}: {}", h.state().state.status_line());
+            watchdog.frames(h, 1, what);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait(&mut h, "training steps", &|a| a.state.session.as_ref().is_some_and(|s| s.history.len() >= 3));
+    // Space pauses a running run, and again resumes it.
+    h.key_press(egui::Key::Space);
+    wait(&mut h, "Space to pause", &|a| a.state.session.as_ref().is_some_and(|s| s.status == RunStatus::Paused));
+    h.key_press(egui::Key::Space);
+    wait(&mut h, "Space to resume", &|a| a.state.session.as_ref().is_some_and(|s| s.status == RunStatus::Running));
+    // Typing a space into a text field (the smoothing slider's value, editable while a run
+    // goes on) types it there and leaves the run alone.
+    let field = h.get(by().role(egui::accesskit::Role::SpinButton).predicate(|n| !n.is_disabled()));
+    field.focus();
+    watchdog.frames(&mut h, 2, "focusing a text field");
+    assert!(h.get(by().role(egui::accesskit::Role::SpinButton).predicate(|n| !n.is_disabled())).is_focused(), "the field has the keyboard");
+    h.key_press(egui::Key::Space);
+    h.event(egui::Event::Text(" ".into()));
+    watchdog.frames(&mut h, 3, "Space in a text field");
+    assert_eq!(run_status(&h), RunStatus::Running, "a space typed into a field does not pause the run");
+    h.key_press(egui::Key::Escape);
+    watchdog.frames(&mut h, 2, "leaving the field");
+    // Ctrl+S saves the run's checkpoint while it trains.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
+    wait(&mut h, "Ctrl+S to save", &|a| a.state.session.as_ref().is_some_and(|s| s.log.iter().any(|l| l.contains("saved"))));
+    h.get_by_label("Stop").click();
+    wait(&mut h, "the run to finish", &|a| a.state.session.as_ref().is_some_and(|s| s.status == RunStatus::Finished));
+    // The frame after everything still renders to pixels.
+    let image = h.render().expect("the window renders");
+    assert!(image.width() > 0 && image.height() > 0);
+}
