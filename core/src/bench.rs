@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::data::loader::assemble;
 use crate::data::{HostImage, ImageSource, Sample, SharedSource, SourceInfo};
 use crate::device::ResolvedDevice;
-use crate::models::{FamilyVisitor, ModelConfig, StepInput, Trainable, init_seeded};
+use crate::families::{FamilyVisitor, ModelConfig, StepInput, Trainable};
+use crate::nn::init_seeded;
 use crate::train::step_rng;
 
 /// Seeded noise images: the benchmark's data, so decoding files never counts.
@@ -87,7 +88,7 @@ fn run_model<M: Trainable>(model_config: &ModelConfig, device: &ResolvedDevice, 
     let config = M::config_of(model_config).ok_or_else(|| anyhow::anyhow!("model family mismatch"))?.clone();
     let ad = device.device.clone().autodiff();
     let mut model = init_seeded(&ad, 1, |d| M::build(&config, d));
-    let parameters = crate::models::trainable_params(&model);
+    let parameters = crate::nn::trainable_params(&model);
     let mut optimizer = burn::optim::AdamConfig::new().init();
     let (c, size) = (model_config.channels(), model_config.image_size());
     let shape = [s.batch, c, size, size];
@@ -130,7 +131,7 @@ fn run_model<M: Trainable>(model_config: &ModelConfig, device: &ResolvedDevice, 
         infer.push(t.elapsed().as_secs_f64() * 1000.0 / s.batch as f64);
     }
     Ok(BenchReport {
-        model: model_config.kind().into(),
+        model: model_config.kind().name().into(),
         config: serde_json::to_value(model_config)?,
         device: device.description.clone(),
         batch: s.batch,
@@ -178,16 +179,7 @@ fn timed(repetitions: usize, mut f: impl FnMut()) -> (f64, f64) {
 pub fn explorer_latency(model: &ModelConfig, device: &ResolvedDevice, repetitions: usize) -> anyhow::Result<ExplorerLatency> {
     use crate::analysis::explorable::{ExplorableModel, ModelOrigin};
     use crate::analysis::traverse::{traversal_values, traverse_image};
-    struct Build<'a>(&'a ModelConfig, &'a Device);
-    impl FamilyVisitor for Build<'_> {
-        type Output = anyhow::Result<crate::analysis::explorable::Family>;
-        fn visit<M: Trainable>(self) -> Self::Output {
-            let config = M::config_of(self.0).ok_or_else(|| anyhow::anyhow!("model family mismatch"))?.clone();
-            Ok(init_seeded(self.1, 1, |d| M::build(&config, d)).explorable(&config, &crate::models::Prepared::Nothing))
-        }
-    }
-    let family = model.visit(Build(model, &device.device))?;
-    let explorable = ExplorableModel { family, step: 0, seed: 1, origin: ModelOrigin::LiveRun(None) };
+    let explorable = ExplorableModel::untrained(model, &device.device, ModelOrigin::LiveRun(None))?;
     let (c, size) = (model.channels(), model.image_size());
     let image = |k: u8| crate::data::HostImage::new(size, size, c, (0..size * size * c).map(|i| (i as u8).wrapping_mul(k)).collect());
     let (a, b) = (image(3), image(7));
@@ -211,7 +203,7 @@ pub fn explorer_latency(model: &ModelConfig, device: &ResolvedDevice, repetition
         }
         None => {
             let codes = explorable.encode_latents(std::slice::from_ref(&a)).unwrap_or_default();
-            let mu = codes[0].mu.clone();
+            let mu = codes.first().map(|c| c.mu.clone()).ok_or_else(|| anyhow::anyhow!("{}: neither parts nor a latent space to time", model.kind()))?;
             // β-VAE has no swap: its nearest request is re-encoding and decoding an image.
             let swap = timed(repetitions, || {
                 let _ = traverse_image(&explorable, &b, 0, &[0.0]);
@@ -226,7 +218,7 @@ pub fn explorer_latency(model: &ModelConfig, device: &ResolvedDevice, repetition
         }
     };
     Ok(ExplorerLatency {
-        model: model.kind().to_string(),
+        model: model.kind().name().to_string(),
         device: device.description.clone(),
         image_size: size,
         repetitions,

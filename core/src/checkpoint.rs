@@ -11,7 +11,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::{recover, write_dir_atomically};
-use crate::models::{Prepared, Trainable};
+use crate::families::{Preparation, Trainable};
 use crate::train::{StepMetrics, TrainConfig};
 
 pub const CONFIG_FILE: &str = "config.json";
@@ -59,7 +59,7 @@ impl TrainState {
 }
 
 /// Writes a checkpoint folder atomically (see [`write_dir_atomically`]).
-pub fn save<M: Trainable>(dir: &Path, config: &TrainConfig, model: &M, optimizer: &ModuleOptimizer, state: &TrainState, prepared: &Prepared) -> anyhow::Result<()> {
+pub fn save<M: Trainable>(dir: &Path, config: &TrainConfig, model: &M, optimizer: &ModuleOptimizer, state: &TrainState, prepared: &M::Prepared) -> anyhow::Result<()> {
     write_dir_atomically(dir, |tmp| {
         config.save(tmp.join(CONFIG_FILE)).context("cannot write config.json")?;
         // burn appends `.bpk` itself when the path has no extension.
@@ -79,8 +79,17 @@ pub struct CheckpointMeta {
     pub state: TrainState,
 }
 
-/// Reads and checks `config.json` and `state.json`; every error names the file.
-pub fn read_meta(dir: &Path) -> anyhow::Result<CheckpointMeta> {
+/// The checkpoint a path names: the path itself, or a run folder's `checkpoint/` (where
+/// `train` and the window save it).
+pub fn checkpoint_folder(path: &Path) -> PathBuf {
+    let inner = path.join("checkpoint");
+    if !path.join(CONFIG_FILE).is_file() && inner.join(CONFIG_FILE).is_file() { inner } else { path.to_path_buf() }
+}
+
+/// Reads and checks `config.json` and `state.json` of a checkpoint or of a run folder's
+/// checkpoint; every error names the file.
+pub fn read_meta(path: &Path) -> anyhow::Result<CheckpointMeta> {
+    let dir = &checkpoint_folder(path);
     recover(dir);
     if !dir.is_dir() {
         bail!("{}: not a checkpoint folder (no such folder)", dir.display());
@@ -104,7 +113,7 @@ pub fn read_meta(dir: &Path) -> anyhow::Result<CheckpointMeta> {
     if state.format_version != FORMAT_VERSION {
         bail!("{}: checkpoint format {} is not supported (expected {FORMAT_VERSION})", state_path.display(), state.format_version);
     }
-    if state.kind != config.model.kind() {
+    if state.kind != config.model.kind().name() {
         bail!("{}: says model '{}' but config.json says '{}'", state_path.display(), state.kind, config.model.kind());
     }
     Ok(CheckpointMeta { dir: dir.to_path_buf(), config, state })
@@ -189,7 +198,7 @@ mod tests {
         assert_eq!(serde_json::from_str::<TrainState>(&state.to_json().unwrap()).unwrap(), state);
         for step in 1..=3 {
             let terms = vec![("loss".to_string(), 1.0 / step as f64), ("kl".to_string(), 0.5)];
-            state.history.push(crate::train::StepMetrics { step, epoch: 0, terms, lr: 1e-3, images_per_sec: 40.0, elapsed: step as f64 });
+            state.history.push(crate::train::StepMetrics { step, epoch: 0, losses: terms, lr: 1e-3, images_per_sec: 40.0, elapsed: step as f64, ..Default::default() });
         }
         state.step = 3;
         state.initialized_from = Some("checkpoints/earlier (step 9)".into());

@@ -4,13 +4,15 @@
 pub mod analysis;
 pub mod atomic;
 pub mod bench;
+pub mod capabilities;
 pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod eval;
+pub mod families;
 pub mod memory;
 pub mod mixing;
-pub mod models;
+pub mod nn;
 pub mod train;
 
 #[cfg(test)]

@@ -1,23 +1,24 @@
 use clap::Args;
 use patchwork_core::bench::{BenchSettings, run as run_bench};
 use patchwork_core::device::DeviceChoice;
+use patchwork_core::families::{Kind, ModelConfig, Value};
 
-use super::ModelArgs;
+use super::model_args::ModelArgs;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Batch size (default 128; mixing-scenes: the thesis's 12).
+    /// Batch size (default: the family's, 128; mixing-scenes the thesis's 12).
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Timed runs, the median is reported (default 5; mixing-scenes 3).
+    /// Timed runs, the median is reported (default: the family's, 5; mixing-scenes 3).
     #[arg(long)]
     pub runs: Option<usize>,
-    /// Steps per timed run (default 5; mixing-scenes 1, an iteration of 4 updates).
+    /// Steps per timed run (default: the family's, 5; mixing-scenes 1, an iteration of 4 updates).
     #[arg(long)]
     pub steps: Option<usize>,
-    /// Untimed steps first (default 3; mixing-scenes 1).
+    /// Untimed steps first (default: the family's, 3; mixing-scenes 1).
     #[arg(long)]
     pub warmup: Option<usize>,
     #[arg(long, default_value = "auto")]
@@ -38,8 +39,7 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let channels = args.model.channels.unwrap_or(3);
-    let model = super::train::model_config(&args.model, channels, None)?;
+    let model = args.model.model_config(3, None)?;
     let device = super::resolve_device(args.device)?;
     if args.ui {
         return crate::gui::bench::frame_times(args.seconds, args.json, args.device);
@@ -64,34 +64,38 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let mixing = matches!(model, patchwork_core::models::ModelConfig::MixingScenes(_));
-    let batch = args.batch.unwrap_or(if mixing { super::train::MIXING_BATCH } else { 128 });
-    let (warmup, runs, steps) = if mixing { (1, 3, 1) } else { (3, 5, 5) };
+    let info = model.info();
     let settings = BenchSettings {
-        batch,
-        warmup_steps: args.warmup.unwrap_or(warmup),
-        runs: args.runs.unwrap_or(runs),
-        steps_per_run: args.steps.unwrap_or(steps),
+        batch: args.batch.unwrap_or(info.bench.batch),
+        warmup_steps: args.warmup.unwrap_or(info.bench.warmup_steps),
+        runs: args.runs.unwrap_or(info.bench.runs),
+        steps_per_run: args.steps.unwrap_or(info.bench.steps_per_run),
     };
-    // Mixing scenes without --preset: both presets, as the thesis's and the CPU-sized one.
-    let models = match &model {
-        patchwork_core::models::ModelConfig::MixingScenes(c) if args.model.preset.is_none() => {
-            use patchwork_core::models::mixing_scenes::MixingPreset;
-            [MixingPreset::Small, MixingPreset::Full].map(|p| patchwork_core::models::ModelConfig::MixingScenes(c.clone().with_preset(p))).to_vec()
-        }
-        _ => vec![model.clone()],
+    let batch = settings.batch;
+    // A family that names one (mixing scenes' preset): each of its choices, unless given.
+    let each = info.bench_each.and_then(|name| model.settings().iter().find(|s| s.name == name)).filter(|s| !args.model.is_given(s.flag));
+    let models: Vec<(ModelConfig, String)> = match each {
+        Some(setting) => match setting.kind {
+            Kind::Choice(names) => names
+                .iter()
+                .map(|&name| {
+                    let mut m = model.clone();
+                    m.set(setting.name, Value::Choice(name)).map(|()| (m, format!(" ({name} {})", setting.label)))
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+            _ => vec![(model.clone(), String::new())],
+        },
+        None => vec![(model.clone(), String::new())],
     };
-    for model in &models {
+    for (model, variant) in &models {
         let report = run_bench(model, &device, settings)?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
             continue;
         }
-        let what = match model {
-            patchwork_core::models::ModelConfig::MixingScenes(c) => format!("{} ({} preset)", report.model, c.preset.name()),
-            _ => report.model.clone(),
-        };
-        let iterations = if mixing { format!(" = {:.3} iterations/s", report.train_images_per_sec / batch as f64) } else { String::new() };
+        let what = format!("{}{variant}", report.model);
+        let iterations = format!(" = {:.3} iterations/s", report.train_images_per_sec / batch as f64);
         println!(
             "{what} ({} parameters) on {}, batch {}, {}×{}×{}: training {:.1} images/s{iterations} (median of {} runs: {}), inference {:.3} ms/image",
             report.parameters,

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use burn::prelude::Device;
 use patchwork_core::analysis::explorable::ExplorableModel;
+use patchwork_core::capabilities::Capability;
+use patchwork_core::families::FamilyKind;
 
 use super::jobs::LatestJob;
 use super::session::TrainingSession;
@@ -110,13 +112,25 @@ impl ModelSlot {
     }
 }
 
-/// The checkpoints shipped with the repository, by model kind.
-pub const SHIPPED: [(&str, &str); 2] = [("patchvae", "patchvae-fashion-mnist"), ("mixing-scenes", "mixing-scenes-small")];
-
-/// The shipped checkpoint of model `kind` (from the working directory, else next to the
-/// sources this binary was built from); the PatchVAE for an unknown kind.
-pub fn shipped_checkpoint(kind: &str) -> PathBuf {
-    let name = SHIPPED.iter().find(|(k, _)| *k == kind).map_or(SHIPPED[0].1, |(_, n)| n);
+/// The checkpoint Patchwork ships for `kind`, if any (from the working directory, else
+/// next to the sources this binary was built from).
+pub fn shipped_checkpoint(kind: FamilyKind) -> Option<PathBuf> {
+    let name = kind.info().shipped?;
     let local = PathBuf::from("checkpoints").join(name);
-    if local.is_dir() { local } else { PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../checkpoints")).join(name) }
+    Some(if local.is_dir() { local } else { PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../checkpoints")).join(name) })
+}
+
+/// Every shipped checkpoint that is there, by family.
+pub fn shipped_checkpoints() -> Vec<(FamilyKind, PathBuf)> {
+    FamilyKind::ALL.iter().filter_map(|&k| Some((k, shipped_checkpoint(k)?))).filter(|(_, dir)| dir.is_dir()).collect()
+}
+
+/// Whether `dir` is a shipped checkpoint (nothing the user chose).
+pub fn is_shipped(dir: &Path) -> bool {
+    FamilyKind::ALL.iter().filter_map(|k| k.info().shipped).any(|name| dir.ends_with(name))
+}
+
+/// The shipped checkpoint of a family whose models offer `capability`.
+pub fn shipped_offering(capability: Capability) -> Option<(FamilyKind, PathBuf)> {
+    shipped_checkpoints().into_iter().find(|(k, _)| k.info().capabilities.contains(&capability))
 }

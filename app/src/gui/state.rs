@@ -4,145 +4,137 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, channel};
 
 use patchwork_core::data::{DataSpec, SharedSource, Split, embedded::EmbeddedSet, folder::{FolderSource, collect_images}};
+use patchwork_core::capabilities::Capability;
 use patchwork_core::device::DeviceChoice;
-use patchwork_core::models::ModelConfig;
+use patchwork_core::families::{FamilyKind, ModelConfig};
 use patchwork_core::train::{LrSchedule, TrainConfig};
 use serde::{Deserialize, Serialize};
 
 use super::images::save_grid_png;
 use super::jobs::LatestJob;
-use super::model_slot::{ModelSlot, shipped_checkpoint};
+use super::model_slot::{ModelSlot, shipped_offering};
 use super::session::TrainingSession;
 use patchwork_core::data::HostImage;
 
-/// The training form, persisted between launches.
+/// The learning-rate schedule as the form offers it (see `LrSchedule`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduleChoice {
+    Constant,
+    Cosine,
+}
+
+impl ScheduleChoice {
+    pub const ALL: [ScheduleChoice; 2] = [ScheduleChoice::Constant, ScheduleChoice::Cosine];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ScheduleChoice::Constant => "constant",
+            ScheduleChoice::Cosine => "cosine",
+        }
+    }
+}
+
+/// The training form, persisted between launches: the family, each family's settings as
+/// last set (so switching back keeps them), and the run's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TrainForm {
-    /// "beta-vae", "patchvae" or "mixing-scenes".
-    pub model: String,
-    pub arch: String,
-    pub latent: usize,
-    pub beta: f64,
+    pub model: FamilyKind,
+    /// One config per family, in the registry's order; see [`Self::config`].
+    pub models: Vec<ModelConfig>,
     pub lr: f64,
-    /// "constant" or "cosine" (see `LrSchedule`).
-    pub lr_schedule: String,
+    pub lr_schedule: ScheduleChoice,
     /// Where a cosine schedule ends.
     pub lr_min: f64,
     pub epochs: u64,
     pub batch_size: usize,
-    pub image_size: usize,
     pub seed: u64,
-    pub parts: usize,
-    pub part_dim: usize,
-    pub beta_occ: f64,
-    pub beta_app: f64,
-    /// "bernoulli", "categorical" or "hard".
-    pub sampling: String,
-    pub weighted: bool,
-    pub gan: bool,
-    /// mixing-scenes: "small" or "full".
-    pub preset: String,
-    pub lambda_rec: f64,
-    pub lambda_adv: f64,
-    pub lambda_cls: f64,
-    pub use_rec: bool,
-    pub use_adv: bool,
-    pub use_cls: bool,
-    /// mixing-scenes: iterations of reconstruction alone before the judges start.
-    pub rec_warmup: u64,
-    /// mixing-scenes: weight of the collage term in warm-up steps (0: off, the thesis).
-    pub warmup_collage: f64,
 }
 
 impl TrainForm {
-    /// Switches the form to `model`, with the settings its family trains with by default:
-    /// mixing scenes the thesis's batch of 12 references, lr_G 2e-4 and 64×64 scenes; back
-    /// from it, the other families' defaults (which its values would otherwise carry over).
-    pub fn switch_model(&mut self, model: &str) {
+    /// The form set to `model` with `config`'s settings, the rest as by default.
+    pub fn with_model(config: ModelConfig) -> Self {
+        let mut form = Self::default();
+        form.switch_model(config.kind());
+        *form.config_mut() = config;
+        form
+    }
+
+    /// The settings of `kind` as the form holds them.
+    pub fn config_of(&self, kind: FamilyKind) -> ModelConfig {
+        self.models.iter().find(|m| m.kind() == kind).cloned().unwrap_or_else(|| kind.default_config(1))
+    }
+
+    /// The chosen family's settings.
+    pub fn config(&self) -> ModelConfig {
+        self.config_of(self.model)
+    }
+
+    pub fn config_mut(&mut self) -> &mut ModelConfig {
+        let kind = self.model;
+        let i = match self.models.iter().position(|m| m.kind() == kind) {
+            Some(i) => i,
+            None => {
+                self.models.push(kind.default_config(1));
+                self.models.len() - 1
+            }
+        };
+        &mut self.models[i]
+    }
+
+    /// The image size the chosen family's network sees.
+    pub fn image_size(&self) -> usize {
+        self.config().image_size()
+    }
+
+    /// Switches the form to `model`. A family with run settings of its own (mixing scenes:
+    /// the thesis's batch of 12 references, lr_G 2e-4) brings them; back from it, the form's
+    /// defaults return (its values would otherwise carry over).
+    pub fn switch_model(&mut self, model: FamilyKind) {
         if self.model == model {
             return;
         }
-        let leaving_mixing = self.model == "mixing-scenes";
-        self.model = model.to_string();
-        if model == "mixing-scenes" {
-            (self.batch_size, self.lr, self.image_size) = (12, 2e-4, 64);
-        } else if leaving_mixing {
-            let defaults = Self::default();
-            (self.batch_size, self.lr, self.image_size) = (defaults.batch_size, defaults.lr, defaults.image_size);
+        let (leaving, entering) = (self.model.info(), model.info());
+        let defaults = Self::default();
+        if entering.batch_size.is_some() || leaving.batch_size.is_some() {
+            self.batch_size = entering.batch_size.unwrap_or(defaults.batch_size);
         }
+        if entering.lr.is_some() || leaving.lr.is_some() {
+            self.lr = entering.lr.unwrap_or(defaults.lr);
+        }
+        self.model = model;
     }
 
     /// Shows a run's settings in the form (the Runs tab's "Train on").
     pub fn show_settings_of(&mut self, config: &TrainConfig) {
-        self.model = config.model.kind().to_string();
+        self.model = config.model.kind();
+        *self.config_mut() = config.model.clone();
         (self.lr, self.epochs, self.batch_size, self.seed) = (config.lr, config.epochs, config.batch_size, config.seed);
         (self.lr_schedule, self.lr_min) = match config.lr_schedule {
-            Some(LrSchedule::Cosine { lr_min }) => ("cosine".into(), lr_min),
-            None => ("constant".into(), 0.0),
+            Some(LrSchedule::Cosine { lr_min }) => (ScheduleChoice::Cosine, lr_min),
+            None => (ScheduleChoice::Constant, 0.0),
         };
-        match &config.model {
-            ModelConfig::BetaVae(c) => {
-                self.arch = setting_name(&c.arch);
-                (self.latent, self.beta, self.image_size, self.weighted) = (c.latent, c.beta, c.image_size, c.weighted_loss);
-            }
-            ModelConfig::PatchVae(c) => {
-                (self.parts, self.part_dim, self.beta_occ, self.beta_app) = (c.parts, c.part_dim, c.beta_occ, c.beta_app);
-                self.sampling = setting_name(&c.sampling);
-                (self.weighted, self.gan, self.image_size) = (c.weighted_loss, c.gan.is_some(), c.image_size);
-            }
-            ModelConfig::MixingScenes(c) => {
-                self.preset = setting_name(&c.preset);
-                (self.lambda_rec, self.lambda_adv, self.lambda_cls) = (c.lambda_rec, c.lambda_adv, c.lambda_cls);
-                (self.use_rec, self.use_adv, self.use_cls) = (c.use_rec, c.use_adv, c.use_cls);
-                (self.rec_warmup, self.warmup_collage) = (c.rec_warmup.unwrap_or(0), c.warmup_collage.unwrap_or(0.0));
-                self.image_size = c.image_size;
-            }
-        }
     }
 
-    /// mixing-scenes: the warm-up steps a run from this form gets — none where the field is
-    /// 0 or greyed out (without the reconstruction term).
-    pub fn applied_warmup(&self) -> Option<u64> {
-        (self.use_rec && self.rec_warmup > 0).then_some(self.rec_warmup)
+    /// The learning-rate schedule the form describes.
+    pub fn schedule(&self) -> Option<LrSchedule> {
+        (self.lr_schedule == ScheduleChoice::Cosine).then_some(LrSchedule::Cosine { lr_min: self.lr_min })
     }
-}
-
-/// A setting's name as the form (and the CLI, and config.json) spells it: its serde name.
-fn setting_name<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
 impl Default for TrainForm {
     fn default() -> Self {
         Self {
-            model: "patchvae".into(),
-            arch: "resnet9".into(),
-            latent: 10,
-            beta: 4.0,
+            // The family a new user meets first: parts they can see.
+            model: FamilyKind::ALL.iter().copied().find(|k| k.info().capabilities.contains(&patchwork_core::capabilities::Capability::Parts)).unwrap_or(FamilyKind::ALL[0]),
+            models: FamilyKind::ALL.iter().map(|k| k.default_config(1)).collect(),
             lr: 1e-3,
-            lr_schedule: "constant".into(),
+            lr_schedule: ScheduleChoice::Constant,
             lr_min: 0.0,
             epochs: 5,
             batch_size: 64,
-            image_size: 32,
             seed: 42,
-            parts: 16,
-            part_dim: 6,
-            beta_occ: 10.0,
-            beta_app: 1.0,
-            sampling: "bernoulli".into(),
-            weighted: false,
-            gan: false,
-            preset: "small".into(),
-            lambda_rec: 0.904,
-            lambda_adv: 0.052,
-            lambda_cls: 0.044,
-            use_rec: true,
-            use_adv: true,
-            use_cls: true,
-            rec_warmup: 0,
-            warmup_collage: 0.0,
         }
     }
 }
@@ -239,9 +231,8 @@ impl AppState {
             go_to: None,
             dialogs: LatestJob::default(),
         };
-        // A new user sees parts at once: the shipped PatchVAE loads in the background.
-        let shipped = shipped_checkpoint("patchvae");
-        if shipped.is_dir() {
+        // A new user sees parts at once: the shipped model with parts loads in the background.
+        if let Some((_, shipped)) = shipped_offering(Capability::Parts) {
             state.model.open(&shipped, false);
         }
         // Embedded sets open in milliseconds. Anything else (the quadrant scenes, a folder)
@@ -259,7 +250,7 @@ impl AppState {
 
     /// Opens a data source by spec, in the background when it may be slow.
     pub fn open_spec(&mut self, spec: &str) {
-        let size = self.settings.form.image_size;
+        let size = self.settings.form.image_size();
         let spec_owned = spec.to_string();
         let job = move || -> Result<(String, SharedSource), String> {
             let parsed: DataSpec = spec_owned.parse().map_err(|e: patchwork_core::data::DataError| e.to_string())?;
@@ -279,7 +270,7 @@ impl AppState {
 
     /// Opens dropped or picked files (images, or folders of them) in the background.
     pub fn open_paths(&mut self, paths: Vec<PathBuf>) {
-        let size = self.settings.form.image_size;
+        let size = self.settings.form.image_size();
         let (tx, rx) = channel();
         std::thread::spawn(move || {
             let result = if paths.len() == 1 && paths[0].is_dir() {
@@ -468,13 +459,24 @@ mod tests {
 
     #[test]
     fn switching_model_applies_each_familys_defaults_and_back() {
+        let kind = |name: &str| name.parse::<FamilyKind>().unwrap();
         let mut form = TrainForm { batch_size: 100, ..TrainForm::default() };
-        form.switch_model("beta-vae");
-        assert_eq!((form.batch_size, form.image_size), (100, 32), "a switch between the VAE families keeps the user's values");
-        form.switch_model("mixing-scenes");
-        assert_eq!((form.model.as_str(), form.batch_size, form.lr, form.image_size), ("mixing-scenes", 12, 2e-4, 64));
-        form.switch_model("patchvae");
+        form.switch_model(kind("beta-vae"));
+        assert_eq!((form.batch_size, form.image_size()), (100, 32), "a switch between the VAE families keeps the user's values");
+        form.switch_model(kind("mixing-scenes"));
+        assert_eq!((form.model, form.batch_size, form.lr, form.image_size()), (kind("mixing-scenes"), 12, 2e-4, 64));
+        form.switch_model(kind("patchvae"));
         let defaults = TrainForm::default();
-        assert_eq!((form.model.as_str(), form.batch_size, form.lr, form.image_size), ("patchvae", defaults.batch_size, defaults.lr, defaults.image_size));
+        assert_eq!((form.model, form.batch_size, form.lr, form.image_size()), (kind("patchvae"), defaults.batch_size, defaults.lr, 32));
+    }
+
+    #[test]
+    fn settings_of_an_older_version_load_with_the_form_reset() {
+        // Before forms were typed, the form held every family's fields as strings.
+        let old = r#"{"tab":3,"dark":false,"form":{"model":"beta-vae","arch":"mlp","latent":2,"sampling":"hard","lr_schedule":"cosine","lr_min":1e-5,"batch_size":20}}"#;
+        let settings: Settings = serde_json::from_str(old).unwrap();
+        assert_eq!((settings.tab, settings.form.model.name(), settings.form.batch_size), (3, "beta-vae", 20));
+        assert_eq!(settings.form.lr_schedule, ScheduleChoice::Cosine);
+        assert_eq!(settings.form.config(), FamilyKind::ALL[0].default_config(1));
     }
 }

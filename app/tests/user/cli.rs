@@ -20,11 +20,8 @@ fn train_then_eval_then_bench_on_cpu() {
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 20);
-    let eval = patchwork()
-        .args(["eval", "recon", "--limit", "100", "--device", "cpu", "--json", "--checkpoint"])
-        .arg(out.join("checkpoint"))
-        .output()
-        .unwrap();
+    // A run folder is taken for its checkpoint (it used to fail with "config.json missing").
+    let eval = patchwork().args(["eval", "recon", "--limit", "100", "--device", "cpu", "--json", "--checkpoint"]).arg(&out).output().unwrap();
     assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
     let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
     assert_eq!(report["images"], 100);
@@ -86,7 +83,7 @@ fn train_then_eval_then_bench_on_cpu() {
     assert!(state["initialized_from"].as_str().is_some_and(|s| s.ends_with("checkpoint (step 25)")), "{state}");
     let loss = |text: &str| -> f64 {
         let row: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-        row["terms"].as_array().unwrap().iter().find(|t| t[0] == "loss").unwrap()[1].as_f64().unwrap()
+        row["losses"].as_array().unwrap().iter().find(|t| t[0] == "loss").unwrap()[1].as_f64().unwrap()
     };
     let (fresh_first, tuned_first) = (loss(&metrics), loss(&std::fs::read_to_string(tuned.join("metrics.jsonl")).unwrap()));
     assert!(tuned_first < 0.8 * fresh_first, "step 1 from trained weights {tuned_first} vs from random ones {fresh_first}");
@@ -123,7 +120,7 @@ fn patchvae_trains_then_probe_recon_and_bench_run() {
         .unwrap();
     assert!(train.status.success(), "{}", String::from_utf8_lossy(&train.stderr));
     let first: serde_json::Value = serde_json::from_str(std::fs::read_to_string(out.join("metrics.jsonl")).unwrap().lines().next().unwrap()).unwrap();
-    let names: Vec<&str> = first["terms"].as_array().unwrap().iter().map(|t| t[0].as_str().unwrap()).collect();
+    let names: Vec<&str> = ["losses", "schedules"].iter().flat_map(|f| first[f].as_array().unwrap()).map(|t| t[0].as_str().unwrap()).collect();
     for term in ["recon", "kl_occ", "kl_app", "gan_g", "gan_d", "temperature"] {
         assert!(names.contains(&term), "{term} not in {names:?}");
     }
@@ -144,9 +141,9 @@ fn patchvae_trains_then_probe_recon_and_bench_run() {
     assert!(bench.status.success(), "{}", String::from_utf8_lossy(&bench.stderr));
     // A β-VAE setting on a PatchVAE (and the reverse) is refused, naming the flags.
     let wrong = patchwork().args(["train", "--model", "patchvae", "--latent", "3", "--device", "cpu"]).output().unwrap();
-    assert!(!wrong.status.success() && String::from_utf8_lossy(&wrong.stderr).contains("beta-vae settings"));
+    assert!(!wrong.status.success() && String::from_utf8_lossy(&wrong.stderr).contains("--latent is a setting of beta-vae"));
     let wrong = patchwork().args(["train", "--model", "beta-vae", "--parts", "3", "--device", "cpu"]).output().unwrap();
-    assert!(!wrong.status.success() && String::from_utf8_lossy(&wrong.stderr).contains("patchvae settings"));
+    assert!(!wrong.status.success() && String::from_utf8_lossy(&wrong.stderr).contains("--parts is a setting of patchvae"));
 }
 
 #[test]
@@ -199,4 +196,34 @@ fn bad_inputs_get_clear_errors() {
     assert_eq!(config["lr_schedule"]["cosine"]["lr_min"], 1e-5);
     let rates: Vec<f64> = std::fs::read_to_string(cosine_run.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["lr"].as_f64().unwrap()).collect();
     assert!(rates.len() == 6 && rates[0] == 1e-3 && rates.windows(2).all(|w| w[1] < w[0]), "{rates:?}");
+}
+
+#[test]
+fn model_flags_come_from_each_familys_settings_and_other_families_flags_are_refused() {
+    let text = |out: &std::process::Output| format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // A flag of another family is refused, naming the family it belongs to (it used to be
+    // accepted and ignored).
+    for (model, flag, value, owner) in [("beta-vae", "--tau", "0.3", "mixing-scenes"), ("beta-vae", "--parts", "4", "patchvae"), ("patchvae", "--arch", "mlp", "beta-vae"), ("mixing-scenes", "--beta-occ", "1", "patchvae")] {
+        let out = patchwork().args(["train", "--device", "cpu", "--max-steps", "1", "--model", model, flag, value]).output().unwrap();
+        let err = text(&out);
+        assert!(!out.status.success() && err.contains(&format!("{flag} is a setting of {owner}, not of {model}")), "{err}");
+    }
+    // `--model X --help` lists exactly X's flags, with help and defaults.
+    let out = patchwork().args(["train", "--model", "patchvae", "--help"]).output().unwrap();
+    let help = text(&out);
+    assert!(out.status.success(), "{help}");
+    for flag in ["--parts", "--part-dim", "--beta-occ", "--beta-app", "--prior", "--sampling", "--temperature-schedule", "--gan", "--weighted", "patchvae settings", "[default: 16]", "official code 10"] {
+        assert!(help.contains(flag), "{flag} missing from: {help}");
+    }
+    for flag in ["--tau", "--arch", "--latent", "--preset", "--no-rec"] {
+        assert!(!help.contains(flag), "{flag} shown for patchvae: {help}");
+    }
+    // Without --model, every family's flags, under their family's heading.
+    let help = text(&patchwork().args(["train", "--help"]).output().unwrap());
+    for flag in ["--tau", "--arch", "--parts", "--no-rec", "beta-vae settings", "mixing-scenes settings"] {
+        assert!(help.contains(flag), "{flag} missing from: {help}");
+    }
+    // A bad value is refused with what the setting takes.
+    let err = text(&patchwork().args(["train", "--device", "cpu", "--model", "patchvae", "--sampling", "soft"]).output().unwrap());
+    assert!(err.contains("--sampling soft: expected bernoulli, categorical or hard"), "{err}");
 }

@@ -12,6 +12,7 @@ use patchwork::gui::views::runs::RunsView;
 use patchwork::gui::views::swap::SwapView;
 use patchwork::gui::views::traverse::TraverseView;
 use patchwork_core::device::DeviceChoice;
+use patchwork_core::families::Value;
 
 #[derive(Debug)]
 struct Dropped(std::path::PathBuf);
@@ -23,6 +24,16 @@ impl egui::DroppedFile for Dropped {
     fn bytes(&self) -> Result<Vec<u8>, String> {
         std::fs::read(&self.0).map_err(|e| e.to_string())
     }
+}
+
+/// A form on `family` with `settings` set through its table.
+fn form(family: &str, settings: &[(&str, Value)]) -> TrainForm {
+    let mut form = TrainForm::default();
+    form.switch_model(family.parse().unwrap());
+    for (name, value) in settings {
+        form.config_mut().set(name, *value).unwrap();
+    }
+    form
 }
 
 fn harness() -> Harness<'static, PatchworkApp> {
@@ -48,7 +59,7 @@ fn opens_on_fashion_mnist_then_trains_pauses_and_resumes() {
     assert_eq!((source.info().name.as_str(), source.len()), ("fashion-mnist", 10_000));
     h.get_by_label("Train").click();
     h.run_steps(2);
-    h.state_mut().state.settings.form = TrainForm { model: "patchvae".into(), parts: 4, part_dim: 2, batch_size: 16, epochs: 1, ..TrainForm::default() };
+    h.state_mut().state.settings.form = TrainForm { batch_size: 16, epochs: 1, ..form("patchvae", &[("parts", Value::Count(4)), ("part_dim", Value::Count(2))]) };
     let runs = tempfile::tempdir().unwrap();
     h.state_mut().state.settings.runs_dir = runs.path().to_path_buf();
     h.get_by_label("Start").click();
@@ -309,7 +320,7 @@ fn trains_a_tiny_beta_vae_saves_reopens_and_traverses_it() {
     h.get_by_label("Train").click();
     h.run_steps(1);
     h.state_mut().state.settings.form =
-        TrainForm { model: "beta-vae".into(), arch: "mlp".into(), latent: 2, image_size: 28, batch_size: 32, epochs: 1, ..TrainForm::default() };
+        TrainForm { batch_size: 32, epochs: 1, ..form("beta-vae", &[("arch", Value::Choice("mlp")), ("latent", Value::Count(2)), ("image_size", Value::Count(28))]) };
     let runs = tempfile::tempdir().unwrap();
     h.state_mut().state.settings.runs_dir = runs.path().to_path_buf();
     // The form's layout changes with the model: let it settle before clicking.
@@ -323,7 +334,7 @@ fn trains_a_tiny_beta_vae_saves_reopens_and_traverses_it() {
     h.run_steps(1);
     step_until(&mut h, Duration::from_secs(60), "the checkpoint", |a| a.state.session.as_ref().is_some_and(|s| s.log.iter().any(|l| l.contains("saved"))));
     // The live weights reach the explorer.
-    step_until(&mut h, Duration::from_secs(30), "live weights", |a| a.state.model.current().is_some_and(|m| m.kind() == "beta-vae"));
+    step_until(&mut h, Duration::from_secs(30), "live weights", |a| a.state.model.current().is_some_and(|m| m.kind().name() == "beta-vae"));
     h.get_by_label("Stop").click();
     step_until(&mut h, Duration::from_secs(60), "the run to finish", |a| a.state.session.as_ref().is_some_and(|s| s.status == RunStatus::Finished));
     let run_dir = h.state().state.session.as_ref().unwrap().run_dir.clone().unwrap();
@@ -377,7 +388,8 @@ fn trains_a_tiny_beta_vae_saves_reopens_and_traverses_it() {
     assert_eq!(h.state().views[h.state().state.settings.tab].name(), "Train");
     h.get(by().label_contains("Starts from the weights of"));
     let form = &h.state().state.settings.form;
-    assert_eq!((form.model.as_str(), form.arch.as_str(), form.latent, form.batch_size), ("beta-vae", "mlp", 2, 32), "the checkpoint's settings");
+    let config = form.config();
+    assert_eq!((form.model.name(), config.get("arch"), config.get("latent"), form.batch_size), ("beta-vae", Some(Value::Choice("mlp")), Some(Value::Count(2)), 32), "the checkpoint's settings");
     h.state_mut().state.settings.form.lr = 5e-4;
     h.get_by_label("Start").click();
     h.run_steps(1);
@@ -422,7 +434,7 @@ fn object_transfer_auto_mix_and_neighbours_work_on_the_shipped_mixing_model() {
     step_until(&mut h, Duration::from_secs(60), "the shipped PatchVAE", |a| a.state.model.current().is_some());
     // The tab switches from the shipped PatchVAE to the shipped mixing-scenes model.
     h.get_by_label("Object transfer").click();
-    step_until(&mut h, Duration::from_secs(60), "the shipped mixing model", |a| a.state.model.current().is_some_and(|m| m.kind() == "mixing-scenes"));
+    step_until(&mut h, Duration::from_secs(60), "the shipped mixing model", |a| a.state.model.current().is_some_and(|m| m.kind().name() == "mixing-scenes"));
     h.run_steps(2);
     h.get_by_label("Mask bits in quadrant order TL TR BL BR (row-major, the encoder's chunk order); 1 = take that quadrant from the other image.");
     // Two held-out scenes fill the slots; the default mask is the thesis's 0010.
@@ -533,7 +545,7 @@ fn keyboard_shortcuts_pause_resume_and_save_and_never_freeze_the_window() {
     h.get_by_label("Train").click();
     watchdog.frames(&mut h, 1, "opening Train");
     h.state_mut().state.settings.form =
-        TrainForm { model: "beta-vae".into(), arch: "mlp".into(), latent: 2, image_size: 28, batch_size: 16, epochs: 50, ..TrainForm::default() };
+        TrainForm { batch_size: 16, epochs: 50, ..form("beta-vae", &[("arch", Value::Choice("mlp")), ("latent", Value::Count(2)), ("image_size", Value::Count(28))]) };
     let runs = tempfile::tempdir().unwrap();
     h.state_mut().state.settings.runs_dir = runs.path().to_path_buf();
     watchdog.frames(&mut h, 2, "the form");

@@ -4,5 +4,4 @@
 pub mod explorable;
 pub mod mixing;
 pub mod part_index;
-pub mod parts;
 pub mod traverse;

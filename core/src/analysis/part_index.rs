@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::CheckpointMeta;
 use crate::data::loader::assemble;
 use crate::data::{HostImage, SharedSource, fit::resize_crop};
-use crate::models::patch_vae::{PATCH_SCALE, PatchVae, PatchVaeConfig};
+use super::explorable::ExplorableModel;
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PartIndexSettings {
@@ -145,28 +145,23 @@ impl Accumulator {
     }
 }
 
-/// Scans `source` (blocking). Returns `None` when `cancel` is set.
-pub fn build(
-    model: &PatchVae,
-    config: &PatchVaeConfig,
-    source: &SharedSource,
-    device: &Device,
-    settings: PartIndexSettings,
-    cancel: &AtomicBool,
-    mut progress: impl FnMut(usize, usize),
-) -> Option<PartIndex> {
-    let (size, channels, grid) = (config.image_size, config.channels, config.grid());
+/// Scans `source` (blocking) with a model that has parts. Returns `None` when `cancel`
+/// is set or the model has no parts.
+pub fn build(model: &ExplorableModel, source: &SharedSource, settings: PartIndexSettings, cancel: &AtomicBool, mut progress: impl FnMut(usize, usize)) -> Option<PartIndex> {
+    let (size, channels) = (model.image_size(), model.channels());
+    let (parts, grid) = (model.parts()?, model.part_grid()?);
+    let device = model.device();
     let total = source.len();
-    let mut acc = Accumulator::new(config.parts);
+    let mut acc = Accumulator::new(parts);
     for start in (0..total).step_by(settings.batch.max(1)) {
         if cancel.load(Ordering::Relaxed) {
             return None;
         }
         let indices: Vec<usize> = (start..(start + settings.batch.max(1)).min(total)).collect();
         let (images, _) = assemble(source, &indices, size, channels);
-        let x = Tensor::<4>::from_data(TensorData::new(images, [indices.len(), channels, size, size]), device);
-        let probs: Vec<f32> = model.encode(x, config.sampling).probs.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
-        let per = config.parts * grid * grid;
+        let x = Tensor::<4>::from_data(TensorData::new(images, [indices.len(), channels, size, size]), &device);
+        let probs = model.occurrence_probabilities(x)?;
+        let per = parts * grid * grid;
         for (i, &image) in indices.iter().enumerate() {
             if let Some(p) = probs.get(i * per..(i + 1) * per) {
                 acc.add(image, p, grid, &settings);
@@ -178,11 +173,13 @@ pub fn build(
 }
 
 /// The crop the browser shows for a hit: a square of `crop` pixels (at the model's input
-/// size) centred on the hit's 8×8 cell, shifted to stay inside the image.
-pub fn crop(source: &SharedSource, hit: &PartHit, image_size: usize, crop: usize) -> HostImage {
+/// size) centred on the hit's cell of a `grid × grid` location grid, shifted to stay inside
+/// the image.
+pub fn crop(source: &SharedSource, hit: &PartHit, image_size: usize, grid: usize, crop: usize) -> HostImage {
     let image = resize_crop(&source.get(hit.image).image, image_size);
     let crop = crop.clamp(1, image_size);
-    let centre = |cell: usize| cell * PATCH_SCALE + PATCH_SCALE / 2;
+    let cell = image_size / grid.max(1);
+    let centre = |row_or_col: usize| row_or_col * cell + cell / 2;
     let origin = |c: usize| c.saturating_sub(crop / 2).min(image_size - crop);
     let (y0, x0) = (origin(centre(hit.row)), origin(centre(hit.col)));
     let ch = image.channels;
@@ -236,10 +233,9 @@ impl PartIndexJob {
 
     /// Builds the index of weights held in memory (a run in progress); never cached, as
     /// the weights change.
-    pub fn spawn_for_model(model: PatchVae, config: PatchVaeConfig, source: SharedSource, settings: PartIndexSettings) -> Self {
+    pub fn spawn_for_model(model: ExplorableModel, source: SharedSource, settings: PartIndexSettings) -> Self {
         Self::spawn_with(move |cancel, events| {
-            let device = model.devices().into_iter().next().unwrap_or_else(Device::flex);
-            Ok(build(&model, &config, &source, &device, settings, cancel, |done, total| {
+            Ok(build(&model, &source, settings, cancel, |done, total| {
                 let _ = events.send(IndexEvent::Progress { done, total });
             }))
         })
@@ -281,7 +277,6 @@ fn run_job(
     cancel: &AtomicBool,
     events: &Sender<IndexEvent>,
 ) -> anyhow::Result<Option<PartIndex>> {
-    let config = meta.model_config::<PatchVae>()?.clone();
     let cache = match cache_dir {
         Some(dir) => Some(cache_path(dir, meta, data, &settings)?),
         None => None,
@@ -295,8 +290,9 @@ fn run_job(
             }
         }
     }
-    let model: PatchVae = meta.load_model(device)?;
-    let index = build(&model, &config, source, device, settings, cancel, |done, total| {
+    let model = ExplorableModel::load(&meta.dir, device)?;
+    anyhow::ensure!(model.parts().is_some(), "{}: a {} model has no parts to index", meta.dir.display(), model.kind());
+    let index = build(&model, source, settings, cancel, |done, total| {
         let _ = events.send(IndexEvent::Progress { done, total });
     });
     if let (Some(index), Some(path)) = (&index, &cache) {
@@ -334,7 +330,7 @@ mod tests {
     fn crops_stay_inside_the_image() {
         let source: SharedSource = Arc::new(crate::data::dsprites::DSpritesSource::default());
         let hit = PartHit { image: 5, row: 7, col: 0, probability: 1.0 };
-        let c = crop(&source, &hit, 64, 16);
+        let c = crop(&source, &hit, 64, 8, 16);
         assert_eq!((c.width, c.height), (16, 16));
     }
 }

@@ -1,36 +1,10 @@
 //! Latent traversals: what each latent dimension (β-VAE) or each appearance dimension of a
 //! part (PatchVAE) does, by decoding codes that differ in that dimension only.
 
-use burn::prelude::*;
-
-use super::explorable::{ExplorableModel, Family};
-use super::parts::{PartCode, decode_codes};
+use super::explorable::ExplorableModel;
+use crate::capabilities::LatentCode;
+use crate::capabilities::parts::PartCode;
 use crate::data::HostImage;
-use crate::models::beta_vae::{BetaVae, BetaVaeConfig};
-use crate::models::family::to_host_images;
-use crate::models::patch_vae::PatchVae;
-
-/// A β-VAE posterior on the host: means and variances of every latent.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LatentCode {
-    pub mu: Vec<f32>,
-    pub var: Vec<f32>,
-}
-
-impl LatentCode {
-    /// KL(q(z_i|x) ‖ N(0, 1)) of each dimension, in nats.
-    pub fn kl_per_dim(&self) -> Vec<f32> {
-        self.mu.iter().zip(&self.var).map(|(m, v)| 0.5 * (m * m + v - v.max(1e-12).ln() - 1.0)).collect()
-    }
-
-    /// Dimensions ordered by KL, most informative first (ties by index).
-    pub fn dims_by_kl(&self) -> Vec<usize> {
-        let kl = self.kl_per_dim();
-        let mut order: Vec<usize> = (0..kl.len()).collect();
-        order.sort_by(|&a, &b| kl[b].total_cmp(&kl[a]).then(a.cmp(&b)));
-        order
-    }
-}
 
 /// `steps` values evenly spaced over [−range, range].
 pub fn traversal_values(range: f32, steps: usize) -> Vec<f32> {
@@ -39,27 +13,6 @@ pub fn traversal_values(range: f32, steps: usize) -> Vec<f32> {
         1 => vec![0.0],
         _ => (0..steps).map(|i| -range + 2.0 * range * i as f32 / (steps - 1) as f32).collect(),
     }
-}
-
-/// Encodes a batch `[b, c, h, w]` in [−1, 1].
-pub fn encode_latents(model: &BetaVae, x: Tensor<4>) -> Vec<LatentCode> {
-    let [b, ..] = x.dims();
-    let post = model.encode(x);
-    let z = model.latent;
-    let mu: Vec<f32> = post.mu.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
-    let var: Vec<f32> = post.logvar.exp().into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
-    (0..b).map(|i| LatentCode { mu: mu[i * z..(i + 1) * z].to_vec(), var: var[i * z..(i + 1) * z].to_vec() }).collect()
-}
-
-/// Decodes latent vectors (each of the model's latent size) to images.
-pub fn decode_latents(model: &BetaVae, config: &BetaVaeConfig, codes: &[Vec<f32>], device: &Device) -> Vec<HostImage> {
-    if codes.is_empty() {
-        return vec![];
-    }
-    let z = model.latent;
-    let flat: Vec<f32> = codes.iter().flat_map(|c| c.iter().copied().chain(std::iter::repeat(0.0)).take(z)).collect();
-    let t = Tensor::<2>::from_data(TensorData::new(flat, [codes.len(), z]), device);
-    to_host_images(BetaVae::to_image(model.decode_logits(t), config.recon))
 }
 
 /// The codes of one traversal row: `base` with dimension `dim` set to each value.
@@ -89,11 +42,6 @@ pub fn appearance_row(base: &PartCode, part: usize, dim: usize, values: &[f32]) 
             code
         })
         .collect()
-}
-
-/// Decodes a PatchVAE appearance traversal row.
-pub fn decode_appearance_row(model: &PatchVae, base: &PartCode, part: usize, dim: usize, values: &[f32], device: &Device) -> Vec<HostImage> {
-    decode_codes(model, &appearance_row(base, part, dim, values), device)
 }
 
 /// The standard normal quantile function (Acklam's rational approximation, relative error
@@ -156,39 +104,37 @@ pub struct Traversal {
 /// `part` (PatchVAE) over `values`.
 pub fn traverse_image(model: &ExplorableModel, image: &HostImage, part: usize, values: &[f32]) -> Result<Traversal, String> {
     let images = std::slice::from_ref(image);
-    match &model.family {
-        Family::BetaVae { .. } => {
-            let code = model.encode_latents(images).and_then(|v| v.into_iter().next()).ok_or("encoding failed")?;
-            let order = code.dims_by_kl();
-            let mut codes = vec![code.mu.clone()];
-            for &dim in &order {
-                codes.extend(latent_row(&code.mu, dim, values));
-            }
-            let mut decoded = model.decode_latents(&codes).ok_or("decoding failed")?.into_iter();
-            let reconstruction = decoded.next().ok_or("decoding failed")?;
-            let rows = order.iter().map(|_| decoded.by_ref().take(values.len()).collect()).collect();
-            Ok(Traversal { kl: code.kl_per_dim(), base: code.mu, order, values: values.to_vec(), rows, reconstruction, part_code: None })
+    if let Some(codes) = model.encode_latents(images) {
+        let code = codes.into_iter().next().ok_or("encoding failed")?;
+        let order = code.dims_by_kl();
+        let mut codes = vec![code.mu.clone()];
+        for &dim in &order {
+            codes.extend(latent_row(&code.mu, dim, values));
         }
-        Family::PatchVae { .. } => {
-            let analysis = model.analyse_parts(images).and_then(|v| v.into_iter().next()).ok_or("analysis failed")?;
-            let code = analysis.code;
-            if part >= code.parts {
-                return Err(format!("this model has {} parts", code.parts));
-            }
-            let d = code.part_dim;
-            let appearance = LatentCode { mu: code.appearance_of(part).to_vec(), var: analysis.appearance_var[part * d..(part + 1) * d].to_vec() };
-            let order = appearance.dims_by_kl();
-            let mut codes = vec![code.clone()];
-            for &dim in &order {
-                codes.extend(appearance_row(&code, part, dim, values));
-            }
-            let mut decoded = model.decode_part_codes(&codes).ok_or("decoding failed")?.into_iter();
-            let reconstruction = decoded.next().ok_or("decoding failed")?;
-            let rows = order.iter().map(|_| decoded.by_ref().take(values.len()).collect()).collect();
-            Ok(Traversal { kl: appearance.kl_per_dim(), base: appearance.mu, order, values: values.to_vec(), rows, reconstruction, part_code: Some((part, code)) })
-        }
-        Family::MixingScenes { .. } => Err("mixing-scenes latents are quadrant chunks, explored in the Object transfer view, not traversed".into()),
+        let mut decoded = model.decode_latents(&codes).ok_or("decoding failed")?.into_iter();
+        let reconstruction = decoded.next().ok_or("decoding failed")?;
+        let rows = order.iter().map(|_| decoded.by_ref().take(values.len()).collect()).collect();
+        return Ok(Traversal { kl: code.kl_per_dim(), base: code.mu, order, values: values.to_vec(), rows, reconstruction, part_code: None });
     }
+    let Some(analyses) = model.analyse_parts(images) else {
+        return Err(format!("a {} model has neither a latent vector nor parts to traverse", model.kind()));
+    };
+    let analysis = analyses.into_iter().next().ok_or("analysis failed")?;
+    let code = analysis.code;
+    if part >= code.parts {
+        return Err(format!("this model has {} parts", code.parts));
+    }
+    let d = code.part_dim;
+    let appearance = LatentCode { mu: code.appearance_of(part).to_vec(), var: analysis.appearance_var[part * d..(part + 1) * d].to_vec() };
+    let order = appearance.dims_by_kl();
+    let mut codes = vec![code.clone()];
+    for &dim in &order {
+        codes.extend(appearance_row(&code, part, dim, values));
+    }
+    let mut decoded = model.decode_part_codes(&codes).ok_or("decoding failed")?.into_iter();
+    let reconstruction = decoded.next().ok_or("decoding failed")?;
+    let rows = order.iter().map(|_| decoded.by_ref().take(values.len()).collect()).collect();
+    Ok(Traversal { kl: appearance.kl_per_dim(), base: appearance.mu, order, values: values.to_vec(), rows, reconstruction, part_code: Some((part, code)) })
 }
 
 /// Decodes the traversal's code with its traversed vector replaced by `edited` (the

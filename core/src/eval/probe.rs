@@ -23,8 +23,8 @@ use crate::checkpoint::CheckpointMeta;
 use crate::data::loader::{assemble, epoch_order};
 use crate::data::{DataSpec, SharedSource, Split};
 use crate::device::ResolvedDevice;
-use crate::models::blocks::Resnet9;
-use crate::models::{FamilyVisitor, Trainable};
+use crate::nn::blocks::Resnet9;
+use crate::families::{FamilyVisitor, Trainable};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum ProbeRegime {
@@ -201,7 +201,7 @@ pub fn run(
         let y = if frozen >= 9 { x } else { eval_backbone.forward_after(x, frozen) };
         y.dims()[1..].iter().product::<usize>()
     };
-    let mut net = crate::models::init_seeded(&ad, settings.seed, |d| ProbeNet {
+    let mut net = crate::nn::init_seeded(&ad, settings.seed, |d| ProbeNet {
         rest: (frozen < 9).then(|| backbone.clone().fork(d)),
         dropout: DropoutConfig::new(0.5).init(),
         fc1: linear(out_dim, 512, d),
@@ -253,7 +253,7 @@ pub fn run(
     }
     Ok(ProbeReport {
         regime: settings.regime,
-        model: meta.config.model.kind().into(),
+        model: meta.config.model.kind().name().into(),
         data: data.to_string(),
         epochs: settings.epochs,
         train_images: n,

@@ -6,7 +6,7 @@ use super::quality::{flat_mean_colour, psnr, ssim};
 use crate::checkpoint::CheckpointMeta;
 use crate::data::loader::assemble;
 use crate::data::{DataSpec, SharedSource, Split};
-use crate::models::{FamilyVisitor, Trainable};
+use crate::families::{FamilyVisitor, Trainable};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ReconReport {

@@ -29,13 +29,15 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
+use crate::capabilities::Capability;
+use crate::families::FamilyKind;
 use super::quality::psnr;
 use crate::analysis::explorable::ExplorableModel;
 use crate::analysis::mixing::{crop_chw, quadrant_collage};
 use crate::data::scenes::{QUADRANT, QuadrantScenes, TEST_SCENES};
 use crate::data::{HostImage, ImageSource, Split, fit_image};
 use crate::mixing::QuadrantMask;
-use crate::models::blocks::conv;
+use crate::nn::blocks::conv;
 
 /// The judge's classes: the 10 object classes, then "empty".
 pub const EMPTY_CLASS: usize = 10;
@@ -218,7 +220,7 @@ pub fn train_judge(settings: &TransferSettings, device: &Device) -> anyhow::Resu
 fn fit_judge(train: (&[HostImage], &[usize]), test: (&[HostImage], &[usize]), settings: &TransferSettings, device: &Device) -> (QuadrantJudge, f64, f64) {
     let (crops, labels) = (quadrant_crops(train.0), train.1);
     let ad = device.clone().autodiff();
-    let mut judge = crate::models::init_seeded(&ad, settings.seed, QuadrantJudge::new);
+    let mut judge = crate::nn::init_seeded(&ad, settings.seed, QuadrantJudge::new);
     let mut optimizer = AdamConfig::new().init();
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
     let per = 3 * QUADRANT * QUADRANT;
@@ -252,10 +254,11 @@ fn accuracies(predicted: &[usize], labels: &[usize]) -> (f64, f64) {
     (percent_correct(false), percent_correct(true))
 }
 
-/// Runs the protocol on `model` (a mixing-scenes model) with a freshly trained judge.
+/// Runs the protocol on `model` (a model with quadrant chunks) with a freshly trained judge.
 pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: &dyn Fn(&str)) -> anyhow::Result<TransferReport> {
-    if model.kind() != "mixing-scenes" {
-        anyhow::bail!("eval transfer needs a mixing-scenes checkpoint, not a {} one", model.kind());
+    if !model.offers(Capability::Chunks) {
+        let offering: Vec<String> = FamilyKind::offering(Capability::Chunks).iter().map(|k| k.to_string()).collect();
+        anyhow::bail!("eval transfer needs a model with quadrant chunks ({}), not a {} one", offering.join(", "), model.kind());
     }
     let device = model.device();
     progress("training the quadrant judge on ground-truth scenes");

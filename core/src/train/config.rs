@@ -2,7 +2,7 @@
 
 use burn::prelude::*;
 
-use crate::models::ModelConfig;
+use crate::families::ModelConfig;
 
 /// A learning-rate schedule over a run's steps (its epochs, or `max_steps` when that ends it
 /// first).
@@ -66,9 +66,7 @@ impl TrainConfig {
     pub fn for_run_from_its_weights(&self) -> Self {
         let mut config = self.clone();
         config.max_steps = None;
-        if let ModelConfig::MixingScenes(c) = &mut config.model {
-            c.rec_warmup = None;
-        }
+        config.model.for_run_from_its_weights();
         config
     }
 
@@ -96,7 +94,7 @@ impl TrainConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::beta_vae::{BetaVaeConfig, VaeArch};
+    use crate::families::beta_vae::{BetaVaeConfig, VaeArch};
 
     #[test]
     fn cosine_runs_from_lr_to_lr_min_and_refuses_a_minimum_above_lr() {

@@ -6,5 +6,5 @@ pub mod messages;
 pub mod runner;
 
 pub use config::{LrSchedule, TrainConfig};
-pub use messages::{Progress, Snapshot, StepMetrics, TrainCommand, TrainEvent};
+pub use messages::{Progress, Snapshot, StepMetrics, StepReport, TrainCommand, TrainEvent};
 pub use runner::{DISCARDED_METRICS_FILE, METRICS_FILE, RunSpec, RunStart, TrainerHandle, spawn, step_rng};

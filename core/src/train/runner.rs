@@ -17,8 +17,9 @@ use crate::checkpoint::{self, CheckpointMeta, TrainState};
 use crate::data::loader::assemble;
 use crate::data::{Batch, BatchLoader, DataSpec, LoaderConfig, SharedSource, Split};
 use crate::device::ResolvedDevice;
-use crate::models::family::to_host_images;
-use crate::models::{FamilyVisitor, Prepared, StepError, StepInput, Trainable, init_seeded};
+use crate::families::trainable::to_host_images;
+use crate::families::{FamilyVisitor, StepError, StepInput, Trainable};
+use crate::nn::init_seeded;
 
 /// What to run.
 pub struct RunSpec {
@@ -145,7 +146,7 @@ struct Run<'a, M: Trainable> {
     state: TrainState,
     loader: BatchLoader,
     source: SharedSource,
-    prepared: Prepared,
+    prepared: M::Prepared,
     snapshot_batch: Batch,
     events: &'a Sender<TrainEvent>,
     metrics_file: Option<std::fs::File>,
@@ -247,7 +248,7 @@ impl<'a, M: Trainable> Run<'a, M> {
             }
             None => {
                 let model = init_model.unwrap_or_else(|| init_seeded(&ad_device, config.seed, |d| M::build(&model_config, d)));
-                let mut state = TrainState::new(config.model.kind(), config.seed, &spec.device.description);
+                let mut state = TrainState::new(config.model.kind().name(), config.seed, &spec.device.description);
                 state.initialized_from = init.map(|meta| format!("{} (step {})", meta.dir.display(), meta.state.step));
                 (model, adam(&config), state)
             }
@@ -299,7 +300,7 @@ impl<'a, M: Trainable> Run<'a, M> {
     fn train(mut self, commands: &Receiver<TrainCommand>) -> anyhow::Result<()> {
         self.emit(TrainEvent::Started {
             device: self.device.description.clone(),
-            parameters: crate::models::trainable_params(&self.model),
+            parameters: crate::nn::trainable_params(&self.model),
             progress: self.progress(),
             images: self.source.len(),
             skipped: self.source.info().skipped.clone(),
@@ -401,20 +402,21 @@ impl<'a, M: Trainable> Run<'a, M> {
             source: &self.source,
             prepared: &self.prepared,
         };
-        let mut terms = match self.model.train_step(&mut self.optimizer, input) {
-            Ok(terms) => terms,
+        let report = match self.model.train_step(&mut self.optimizer, input) {
+            Ok(report) => report,
             Err(StepError::Diverged { term, value }) => return Ok(Some((term, value))),
             Err(StepError::Failed(message)) => anyhow::bail!("step {}: {message}", self.state.step),
         };
         self.state.step += 1;
         self.state.epoch = self.state.step / self.loader.steps_per_epoch;
-        for (name, value) in self.config.model.live_hyperparameters() {
-            terms.push((name.to_string(), value));
-        }
+        let hyper = self.config.model.live_hyperparameters().into_iter().map(|(name, value)| (name.to_string(), value)).collect();
         self.state.history.push(StepMetrics {
             step: self.state.step,
             epoch: self.state.epoch,
-            terms,
+            losses: report.losses,
+            schedules: report.schedules,
+            hyper,
+            measures: report.measures,
             lr,
             images_per_sec: 0.0,
             elapsed: 0.0,
@@ -458,7 +460,8 @@ impl<'a, M: Trainable> Run<'a, M> {
         let mut rng = step_rng(self.config.seed ^ 0x5a5a, 0);
         let extras = model.snapshot_extras(x.clone(), model_config, self.state.step, &mut rng);
         let live = ExplorableModel {
-            family: model.explorable(model_config, &self.prepared),
+            kind: self.config.model.kind(),
+            model: model.explorable(model_config, &self.prepared),
             step: self.state.step,
             seed: self.config.seed,
             origin: ModelOrigin::LiveRun(self.run_dir.clone()),

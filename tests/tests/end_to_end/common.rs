@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use patchwork_core::data::{DataSpec, SharedSource, Split, Subset};
 use patchwork_core::device::ResolvedDevice;
-use patchwork_core::models::ModelConfig;
-use patchwork_core::models::beta_vae::{BetaVaeConfig, VaeArch};
+use patchwork_core::families::ModelConfig;
+use patchwork_core::families::beta_vae::{BetaVaeConfig, VaeArch};
 use patchwork_core::train::{RunSpec, RunStart, TrainConfig, TrainEvent, TrainerHandle, spawn};
 
 pub fn cpu() -> ResolvedDevice {
@@ -60,7 +60,7 @@ pub fn losses(events: &[TrainEvent]) -> Vec<(u64, Vec<(String, f64)>)> {
     events
         .iter()
         .filter_map(|e| match e {
-            TrainEvent::Step { metrics, .. } => Some((metrics.step, metrics.terms.clone())),
+            TrainEvent::Step { metrics, .. } => Some((metrics.step, metrics.all().cloned().collect())),
             _ => None,
         })
         .collect()

@@ -4,5 +4,6 @@
 mod common;
 mod mixing;
 mod patchvae;
+mod registry;
 mod training;
 mod wgpu_smoke;

@@ -8,14 +8,14 @@
 use std::sync::Arc;
 
 use crate::common::*;
-use patchwork_core::analysis::explorable::{ExplorableModel, Family};
+use patchwork_core::analysis::explorable::ExplorableModel;
 use patchwork_core::analysis::mixing::auto_mix;
 use patchwork_core::data::scenes::QuadrantScenes;
 use patchwork_core::data::{SharedSource, Split};
 use patchwork_core::mixing::QuadrantMask;
 use patchwork_core::mixing::neighbours::NEIGHBOURS_FILE;
-use patchwork_core::models::ModelConfig;
-use patchwork_core::models::mixing_scenes::MixingScenesConfig;
+use patchwork_core::families::ModelConfig;
+use patchwork_core::families::mixing_scenes::MixingScenesConfig;
 use patchwork_core::train::{TrainConfig, TrainEvent};
 use rand::SeedableRng;
 
@@ -57,8 +57,15 @@ fn a_short_small_preset_run_lowers_the_loss_and_its_checkpoint_transfers_objects
     // The checkpoint keeps its neighbour lists; the explorer's questions work on it.
     let ckpt = run_dir.join("checkpoint");
     assert!(ckpt.join(NEIGHBOURS_FILE).is_file());
+    // Each value is recorded as what it is: the λ weights as live hyperparameters and the
+    // replaced-quadrant count as a measure, never as losses (the Train view plots losses).
+    let history = patchwork_core::checkpoint::read_meta(&ckpt).unwrap().state.history;
+    assert!(history.iter().all(|m| m.losses.iter().all(|(n, _)| !n.starts_with("lambda_") && n != "replaced")), "{:?}", history[4]);
+    let hyper: Vec<&str> = history[4].hyper.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(hyper, ["lambda_rec", "lambda_adv", "lambda_cls"]);
+    assert_eq!(history[4].measures.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["replaced"]);
     let model = ExplorableModel::load(&ckpt, &burn::prelude::Device::flex()).unwrap();
-    assert_eq!(model.kind(), "mixing-scenes");
+    assert_eq!(model.kind().name(), "mixing-scenes");
     let index = model.neighbour_index().expect("the index comes with the checkpoint").clone();
     assert_eq!(index.lists.len(), 24);
     let (a, b) = (scenes.get(0).image, scenes.get(1).image);
@@ -68,7 +75,7 @@ fn a_short_small_preset_run_lowers_the_loss_and_its_checkpoint_transfers_objects
     // Mask 0010 changes the render. Compared in floats: after 14 steps the model's renders of
     // any two scenes round to the same 8-bit pixels (or differ in a handful, depending on
     // the summation order of the run), so pixels cannot tell.
-    let Family::MixingScenes { model: mixing, .. } = &model.family else { panic!("a mixing-scenes checkpoint") };
+    let mixing = model.model.chunks().expect("a model with quadrant chunks");
     let (object, reference) = (model.batch(std::slice::from_ref(&a)), model.batch(std::slice::from_ref(&b)));
     let render = |mask: &str| -> Vec<f32> {
         mixing.transfer(object.clone(), reference.clone(), &[QuadrantMask::parse(mask).unwrap()]).into_data().try_to_vec::<f32>().unwrap()

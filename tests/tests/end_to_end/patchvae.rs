@@ -4,13 +4,14 @@
 use std::sync::atomic::AtomicBool;
 
 use crate::common::*;
+use patchwork_core::analysis::explorable::ExplorableModel;
 use patchwork_core::analysis::part_index::{self, PartIndexSettings};
 use patchwork_core::checkpoint;
 use patchwork_core::data::SharedSource;
 use patchwork_core::eval::probe::{ProbeRegime, ProbeSettings};
-use patchwork_core::models::ModelConfig;
-use patchwork_core::models::beta_vae::BetaVae;
-use patchwork_core::models::patch_vae::{PatchVae, PatchVaeConfig};
+use patchwork_core::families::ModelConfig;
+use patchwork_core::families::beta_vae::BetaVae;
+use patchwork_core::families::patch_vae::{PatchVae, PatchVaeConfig};
 use patchwork_core::train::{TrainConfig, TrainEvent};
 
 fn fashion32(n: usize) -> SharedSource {
@@ -50,18 +51,18 @@ fn patchvae_overfits_and_its_checkpoint_serves_analysis_and_the_probe() {
     assert_eq!(model.parts, 8);
 
     // Part browser index over 40 images, then cancelled builds return nothing.
-    let config = meta.model_config::<PatchVae>().unwrap().clone();
+    let explorable = ExplorableModel::load(&ckpt, &device).unwrap();
     let source = fashion32(40);
     let settings = PartIndexSettings { top_k: 5, batch: 16, ..Default::default() };
     let mut seen = vec![];
-    let index = part_index::build(&model, &config, &source, &device, settings, &AtomicBool::new(false), |d, t| seen.push((d, t))).unwrap();
+    let index = part_index::build(&explorable, &source, settings, &AtomicBool::new(false), |d, t| seen.push((d, t))).unwrap();
     assert_eq!(seen.last(), Some(&(40, 40)));
     assert_eq!(index.parts.len(), 8);
     for part in &index.parts {
         assert!(part.hits.len() == 5 && part.hits.windows(2).all(|w| w[0].probability >= w[1].probability));
         assert!((0.0..=1.0).contains(&part.firing_rate));
     }
-    assert!(part_index::build(&model, &config, &source, &device, settings, &AtomicBool::new(true), |_, _| ()).is_none());
+    assert!(part_index::build(&explorable, &source, settings, &AtomicBool::new(true), |_, _| ()).is_none());
 
     // The probe runs end to end on a tiny subset (all three regimes).
     for regime in [ProbeRegime::Conv1To5, ProbeRegime::Conv1] {

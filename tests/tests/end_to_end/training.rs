@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use patchwork_core::checkpoint;
-use patchwork_core::models::beta_vae::BetaVae;
+use patchwork_core::families::beta_vae::BetaVae;
 use patchwork_core::train::{LrSchedule, TrainCommand, TrainConfig, TrainEvent};
 
 #[test]
@@ -124,7 +124,7 @@ fn divergence_pauses_and_keeps_the_last_good_weights() {
     let step = diverged_at.expect("lr 1e6 diverges");
     let meta = checkpoint::read_meta(&dir.path().join("run/checkpoint")).unwrap();
     assert_eq!(meta.state.step, step, "no update was applied at the diverging step");
-    assert!(meta.state.history.iter().all(|m| m.terms.iter().all(|(_, v)| v.is_finite())));
+    assert!(meta.state.history.iter().all(|m| m.all().all(|(_, v)| v.is_finite())));
     // The kept weights still give finite reconstructions.
     let model: BetaVae = meta.load_model(&burn::prelude::Device::flex()).unwrap();
     let x = burn::prelude::Tensor::<4>::zeros([1, 1, 28, 28], &burn::prelude::Device::flex());

@@ -4,8 +4,8 @@
 use burn::module::Module;
 use burn::prelude::*;
 use patchwork_core::device::{DeviceChoice, resolve};
-use patchwork_core::models::beta_vae::{BetaVaeConfig, VaeArch};
-use patchwork_core::models::init_seeded;
+use patchwork_core::families::beta_vae::{BetaVaeConfig, VaeArch};
+use patchwork_core::nn::init_seeded;
 
 #[test]
 fn wgpu_forward_matches_flex() {

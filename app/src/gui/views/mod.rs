@@ -8,6 +8,10 @@ pub mod swap;
 pub mod train;
 pub mod traverse;
 
+use patchwork_core::analysis::explorable::ExplorableModel;
+use patchwork_core::capabilities::Capability;
+use patchwork_core::families::FamilyKind;
+
 use super::{AppState, View};
 
 /// The tabs in order. The app opens on Parts, so a new user sees the shipped model's parts.
@@ -45,11 +49,10 @@ pub fn model_bar_ui(ui: &mut egui::Ui, state: &mut AppState) {
         if ui.button("Open checkpoint…").on_hover_text("Ctrl+O").clicked() {
             state.pick_checkpoint();
         }
-        if ui.button("Shipped PatchVAE").on_hover_text("checkpoints/patchvae-fashion-mnist").clicked() {
-            state.open_checkpoint(&super::model_slot::shipped_checkpoint("patchvae"));
-        }
-        if ui.button("Shipped mixing scenes").on_hover_text("checkpoints/mixing-scenes-small").clicked() {
-            state.open_checkpoint(&super::model_slot::shipped_checkpoint("mixing-scenes"));
+        for (kind, dir) in super::model_slot::shipped_checkpoints() {
+            if ui.button(format!("Shipped {kind}")).on_hover_text(dir.display().to_string()).clicked() {
+                state.open_checkpoint(&dir);
+            }
         }
     });
     if let Some(e) = &state.model.error {
@@ -57,25 +60,63 @@ pub fn model_bar_ui(ui: &mut egui::Ui, state: &mut AppState) {
     }
 }
 
-/// A view made for one family (`kind`) switches between the shipped checkpoints by itself:
-/// while the views show a shipped model of another family (nothing the user chose), it
-/// opens the shipped model of its own. A model the user opened or trains stays.
-pub fn ensure_family(state: &mut AppState, kind: &str) {
+/// A view that needs `capability` switches between the shipped checkpoints by itself:
+/// while the views show a shipped model without it (nothing the user chose), it opens a
+/// shipped model that has it. A model the user opened or trains stays.
+pub fn ensure_capability(state: &mut AppState, capability: Capability) {
     use patchwork_core::analysis::explorable::ModelOrigin;
     if state.model.is_loading() {
         return;
     }
     let Some(model) = state.model.current() else { return };
-    if model.kind() == kind {
+    if model.offers(capability) {
         return;
     }
-    let shipped = |dir: &std::path::Path| super::model_slot::SHIPPED.iter().any(|(_, name)| dir.ends_with(name));
     if let ModelOrigin::Checkpoint(dir) = &model.origin {
-        let own = super::model_slot::shipped_checkpoint(kind);
-        if shipped(dir) && own.is_dir() {
+        if let (true, Some((_, own))) = (super::model_slot::is_shipped(dir), super::model_slot::shipped_offering(capability)) {
             state.model.open(&own, false);
         }
     }
+}
+
+/// The current model when it offers `capability`; otherwise a line saying which models
+/// offer it, with a button for a shipped one, and `None`.
+pub fn model_offering_ui(ui: &mut egui::Ui, state: &mut AppState, capability: Capability, view: &str) -> Option<ExplorableModel> {
+    ensure_capability(state, capability);
+    model_bar_ui(ui, state);
+    match state.model.current() {
+        Some(m) if m.offers(capability) => Some(m.clone()),
+        current => {
+            let families: Vec<String> = FamilyKind::offering(capability).iter().map(|k| k.to_string()).collect();
+            let now = current.map_or(String::new(), |m| format!(" The current model is a {}.", m.kind()));
+            ui.horizontal_wrapped(|ui| {
+                ui.label(format!("{view} needs a model with {} ({}): train one (Train tab) or open one.{now}", capability.describe(), families.join(", ")));
+                if let Some((kind, dir)) = super::model_slot::shipped_offering(capability) {
+                    if ui.button(format!("Open the shipped {kind} model")).clicked() {
+                        state.open_checkpoint(&dir);
+                    }
+                }
+            });
+            None
+        }
+    }
+}
+
+/// The names of one kind of metric (`field`: losses, schedules, …) over `history`, in the
+/// order they first appear.
+pub fn metric_names<'a, I: Iterator<Item = &'a (String, f64)>>(
+    history: impl Iterator<Item = &'a patchwork_core::train::StepMetrics>,
+    field: impl Fn(&'a patchwork_core::train::StepMetrics) -> I,
+) -> Vec<String> {
+    let mut names: Vec<String> = vec![];
+    for m in history {
+        for (n, _) in field(m) {
+            if !names.contains(n) {
+                names.push(n.clone());
+            }
+        }
+    }
+    names
 }
 
 /// A curve smoothed as TensorBoard does: an exponential moving average with weight `alpha`

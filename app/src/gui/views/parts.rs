@@ -8,9 +8,10 @@
 
 use std::sync::Arc;
 
-use patchwork_core::analysis::explorable::{ExplorableModel, Family, ModelOrigin};
+use patchwork_core::analysis::explorable::{ExplorableModel, ModelOrigin};
 use patchwork_core::analysis::part_index::{IndexEvent, PartIndex, PartIndexJob, PartIndexSettings, crop, default_cache_dir};
-use patchwork_core::analysis::parts::PartAnalysis;
+use patchwork_core::capabilities::Capability;
+use patchwork_core::capabilities::parts::PartAnalysis;
 use patchwork_core::checkpoint::read_meta;
 use patchwork_core::data::{HostImage, SharedSource};
 
@@ -162,14 +163,16 @@ impl PartsView {
     /// (cached per checkpoint; the weights of a run in progress are indexed as they are now).
     pub fn build_index(&mut self, state: &AppState) {
         let (Some(model), Some(source)) = (state.model.current(), state.data.source.clone()) else { return };
-        let Family::PatchVae { model: weights, config } = &model.family else { return };
+        if model.parts().is_none() {
+            return;
+        }
         let settings = PartIndexSettings::default();
         let job = match &model.origin {
             ModelOrigin::Checkpoint(dir) => match read_meta(dir) {
                 Ok(meta) => PartIndexJob::spawn(meta, state.data.spec.clone(), source.clone(), model.device(), settings, Some(default_cache_dir())),
-                Err(_) => PartIndexJob::spawn_for_model(weights.clone(), config.clone(), source.clone(), settings),
+                Err(_) => PartIndexJob::spawn_for_model(model.clone(), source.clone(), settings),
             },
-            ModelOrigin::LiveRun(_) => PartIndexJob::spawn_for_model(weights.clone(), config.clone(), source.clone(), settings),
+            ModelOrigin::LiveRun(_) => PartIndexJob::spawn_for_model(model.clone(), source.clone(), settings),
         };
         self.index_progress = (0, source.len());
         self.index_of = Some((model.describe(), source));
@@ -291,11 +294,11 @@ impl PartsView {
         let source = source.clone();
         let size = index.image_size;
         let width = ui.available_width().min(900.0);
-        self.crops.ui(ui, (format!("crops-{part}-{}", index.images), 0), || hits.iter().map(|h| crop(&source, h, size, CROP)).collect(), 10, width);
+        self.crops.ui(ui, (format!("crops-{part}-{}", index.images), 0), || hits.iter().map(|h| crop(&source, h, size, index.grid, CROP)).collect(), 10, width);
         let probs: Vec<String> = entry.hits.iter().take(10).map(|h| format!("{:.2}", h.probability)).collect();
         ui.label(format!("top-{} crops, most probable first (first ten: {})", entry.hits.len(), probs.join(", ")));
         if ui.button("Export crops PNG…").clicked() {
-            let crops = entry.hits.iter().map(|h| crop(&source, h, size, CROP)).collect();
+            let crops = entry.hits.iter().map(|h| crop(&source, h, size, index.grid, CROP)).collect();
             state.export_png(crops, 10, &format!("part-{part}-crops.png"));
         }
     }
@@ -322,13 +325,10 @@ impl View for PartsView {
 
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         self.update(state);
-        super::ensure_family(state, "patchvae");
-        super::model_bar_ui(ui, state);
-        if let Some(model) = state.model.current() {
-            if model.parts().is_none() {
-                ui.label(format!("Parts shows a PatchVAE; the current model is a {}. Open a PatchVAE checkpoint or train one.", model.kind()));
-                return;
-            }
+        if state.model.current().is_none() {
+            super::model_bar_ui(ui, state);
+        } else if super::model_offering_ui(ui, state, Capability::Parts, "Parts").is_none() {
+            return;
         }
         self.controls_ui(ui);
         if self.job.busy() {
@@ -353,7 +353,7 @@ fn analyse_images(model: &ExplorableModel, inputs: Vec<HostImage>, (model_genera
     if inputs.is_empty() {
         return Err("no images to analyse: open data or drop images here".into());
     }
-    let analyses = model.analyse_parts(&inputs).ok_or_else(|| format!("{} is not a PatchVAE", model.describe()))?;
+    let analyses = model.analyse_parts(&inputs).ok_or_else(|| format!("{} has no parts", model.describe()))?;
     let size = model.image_size();
     let channels = model.channels();
     // Show the inputs as the model saw them.

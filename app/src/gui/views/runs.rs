@@ -29,25 +29,14 @@ pub fn load_run_metrics(path: &Path) -> Result<Vec<StepMetrics>, String> {
 
 /// The checkpoint of a run folder (its `checkpoint/`) or the folder itself.
 pub fn checkpoint_dir(path: &Path) -> Option<PathBuf> {
-    if path.join(CONFIG_FILE).is_file() {
-        Some(path.to_path_buf())
-    } else if path.join("checkpoint").join(CONFIG_FILE).is_file() {
-        Some(path.join("checkpoint"))
-    } else {
-        None
-    }
+    let dir = patchwork_core::checkpoint::checkpoint_folder(path);
+    dir.join(CONFIG_FILE).is_file().then_some(dir)
 }
 
-/// Metrics as CSV: one row per step, one column per loss term.
+/// Metrics as CSV: one row per step, one column per named value (losses, schedules,
+/// hyperparameters, measures).
 pub fn metrics_csv(history: &[StepMetrics]) -> String {
-    let mut names: Vec<String> = vec![];
-    for m in history {
-        for (n, _) in &m.terms {
-            if !names.contains(n) {
-                names.push(n.clone());
-            }
-        }
-    }
+    let names = super::metric_names(history.iter(), StepMetrics::all);
     let mut out = format!("step,epoch,{},lr,images_per_sec,elapsed\n", names.join(","));
     for m in history {
         let terms: Vec<String> = names.iter().map(|n| m.term(n).map_or(String::new(), |v| v.to_string())).collect();
@@ -157,9 +146,8 @@ impl RunsView {
         }
         let mut recent = state.settings.recent_runs.clone();
         // The shipped models are always there to compare with and train on.
-        for (kind, _) in crate::gui::model_slot::SHIPPED {
-            let shipped = crate::gui::model_slot::shipped_checkpoint(kind);
-            if shipped.is_dir() && !recent.contains(&shipped) {
+        for (_, shipped) in crate::gui::model_slot::shipped_checkpoints() {
+            if !recent.contains(&shipped) {
                 recent.push(shipped);
             }
         }
@@ -205,7 +193,7 @@ impl RunsView {
         for (path, metrics) in self.compared.iter().flatten() {
             match metrics {
                 Ok(m) => {
-                    for (n, _) in m.last().map(|m| m.terms.clone()).unwrap_or_default() {
+                    for n in super::metric_names(m.last().into_iter(), StepMetrics::all) {
                         if !names.contains(&n) {
                             names.push(n);
                         }

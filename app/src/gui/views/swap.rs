@@ -4,7 +4,8 @@
 //! opened checkpoint; images come from the thumbnails, the desktop, or the Data tab.
 
 use patchwork_core::analysis::explorable::ExplorableModel;
-use patchwork_core::analysis::parts::PartAnalysis;
+use patchwork_core::capabilities::Capability;
+use patchwork_core::capabilities::parts::PartAnalysis;
 use patchwork_core::data::HostImage;
 
 use crate::gui::image_drop::{DraggedImage, ImageDestination, ImageSlot, images_dropped_on, place_in_pair, thumbnail_strip_ui};
@@ -251,13 +252,12 @@ impl View for SwapView {
             self.place(image, None);
         }
         egui::CentralPanel::default().show(ui, |ui| {
-            super::ensure_family(state, "patchvae");
-            super::model_bar_ui(ui, state);
-            let Some(model) = state.model.current() else { return };
-            let Some(parts) = model.parts() else {
-                ui.label("Swap works on a PatchVAE: open one (Runs tab, Ctrl+O) or train one.");
+            if state.model.current().is_none() {
+                super::model_bar_ui(ui, state);
                 return;
-            };
+            }
+            let Some(model) = super::model_offering_ui(ui, state, Capability::Parts, "Swap") else { return };
+            let Some(parts) = model.parts() else { return };
             self.source_part = self.source_part.min(parts.saturating_sub(1));
             self.target_part = self.target_part.min(parts.saturating_sub(1));
             ui.horizontal(|ui| {

@@ -2,15 +2,12 @@
 //! the live reconstruction grid.
 
 use egui_plot::{Legend, Line, Plot, PlotPoints};
-use patchwork_core::models::ModelConfig;
-use patchwork_core::models::beta_vae::{BetaVaeConfig, VaeArch};
-use patchwork_core::models::mixing_scenes::{MixingPreset, MixingScenesConfig};
-use patchwork_core::models::patch_vae::{GanSettings, OccurrenceSampling, PatchVaeConfig};
-use patchwork_core::train::{LrSchedule, RunSpec, RunStart, TrainCommand, TrainConfig, spawn};
+use patchwork_core::families::{FamilyKind, Kind, Role, Setting, Value};
+use patchwork_core::train::{RunSpec, RunStart, StepMetrics, TrainCommand, TrainConfig, spawn};
 
 use crate::gui::images::CachedGrid;
 use crate::gui::session::{RunStatus, TrainingSession};
-use crate::gui::state::TrainForm;
+use crate::gui::state::ScheduleChoice;
 use crate::gui::{AppState, View};
 
 #[derive(Default)]
@@ -22,84 +19,106 @@ pub struct TrainView {
     smoothing: f64,
 }
 
-fn arch_of(name: &str) -> VaeArch {
-    match name {
-        "higgins" => VaeArch::Higgins,
-        "mlp" => VaeArch::Mlp,
-        _ => VaeArch::Resnet9,
-    }
-}
-
 /// Builds the run the form describes: a new network from the form, or, when the run
 /// starts from a checkpoint's weights, that checkpoint's network; either way the form sets
 /// the objective and the run (learning rate, epochs, batch, seed) on the open data.
 pub fn form_config(state: &AppState) -> TrainConfig {
     let f = &state.settings.form;
-    let mut c = match &state.start_weights {
-        Some(weights) => weights.config.clone(),
-        None => {
-            let channels = state.data.source.as_ref().map_or(1, |s| s.info().channels);
-            TrainConfig::new(network_from_form(f, channels), state.data.spec.clone())
-        }
+    let form_model = f.config();
+    let defaults = f.model.default_config(1);
+    let mut model = match &state.start_weights {
+        Some(weights) => weights.config.model.clone(),
+        None => form_model.clone(),
     };
-    set_objective_from_form(f, &mut c.model);
+    for setting in model.settings() {
+        let from_form = match setting.role {
+            // The weights' network is theirs; the data decides the channels.
+            Role::Network => state.start_weights.is_none() && setting.in_form,
+            Role::Objective | Role::Live { .. } => true,
+        };
+        // A setting greyed out for want of the one it needs is not applied.
+        let applies = setting.needs.is_none_or(|n| form_model.get(n).is_some_and(Value::enables));
+        let value = if applies { form_model.get(setting.name) } else { defaults.get(setting.name) };
+        if let (true, Some(value)) = (from_form, value) {
+            // A value of the form's own table: its kinds match.
+            let _ = model.set(setting.name, value);
+        }
+    }
+    if state.start_weights.is_none() {
+        let channels = state.data.source.as_ref().map_or(1, |s| s.info().channels);
+        // Families whose table has no channels setting fix their own.
+        let _ = model.set("channels", Value::Count(channels as u64));
+    }
+    let mut c = match &state.start_weights {
+        Some(weights) => TrainConfig { model, ..weights.config.clone() },
+        None => TrainConfig::new(model, state.data.spec.clone()),
+    };
     c.data = state.data.spec.clone();
     c.lr = f.lr;
-    c.lr_schedule = (f.lr_schedule == "cosine").then_some(LrSchedule::Cosine { lr_min: f.lr_min });
+    c.lr_schedule = f.schedule();
     c.epochs = f.epochs;
     c.batch_size = f.batch_size;
     c.seed = f.seed;
     c
 }
 
-/// The form's network settings: what fixes the weights' shapes.
-fn network_from_form(f: &TrainForm, channels: usize) -> ModelConfig {
-    let arch = arch_of(&f.arch);
-    let conv_size = if f.image_size <= 32 { 32 } else { 64 };
-    if f.model == "mixing-scenes" {
-        let preset = if f.preset == "full" { MixingPreset::Full } else { MixingPreset::Small };
-        ModelConfig::MixingScenes(MixingScenesConfig::new().with_preset(preset))
-    } else if f.model == "patchvae" {
-        ModelConfig::PatchVae(
-            PatchVaeConfig::new()
-                .with_parts(f.parts)
-                .with_part_dim(f.part_dim)
-                .with_gan(f.gan.then(GanSettings::default))
-                .with_image_size(conv_size)
-                .with_channels(channels),
-        )
-    } else {
-        let size = if arch == VaeArch::Mlp { f.image_size } else { conv_size };
-        ModelConfig::BetaVae(BetaVaeConfig::new(arch).with_latent(f.latent).with_image_size(size).with_channels(channels))
+/// One row of the model's settings: its label with the help, and the widget its kind
+/// takes. Returns the new value when the person changed it.
+fn setting_ui(ui: &mut egui::Ui, setting: &Setting, value: Value) -> Option<Value> {
+    let mut changed = None;
+    match (setting.kind, value) {
+        (Kind::Switch, Value::Switch(mut on)) => {
+            if ui.add(egui::Checkbox::without_text(&mut on)).changed() {
+                changed = Some(Value::Switch(on));
+            }
+        }
+        (Kind::Count { min, max }, Value::Count(mut n)) => {
+            if ui.add(egui::DragValue::new(&mut n).range(min..=max)).changed() {
+                changed = Some(Value::Count(n));
+            }
+        }
+        (Kind::Number { min, max, speed }, Value::Number(mut x)) => {
+            if ui.add(egui::DragValue::new(&mut x).range(min..=max).speed(speed).max_decimals(6)).changed() {
+                changed = Some(Value::Number(x));
+            }
+        }
+        (Kind::Choice(names), Value::Choice(current)) => {
+            egui::ComboBox::from_id_salt(setting.name).selected_text(current).show_ui(ui, |ui| {
+                for &name in names {
+                    if ui.selectable_label(current == name, name).clicked() {
+                        changed = Some(Value::Choice(name));
+                    }
+                }
+            });
+        }
+        (Kind::Size(sizes), Value::Count(current)) => {
+            egui::ComboBox::from_id_salt(setting.name).selected_text(current.to_string()).show_ui(ui, |ui| {
+                for &size in sizes {
+                    if ui.selectable_label(current == size, size.to_string()).clicked() {
+                        changed = Some(Value::Count(size));
+                    }
+                }
+            });
+        }
+        (_, Value::Unset) if setting.optional => {
+            // Left to the family (its help says how it derives it); ticking sets a value.
+            let mut set = false;
+            if ui.checkbox(&mut set, "derived").on_hover_text("tick to set it yourself").changed() {
+                changed = match setting.kind {
+                    Kind::Number { min, max, .. } => Some(Value::Number(0.1_f64.clamp(min, max))),
+                    Kind::Count { min, .. } => Some(Value::Count(min)),
+                    _ => None,
+                };
+            }
+        }
+        _ => {
+            ui.label(format!("{value:?}"));
+        }
     }
-}
-
-/// The form's objective settings (loss weights, terms, schedules), which weights of any
-/// shape train with.
-fn set_objective_from_form(f: &TrainForm, model: &mut ModelConfig) {
-    match model {
-        ModelConfig::BetaVae(c) => {
-            c.beta = f.beta;
-            c.weighted_loss = f.weighted;
-        }
-        ModelConfig::PatchVae(c) => {
-            c.beta_occ = f.beta_occ;
-            c.beta_app = f.beta_app;
-            c.sampling = match f.sampling.as_str() {
-                "categorical" => OccurrenceSampling::Categorical,
-                "hard" => OccurrenceSampling::Hard,
-                _ => OccurrenceSampling::Bernoulli,
-            };
-            c.weighted_loss = f.weighted;
-        }
-        ModelConfig::MixingScenes(c) => {
-            (c.lambda_rec, c.lambda_adv, c.lambda_cls) = (f.lambda_rec, f.lambda_adv, f.lambda_cls);
-            (c.use_rec, c.use_adv, c.use_cls) = (f.use_rec, f.use_adv, f.use_cls);
-            c.rec_warmup = f.applied_warmup();
-            // The collage field is greyed out without warm-up steps: not applied then.
-            c.warmup_collage = f.applied_warmup().and((f.warmup_collage > 0.0).then_some(f.warmup_collage));
-        }
+    if setting.optional && value != Value::Unset && ui.small_button("×").on_hover_text("back to the derived default").clicked() {
+        changed = Some(Value::Unset);
     }
+    changed
 }
 
 /// Starts training what the form says on the current data.
@@ -151,7 +170,7 @@ impl TrainView {
 
     fn form_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         let running = state.session.as_ref().is_some_and(|s| s.is_active());
-        let model_before = state.settings.form.model.clone();
+        let model_before = state.settings.form.model;
         ui.heading("Model");
         self.start_weights_ui(ui, state, running);
         // Starting from a checkpoint's weights fixes the network; its objective and the
@@ -162,12 +181,13 @@ impl TrainView {
         ui.add_enabled_ui(!running, |ui| {
             let f = &mut state.settings.form;
             egui::Grid::new("form").num_columns(2).show(ui, |ui| {
-                ui.label("model").on_hover_text("patchvae: parts with occurrence maps and appearances (Gupta et al.)\nbeta-vae: one latent vector (Higgins et al.)\nmixing-scenes: four quadrant chunks, trained by mixing scenes (Algorithm 1); 64×64 colour, e.g. the quadrant scenes");
+                let families: Vec<String> = FamilyKind::ALL.iter().map(|k| format!("{k}: {}", k.info().summary)).collect();
+                ui.label("model").on_hover_text(families.join("\n"));
                 ui.add_enabled_ui(!fixed, |ui| {
-                    egui::ComboBox::from_id_salt("model").selected_text(&f.model).show_ui(ui, |ui| {
-                        for m in ["patchvae", "beta-vae", "mixing-scenes"] {
-                            if ui.selectable_label(f.model == m, m).clicked() {
-                                f.switch_model(m);
+                    egui::ComboBox::from_id_salt("model").selected_text(f.model.name()).show_ui(ui, |ui| {
+                        for &kind in FamilyKind::ALL {
+                            if ui.selectable_label(f.model == kind, kind.name()).on_hover_text(kind.info().summary).clicked() {
+                                f.switch_model(kind);
                             }
                         }
                     });
@@ -175,87 +195,20 @@ impl TrainView {
                 .response
                 .on_disabled_hover_text(FIXED);
                 ui.end_row();
-                if f.model == "mixing-scenes" {
-                    ui.label("preset").on_hover_text("small: fewer, wider layers (48-d chunks), trains on a CPU\nfull: the thesis's networks (encoder 2,800,512, decoder 5,300,339, PatchGAN 1,188,391 parameters)");
-                    ui.add_enabled_ui(!fixed, |ui| {
-                        egui::ComboBox::from_id_salt("preset").selected_text(&f.preset).show_ui(ui, |ui| {
-                            for p in ["small", "full"] {
-                                ui.selectable_value(&mut f.preset, p.to_string(), p);
-                            }
-                        });
-                    })
-                    .response
-                    .on_disabled_hover_text(FIXED);
-                    ui.end_row();
-                    ui.label("λ_rec").on_hover_text("weight of the L1 reconstruction (direct + cycle); thesis 0.904");
-                    ui.horizontal(|ui| {
-                        ui.checkbox(&mut f.use_rec, "");
-                        ui.add_enabled(f.use_rec, egui::DragValue::new(&mut f.lambda_rec).range(0.0..=10.0).speed(0.01));
-                    });
-                    ui.end_row();
-                    ui.label("λ_adv").on_hover_text("weight of the non-saturating GAN loss on mixes; thesis 0.052 (untick: the ablation without it)");
-                    ui.horizontal(|ui| {
-                        ui.checkbox(&mut f.use_adv, "");
-                        ui.add_enabled(f.use_adv, egui::DragValue::new(&mut f.lambda_adv).range(0.0..=10.0).speed(0.01));
-                    });
-                    ui.end_row();
-                    ui.label("λ_cls").on_hover_text("weight of the quadrant classifier's BCE; thesis 0.044 (it suspects too high)");
-                    ui.horizontal(|ui| {
-                        ui.checkbox(&mut f.use_cls, "");
-                        ui.add_enabled(f.use_cls, egui::DragValue::new(&mut f.lambda_cls).range(0.0..=10.0).speed(0.01));
-                    });
-                    ui.end_row();
-                    ui.label("warm-up").on_hover_text("steps of the plain autoencoder (direct reconstruction: no mixing, no judges) before Algorithm 1's iterations start; each costs about a sixth of an iteration (0: the thesis's schedule)");
-                    ui.add_enabled(f.use_rec, egui::DragValue::new(&mut f.rec_warmup).range(0..=1_000_000).speed(10).suffix(" steps"));
-                    ui.end_row();
-                    ui.label("λ_collage").on_hover_text("not in the thesis: in warm-up steps, also decode the batch's codes mixed chunk-wise under random masks and pull them towards the pixel collages (L1), so each chunk learns its own quadrant (0: off)");
-                    ui.add_enabled(f.applied_warmup().is_some(), egui::DragValue::new(&mut f.warmup_collage).range(0.0..=10.0).speed(0.01));
-                    ui.end_row();
-                } else if f.model == "patchvae" {
-                    ui.label("parts N").on_hover_text("number of parts (paper and code: 16)");
-                    ui.add_enabled(!fixed, egui::DragValue::new(&mut f.parts).range(1..=64)).on_disabled_hover_text(FIXED);
-                    ui.end_row();
-                    ui.label("part size d_p").on_hover_text("appearance dimensions per part (code default 6)");
-                    ui.add_enabled(!fixed, egui::DragValue::new(&mut f.part_dim).range(1..=64)).on_disabled_hover_text(FIXED);
-                    ui.end_row();
-                    ui.label("β_occ").on_hover_text("weight of the occurrence KL (official code 10; the paper's Table 6: 0.3)");
-                    ui.add(egui::DragValue::new(&mut f.beta_occ).range(0.0..=100.0).speed(0.1));
-                    ui.end_row();
-                    ui.label("β_app").on_hover_text("weight of the appearance KL (default 1)");
-                    ui.add(egui::DragValue::new(&mut f.beta_app).range(0.0..=100.0).speed(0.1));
-                    ui.end_row();
-                    ui.label("occurrence sampling").on_hover_text("bernoulli: relaxed Bernoulli per part and location (paper)\ncategorical: one part per location\nhard: straight-through binary samples");
-                    egui::ComboBox::from_id_salt("sampling").selected_text(&f.sampling).show_ui(ui, |ui| {
-                        for m in ["bernoulli", "categorical", "hard"] {
-                            ui.selectable_value(&mut f.sampling, m.to_string(), m);
-                        }
-                    });
-                    ui.end_row();
-                    ui.label("GAN variant").on_hover_text("adds the paper's 4-conv discriminator and an adversarial loss on reconstructions (β_g = 1)");
-                    ui.add_enabled(!fixed, egui::Checkbox::without_text(&mut f.gan)).on_disabled_hover_text(FIXED);
-                    ui.end_row();
-                } else {
-                    ui.label("architecture").on_hover_text("resnet9: the PatchVAE paper's baseline (Tables 8, 10)\nhiggins: the β-VAE paper's conv net\nmlp: Kingma & Welling's MLP, any size");
-                    ui.add_enabled_ui(!fixed, |ui| {
-                        egui::ComboBox::from_id_salt("arch").selected_text(&f.arch).show_ui(ui, |ui| {
-                            for a in ["resnet9", "higgins", "mlp"] {
-                                ui.selectable_value(&mut f.arch, a.to_string(), a);
-                            }
-                        });
-                    })
-                    .response
-                    .on_disabled_hover_text(FIXED);
-                    ui.end_row();
-                    ui.label("latent size").on_hover_text("latent dimensions (1Konny/Beta-VAE: 10; PatchVAE baseline: 96; 2 shows the manifold in Traverse)");
-                    ui.add_enabled(!fixed, egui::DragValue::new(&mut f.latent).range(1..=256)).on_disabled_hover_text(FIXED);
-                    ui.end_row();
-                    ui.label("β").on_hover_text("KL weight: 1 = plain VAE; β-VAE default 4 (Higgins et al.)");
-                    ui.add(egui::DragValue::new(&mut f.beta).range(0.0..=100.0).speed(0.1));
-                    ui.end_row();
-                }
-                if f.model != "mixing-scenes" {
-                    ui.label("weighted loss L_w").on_hover_text("reconstruction error weighted per 8×8 patch by the input's Laplacian magnitude (PatchVAE paper §3.3); off by default");
-                    ui.checkbox(&mut f.weighted, "");
+                // The family's settings table, row by row.
+                let config = f.config();
+                for setting in config.settings().iter().filter(|s| s.in_form) {
+                    let Some(value) = config.get(setting.name) else { continue };
+                    let needed = setting.needs.is_none_or(|n| config.get(n).is_some_and(Value::enables));
+                    let network_fixed = fixed && setting.role == Role::Network;
+                    ui.label(setting.label).on_hover_text(setting.help);
+                    let row = ui.add_enabled_ui(needed && !network_fixed, |ui| setting_ui(ui, setting, value));
+                    let why = if network_fixed { FIXED.to_string() } else { format!("needs {}", setting.needs.unwrap_or_default()) };
+                    row.response.on_disabled_hover_text(why);
+                    if let Some(new) = row.inner {
+                        // The widget offers only values of the setting's kind and range.
+                        let _ = f.config_mut().set(setting.name, new);
+                    }
                     ui.end_row();
                 }
                 ui.label("learning rate").on_hover_text("Adam step size (papers: 1e-4 for long runs; 1e-3 learns faster in short ones)");
@@ -263,12 +216,12 @@ impl TrainView {
                 ui.end_row();
                 ui.label("lr schedule").on_hover_text("constant: the learning rate throughout (the papers')\ncosine: annealed from it to the minimum over the run's steps (SGDR without restarts)");
                 ui.horizontal(|ui| {
-                    egui::ComboBox::from_id_salt("lr-schedule").selected_text(&f.lr_schedule).show_ui(ui, |ui| {
-                        for s in ["constant", "cosine"] {
-                            ui.selectable_value(&mut f.lr_schedule, s.to_string(), s);
+                    egui::ComboBox::from_id_salt("lr-schedule").selected_text(f.lr_schedule.name()).show_ui(ui, |ui| {
+                        for s in ScheduleChoice::ALL {
+                            ui.selectable_value(&mut f.lr_schedule, s, s.name());
                         }
                     });
-                    if f.lr_schedule == "cosine" {
+                    if f.lr_schedule == ScheduleChoice::Cosine {
                         ui.label("to");
                         ui.add(egui::DragValue::new(&mut f.lr_min).range(0.0..=f.lr).speed(1e-5).max_decimals(7)).on_hover_text("the learning rate at the run's last step");
                     }
@@ -279,17 +232,6 @@ impl TrainView {
                 ui.end_row();
                 ui.label("batch size").on_hover_text("images per step (PatchVAE paper: 128)");
                 ui.add(egui::DragValue::new(&mut f.batch_size).range(1..=1024));
-                ui.end_row();
-                ui.label("image size").on_hover_text("patchvae, resnet9 and higgins take 32 or 64; mlp any size (28 = native MNIST)");
-                ui.add_enabled_ui(!fixed, |ui| {
-                    egui::ComboBox::from_id_salt("size").selected_text(f.image_size.to_string()).show_ui(ui, |ui| {
-                        for s in [28, 32, 64] {
-                            ui.selectable_value(&mut f.image_size, s, s.to_string());
-                        }
-                    });
-                })
-                .response
-                .on_disabled_hover_text(FIXED);
                 ui.end_row();
                 ui.label("seed").on_hover_text("same seed + same device ⇒ same run");
                 ui.add(egui::DragValue::new(&mut f.seed));
@@ -311,12 +253,16 @@ impl TrainView {
                 ui.end_row();
             });
         });
-        // Mixing scenes wants colour scenes with objects in quadrants: picking it on grey
-        // digits or clothes opens the quadrant scenes (a folder of photos stays).
-        let grey = state.data.source.as_ref().is_none_or(|s| s.info().channels == 1);
-        if state.settings.form.model != model_before && state.settings.form.model == "mixing-scenes" && grey {
-            state.open_spec("scenes");
-            state.message = Some("mixing scenes trains on colour scenes: the quadrant scenes are open in Data".into());
+        // A family that needs images of some channels (mixing scenes: colour scenes with
+        // objects in quadrants) opens its own data when picked on other data (grey digits or
+        // clothes); a folder of photos with the right channels stays.
+        let kind = state.settings.form.model;
+        let channels = state.data.source.as_ref().map(|s| s.info().channels);
+        if let (true, Some(needed)) = (kind != model_before, kind.info().needs_channels) {
+            if channels != Some(needed) {
+                state.open_spec(kind.info().data);
+                state.message = Some(format!("{kind} trains on {needed}-channel images: {} is open in Data", kind.info().data));
+            }
         }
         if pick_runs_folder {
             state.pick_runs_folder();
@@ -403,26 +349,32 @@ impl TrainView {
             ui.add(egui::Slider::new(&mut self.smoothing, 0.0..=0.99).text("smoothing"));
             ui.label(format!("{} parameters", session.parameters));
         });
-        let names: Vec<String> = session.history.last().map(|m| m.terms.iter().map(|(n, _)| n.clone()).collect()).unwrap_or_default();
         let log = self.log_scale;
         let smoothing = self.smoothing;
-        let series = |name: &str, value: &dyn Fn(&patchwork_core::train::StepMetrics) -> Option<f64>, log: bool| -> Line<'static> {
+        let series = |name: &str, value: &dyn Fn(&StepMetrics) -> Option<f64>, log: bool| -> Line<'static> {
             let points: Vec<[f64; 2]> = session.history.iter().filter_map(|m| value(m).map(|v| [m.step as f64, if log { v.max(1e-12).log10() } else { v }])).collect();
             Line::new(name.to_string(), PlotPoints::from(super::smooth(&points, smoothing)))
         };
-        let hyper: Vec<&str> = vec!["beta", "gamma", "c_max", "beta_occ", "beta_app", "temperature", "capacity"];
+        let plotted = PlottedMetrics::of(&session.history);
         let y_label = if log { "log10 value" } else { "value" };
         Plot::new("losses").height(220.0).legend(Legend::default()).x_axis_label("step").y_axis_label(y_label).show(ui, |plot| {
-            for name in names.iter().filter(|n| !hyper.contains(&n.as_str())) {
-                plot.line(series(name, &|m| m.term(name), log));
+            for name in &plotted.losses {
+                plot.line(series(name, &|m| m.loss(name), log));
             }
         });
         Plot::new("schedules").height(110.0).legend(Legend::default()).x_axis_label("step").y_axis_label("log10").show(ui, |plot| {
             plot.line(series("learning rate", &|m| Some(m.lr), true));
-            for name in names.iter().filter(|n| matches!(n.as_str(), "temperature" | "capacity")) {
+            for name in &plotted.schedules {
                 plot.line(series(name, &|m| m.term(name), true));
             }
         });
+        if !plotted.settings.is_empty() {
+            Plot::new("live-settings").height(110.0).legend(Legend::default()).x_axis_label("step").y_axis_label("value").show(ui, |plot| {
+                for name in &plotted.settings {
+                    plot.line(series(name, &|m| m.term(name), false));
+                }
+            });
+        }
         ui.horizontal(|ui| {
             if ui.button("Export metrics CSV…").clicked() {
                 export.0 = Some(crate::gui::views::runs::metrics_csv(&session.history));
@@ -448,6 +400,27 @@ impl TrainView {
         self.recons.ui(ui, key("recons"), || snap.reconstructions.clone(), 8, width);
         if let Some((_, samples)) = extra {
             self.samples.ui(ui, key("samples"), || samples.clone(), 8, width);
+        }
+    }
+}
+
+/// The series of the Train view's three plots, each from its own field of the step
+/// metrics: losses; schedules (beside the learning rate); live hyperparameters and other
+/// measures.
+#[derive(Debug, Default, PartialEq)]
+pub struct PlottedMetrics {
+    pub losses: Vec<String>,
+    pub schedules: Vec<String>,
+    pub settings: Vec<String>,
+}
+
+impl PlottedMetrics {
+    pub fn of(history: &[StepMetrics]) -> Self {
+        let recent = || history.iter().rev().take(1);
+        Self {
+            losses: super::metric_names(recent(), |m| m.losses.iter()),
+            schedules: super::metric_names(recent(), |m| m.schedules.iter()),
+            settings: super::metric_names(recent(), |m| m.hyper.iter().chain(&m.measures)),
         }
     }
 }
@@ -480,33 +453,59 @@ impl View for TrainView {
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use super::*;
-    use crate::gui::state::Settings;
+    use crate::gui::state::{Settings, TrainForm};
+
+    #[test]
+    fn loss_weights_and_schedules_are_not_plotted_as_losses() {
+        // A mixing-scenes step as the runner records it: λ weights are live
+        // hyperparameters, the replaced-quadrant count a measure.
+        let step = StepMetrics {
+            losses: vec![("loss".into(), 1.0), ("recon_direct".into(), 0.2), ("d".into(), 0.7)],
+            hyper: vec![("lambda_rec".into(), 0.904), ("lambda_adv".into(), 0.052), ("lambda_cls".into(), 0.044)],
+            measures: vec![("replaced".into(), 2.0)],
+            schedules: vec![("temperature".into(), 0.5)],
+            ..StepMetrics::default()
+        };
+        let plotted = PlottedMetrics::of(&[step]);
+        assert_eq!(plotted.losses, ["loss", "recon_direct", "d"]);
+        assert_eq!(plotted.schedules, ["temperature"]);
+        assert_eq!(plotted.settings, ["lambda_rec", "lambda_adv", "lambda_cls", "replaced"]);
+    }
+
+    /// A form on `family` with `settings` set through its table.
+    fn form(family: &str, settings: &[(&str, Value)]) -> TrainForm {
+        let mut form = TrainForm::default();
+        form.switch_model(family.parse().unwrap());
+        for (name, value) in settings {
+            form.config_mut().set(name, *value).unwrap();
+        }
+        form
+    }
 
     #[test]
     fn a_greyed_out_warm_up_is_not_applied() {
         let mut state = AppState::new(Settings::default());
-        let f = &mut state.settings.form;
-        f.model = "mixing-scenes".into();
-        f.rec_warmup = 100;
-        let warmup = |state: &AppState| match form_config(state).model {
-            ModelConfig::MixingScenes(c) => c.rec_warmup,
-            other => panic!("expected a mixing-scenes config, got {other:?}"),
-        };
-        assert_eq!(warmup(&state), Some(100));
+        state.settings.form = form("mixing-scenes", &[("rec_warmup", Value::Count(100))]);
+        let warmup = |state: &AppState| form_config(state).model.get("rec_warmup");
+        assert_eq!(warmup(&state), Some(Value::Count(100)));
         // Without the reconstruction term the field is disabled: the run starts without it.
-        state.settings.form.use_rec = false;
-        assert_eq!(warmup(&state), None);
+        state.settings.form.config_mut().set("use_rec", Value::Switch(false)).unwrap();
+        assert_eq!(warmup(&state), Some(Value::Count(0)));
         assert_eq!(form_config(&state).validate(), Ok(()));
     }
 
     #[test]
     fn the_form_shows_a_runs_settings_as_it_would_build_them() {
         let mut state = AppState::new(Settings::default());
+        let mut beta = form("beta-vae", &[("arch", Value::Choice("higgins")), ("latent", Value::Count(7)), ("beta", Value::Number(2.5)), ("weighted", Value::Switch(true))]);
+        (beta.lr, beta.lr_schedule, beta.lr_min, beta.epochs, beta.batch_size, beta.seed) = (3e-4, ScheduleChoice::Cosine, 1e-5, 9, 20, 5);
         let forms = [
-            TrainForm { model: "beta-vae".into(), arch: "higgins".into(), latent: 7, beta: 2.5, weighted: true, lr: 3e-4, lr_schedule: "cosine".into(), lr_min: 1e-5, epochs: 9, batch_size: 20, seed: 5, ..TrainForm::default() },
-            TrainForm { model: "patchvae".into(), parts: 8, part_dim: 3, beta_occ: 0.3, sampling: "hard".into(), gan: true, image_size: 64, ..TrainForm::default() },
-            TrainForm { model: "mixing-scenes".into(), preset: "full".into(), use_adv: false, lambda_cls: 0.1, rec_warmup: 30, warmup_collage: 0.5, image_size: 64, ..TrainForm::default() },
+            beta,
+            form("patchvae", &[("parts", Value::Count(8)), ("part_dim", Value::Count(3)), ("beta_occ", Value::Number(0.3)), ("sampling", Value::Choice("hard")), ("gan", Value::Switch(true)), ("image_size", Value::Count(64))]),
+            form("mixing-scenes", &[("preset", Value::Choice("full")), ("use_adv", Value::Switch(false)), ("lambda_cls", Value::Number(0.1)), ("rec_warmup", Value::Count(30)), ("warmup_collage", Value::Number(0.5))]),
         ];
         for form in forms {
             state.settings.form = form;
@@ -520,15 +519,20 @@ mod tests {
     #[test]
     fn a_run_from_weights_keeps_their_network_and_takes_the_forms_objective() {
         let mut state = AppState::new(Settings::default());
-        let network = MixingScenesConfig::new().with_preset(MixingPreset::Full).with_rec_warmup(Some(500));
-        let theirs = TrainConfig::new(ModelConfig::MixingScenes(network), "scenes".into()).with_max_steps(Some(2000));
+        let mut network = FamilyKind::from_str("mixing-scenes").unwrap().default_config(3);
+        network.set("preset", Value::Choice("full")).unwrap();
+        network.set("rec_warmup", Value::Count(500)).unwrap();
+        let theirs = TrainConfig::new(network, "scenes".into()).with_max_steps(Some(2000));
         let config = theirs.for_run_from_its_weights();
         state.settings.form.show_settings_of(&config);
         state.start_weights = Some(crate::gui::state::StartWeights { dir: "elsewhere".into(), step: 2000, config });
         let f = &mut state.settings.form;
-        (f.preset, f.lambda_adv, f.lr, f.rec_warmup) = ("small".into(), 0.2, 1e-5, 0);
+        f.lr = 1e-5;
+        for (name, value) in [("preset", Value::Choice("small")), ("lambda_adv", Value::Number(0.2)), ("rec_warmup", Value::Count(0))] {
+            f.config_mut().set(name, value).unwrap();
+        }
         let run = form_config(&state);
-        let ModelConfig::MixingScenes(m) = &run.model else { panic!("expected mixing scenes, got {:?}", run.model) };
-        assert_eq!((m.preset, m.lambda_adv, m.rec_warmup, run.lr, run.max_steps), (MixingPreset::Full, 0.2, None, 1e-5, None));
+        let got = |name| run.model.get(name).unwrap();
+        assert_eq!((got("preset"), got("lambda_adv"), got("rec_warmup"), run.lr, run.max_steps), (Value::Choice("full"), Value::Number(0.2), Value::Count(0), 1e-5, None));
     }
 }

@@ -9,6 +9,8 @@ use patchwork_core::data::SharedSource;
 use patchwork_core::mixing::Quadrant;
 use rand::{Rng, SeedableRng};
 
+use patchwork_core::capabilities::Capability;
+
 use super::{PoolSource, mixing_model_ui};
 use crate::gui::images::CachedGrid;
 use crate::gui::jobs::{LatestJob, store};
@@ -38,7 +40,7 @@ impl AutoMixView {
         if let Some(outcome) = self.job.poll() {
             store(outcome, &mut self.result, &mut self.error);
         }
-        let Some(model) = state.model.current().filter(|m| m.kind() == super::KIND) else { return };
+        let Some(model) = state.model.current().filter(|m| m.offers(Capability::Chunks)) else { return };
         let Some(index) = model.neighbour_index() else {
             self.error = Some("this model has no neighbour index: Auto-mix needs the lists it was trained with".into());
             return;
@@ -82,7 +84,7 @@ impl View for AutoMixView {
 
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         egui::CentralPanel::default().show(ui, |ui| {
-            if mixing_model_ui(ui, state).is_none() {
+            if mixing_model_ui(ui, state, "Auto-mix").is_none() {
                 return;
             }
             self.update(state);

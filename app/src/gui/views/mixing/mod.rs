@@ -9,34 +9,20 @@ pub mod transfer;
 use std::sync::Arc;
 
 use patchwork_core::analysis::explorable::ExplorableModel;
+use patchwork_core::capabilities::Capability;
 use patchwork_core::data::{DataSpec, SharedSource, Split};
 use patchwork_core::mixing::neighbours::NeighbourIndex;
 
 use crate::gui::AppState;
 use crate::gui::jobs::LatestJob;
 
-pub const KIND: &str = "mixing-scenes";
-
 /// The convention line every mixing view shows.
 pub const ORDER_NOTE: &str = "Mask bits in quadrant order TL TR BL BR (row-major, the encoder's chunk order); 1 = take that quadrant from the other image.";
 
-/// The mixing-scenes model the views look into, or a line telling the user how to get one
-/// (and a button for the shipped one).
-pub fn mixing_model_ui(ui: &mut egui::Ui, state: &mut AppState) -> Option<ExplorableModel> {
-    super::ensure_family(state, KIND);
-    super::model_bar_ui(ui, state);
-    match state.model.current() {
-        Some(m) if m.kind() == KIND => Some(m.clone()),
-        _ => {
-            ui.horizontal(|ui| {
-                ui.label("This view needs a mixing-scenes model: train one (Train tab) or open one.");
-                if ui.button("Open the shipped mixing-scenes model").clicked() {
-                    state.open_checkpoint(&crate::gui::model_slot::shipped_checkpoint(KIND));
-                }
-            });
-            None
-        }
-    }
+/// The model with quadrant chunks the views look into, or a line telling the user how to
+/// get one (and a button for the shipped one).
+pub fn mixing_model_ui(ui: &mut egui::Ui, state: &mut AppState, view: &str) -> Option<ExplorableModel> {
+    super::model_offering_ui(ui, state, Capability::Chunks, view)
 }
 
 /// The images a neighbour index was built over (its training pool), opened once per data

@@ -33,7 +33,7 @@ impl View for NeighboursView {
 
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         egui::CentralPanel::default().show(ui, |ui| {
-            let Some(model) = mixing_model_ui(ui, state) else { return };
+            let Some(model) = mixing_model_ui(ui, state, "Neighbours") else { return };
             let Some(index) = model.neighbour_index().cloned() else {
                 ui.label("This model has no neighbour index: the view shows the lists a model was trained with.");
                 return;

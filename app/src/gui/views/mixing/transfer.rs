@@ -8,6 +8,8 @@ use patchwork_core::data::{HostImage, ImageSource, Split};
 use patchwork_core::eval::transfer::collage;
 use patchwork_core::mixing::{Quadrant, QuadrantMask};
 
+use patchwork_core::capabilities::Capability;
+
 use super::mixing_model_ui;
 use crate::gui::image_drop::{DraggedImage, ImageSlot, images_dropped_on, place_in_pair, thumbnail_strip_ui};
 use crate::gui::images::CachedGrid;
@@ -31,7 +33,7 @@ pub struct TransferKey {
 
 pub fn compute_transfer(model: &ExplorableModel, object: &HostImage, reference: &HostImage, key: TransferKey) -> Result<TransferResult, String> {
     let size = model.image_size();
-    let mut out = model.transfer(object, reference, &[key.mask, QuadrantMask::default()]).ok_or("Object transfer needs a mixing-scenes model")?.into_iter();
+    let mut out = model.transfer(object, reference, &[key.mask, QuadrantMask::default()]).ok_or("Object transfer needs a model with quadrant chunks")?.into_iter();
     let (Some(mix), Some(reconstruction)) = (out.next(), out.next()) else { return Err("the model returned nothing".into()) };
     Ok(TransferResult { collage: collage(object, reference, key.mask, size), mix, reconstruction, key })
 }
@@ -105,7 +107,7 @@ impl TransferView {
             self.draw_scenes();
         }
         let (Some(model), Some(object), Some(reference)) = (state.model.current(), &self.object.image, &self.reference.image) else { return };
-        if model.kind() != super::KIND {
+        if !model.offers(Capability::Chunks) {
             return;
         }
         let key = TransferKey { model_generation: state.model.generation, inputs: self.inputs, mask: self.mask };
@@ -191,7 +193,7 @@ impl View for TransferView {
             self.place(image, None);
         }
         egui::CentralPanel::default().show(ui, |ui| {
-            if mixing_model_ui(ui, state).is_none() {
+            if mixing_model_ui(ui, state, "Object transfer").is_none() {
                 return;
             }
             ui.horizontal(|ui| {

@@ -23,16 +23,24 @@ use burn::tensor::activation;
 use rand::Rng;
 use rand::rngs::StdRng;
 
-use super::family::{Prepared, StepError, StepInput, Trainable, loss_values, to_host_images};
-use super::mixing_decoder::{MixingDecoder, MixingDecoderConfig};
-use super::mixing_encoder::{MixingEncoder, MixingEncoderConfig};
-use super::patch_gan::{PatchGan, PatchGanConfig};
-use super::quadrant_classifier::{QuadrantClassifier, QuadrantClassifierConfig};
+pub mod decoder;
+pub mod encoder;
+mod explore;
+pub mod patch_gan;
+pub mod quadrant_classifier;
+mod settings;
+
+use super::trainable::{Preparation, StepError, StepInput, Trainable, loss_values, to_host_images};
+use decoder::{MixingDecoder, MixingDecoderConfig};
+use encoder::{MixingEncoder, MixingEncoderConfig};
+use patch_gan::{PatchGan, PatchGanConfig};
+use quadrant_classifier::{QuadrantClassifier, QuadrantClassifierConfig};
 use crate::data::loader::assemble;
 use crate::data::{HostImage, SharedSource};
 use crate::mixing::QuadrantMask;
 use crate::mixing::algorithm::choose_mix;
-use crate::mixing::neighbours::{NeighbourConfig, NeighbourIndex};
+use crate::mixing::neighbours::{NEIGHBOURS_FILE, NeighbourConfig, NeighbourIndex};
+use crate::train::StepReport;
 
 pub const SCENE_SIZE: usize = 64;
 
@@ -387,7 +395,7 @@ impl MixingScenes {
     /// one decode, about a sixth of a mixing iteration's work), plus, where
     /// `warmup_collage` is set, the collage term (see [`MixingScenesConfig::warmup_collage`]):
     /// the mixes reuse the batch's own codes, so it costs a second decode and no encode.
-    fn autoencoder_step(&mut self, optimizer: &mut ModuleOptimizer, x: Tensor<4>, lr: f64, config: &MixingScenesConfig, rng: &mut StdRng) -> Result<Vec<(String, f64)>, StepError> {
+    fn autoencoder_step(&mut self, optimizer: &mut ModuleOptimizer, x: Tensor<4>, lr: f64, config: &MixingScenesConfig, rng: &mut StdRng) -> Result<StepReport, StepError> {
         let [b, c, h, _] = x.dims();
         let z = self.encode(x.clone());
         let collage_weight = config.warmup_collage.unwrap_or(0.0);
@@ -409,9 +417,9 @@ impl MixingScenes {
             named.push(("recon_collage".to_string(), collage));
         }
         named.insert(0, ("loss".to_string(), total.clone()));
-        let terms = loss_values(named)?;
+        let losses = loss_values(named)?;
         self.generator_step(optimizer, lr, total);
-        Ok(terms)
+        Ok(StepReport { losses, ..StepReport::default() })
     }
 
     /// One Adam step of the encoder and decoder on `loss`.
@@ -443,15 +451,31 @@ impl MixingScenes {
     }
 }
 
-impl Trainable for MixingScenes {
-    type Config = MixingScenesConfig;
+/// What mixing scenes prepares from its training data and keeps with its checkpoints: the
+/// per-quadrant neighbour lists Algorithm 1 draws from (`None` in a model built without
+/// data, as the benchmarks build it).
+#[derive(Debug, Clone, Default)]
+pub struct Neighbours(pub Option<Arc<NeighbourIndex>>);
 
-    fn config_of(model: &super::ModelConfig) -> Option<&MixingScenesConfig> {
-        match model {
-            super::ModelConfig::MixingScenes(c) => Some(c),
-            _ => None,
+impl Preparation for Neighbours {
+    fn save(&self, dir: &std::path::Path) -> anyhow::Result<()> {
+        match &self.0 {
+            Some(index) => index.save(dir),
+            None => Ok(()),
         }
     }
+
+    fn load(dir: &std::path::Path) -> anyhow::Result<Self> {
+        if dir.join(NEIGHBOURS_FILE).is_file() {
+            return Ok(Neighbours(Some(Arc::new(NeighbourIndex::load(dir)?))));
+        }
+        Ok(Neighbours(None))
+    }
+}
+
+impl Trainable for MixingScenes {
+    type Config = MixingScenesConfig;
+    type Prepared = Neighbours;
 
     fn build(config: &MixingScenesConfig, device: &Device) -> Self {
         config.init(device)
@@ -460,12 +484,12 @@ impl Trainable for MixingScenes {
     /// L_G alone (used by evaluation code that wants one number; training goes through
     /// [`Trainable::train_step`]). Without neighbour lists the batch is mixed with itself
     /// shifted by one, mask 0110.
-    fn loss(&self, x: Tensor<4>, config: &MixingScenesConfig, _step: u64, _rng: &mut StdRng) -> super::StepLoss {
+    fn loss(&self, x: Tensor<4>, config: &MixingScenesConfig, _step: u64, _rng: &mut StdRng) -> super::trainable::StepLoss {
         let [b, ..] = x.dims();
         let shifted = next_in_batch(x.clone());
         let batch = MixBatch { reference: x, candidates: Tensor::cat(vec![shifted; 4], 0), masks: vec![QuadrantMask([false, true, true, false]); b] };
         let pass = self.generator_pass(&batch, config.generator_weights());
-        super::StepLoss { total: pass.total, terms: vec![], host_terms: vec![] }
+        super::trainable::StepLoss { total: pass.total, terms: vec![], schedules: vec![] }
     }
 
     fn reconstruct(&self, x: Tensor<4>, _config: &MixingScenesConfig, _step: u64) -> Tensor<4> {
@@ -488,20 +512,20 @@ impl Trainable for MixingScenes {
         vec![]
     }
 
-    fn prepare(config: &MixingScenesConfig, source: &SharedSource, data: &str, seed: u64, resume: Option<&std::path::Path>, progress: &dyn Fn(&str, f32)) -> anyhow::Result<Prepared> {
+    fn prepare(config: &MixingScenesConfig, source: &SharedSource, data: &str, seed: u64, resume: Option<&std::path::Path>, progress: &dyn Fn(&str, f32)) -> anyhow::Result<Neighbours> {
         if let Some(dir) = resume {
             if let Ok(index) = NeighbourIndex::load(dir) {
                 if index.lists.len() == source.len() {
-                    return Ok(Prepared::Neighbours(Arc::new(index)));
+                    return Ok(Neighbours(Some(Arc::new(index))));
                 }
             }
         }
         let index = NeighbourIndex::build(source.as_ref(), data, config.image_size, &config.neighbours, seed, &|f| progress("neighbour index", f))?;
-        Ok(Prepared::Neighbours(Arc::new(index)))
+        Ok(Neighbours(Some(Arc::new(index))))
     }
 
-    fn train_step(&mut self, optimizer: &mut ModuleOptimizer, input: StepInput<'_, MixingScenesConfig>) -> Result<Vec<(String, f64)>, StepError> {
-        let Prepared::Neighbours(index) = input.prepared else {
+    fn train_step(&mut self, optimizer: &mut ModuleOptimizer, input: StepInput<'_, MixingScenesConfig, Neighbours>) -> Result<StepReport, StepError> {
+        let Neighbours(Some(index)) = input.prepared else {
             return Err(StepError::Failed("mixing scenes trains from neighbour lists, and none were prepared".into()));
         };
         let config = input.config;
@@ -540,16 +564,11 @@ impl Trainable for MixingScenes {
             let c_grads = GradientsParams::from_module(&mut grads, &self.classifier);
             *self = optimizer.step(config.lr_classifier * input.lr_factor, self.clone(), c_grads);
         }
-        terms.push(("replaced".to_string(), replaced));
-        Ok(terms)
+        Ok(StepReport { losses: terms, schedules: vec![], measures: vec![("replaced".to_string(), replaced)] })
     }
 
-    fn explorable(self, config: &MixingScenesConfig, prepared: &Prepared) -> crate::analysis::explorable::Family {
-        let index = match prepared {
-            Prepared::Neighbours(index) => Some(index.clone()),
-            Prepared::Nothing => None,
-        };
-        crate::analysis::explorable::Family::MixingScenes { model: self, config: config.clone(), index }
+    fn explorable(self, config: &MixingScenesConfig, prepared: &Neighbours) -> Arc<dyn crate::capabilities::Explorable> {
+        Arc::new(explore::Explored { model: self, config: config.clone(), index: prepared.0.clone() })
     }
 }
 

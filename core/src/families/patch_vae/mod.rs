@@ -18,14 +18,17 @@
 //! steps τ ← max(τ·exp(−r·t), 0.1), which compounds). Both are settings; the defaults are
 //! the code's.
 
+mod settings;
+mod train;
+
 use burn::nn::BatchNorm;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use burn::tensor::activation;
 use serde::{Deserialize, Serialize};
 
-use super::blocks::{self, RESNET9_CHANNELS, Resnet9, batch_norm, conv, deconv};
-use super::losses::{bernoulli_kl, categorical_kl, edge_weighted_squared_error, gaussian_kl, sum_squared_error};
+use crate::nn::blocks::{self, RESNET9_CHANNELS, Resnet9, batch_norm, conv, deconv};
+use crate::nn::losses::{bernoulli_kl, categorical_kl, edge_weighted_squared_error, gaussian_kl, sum_squared_error};
 
 /// The bottleneck is the image downscaled by this factor (the code's `scale`).
 pub const PATCH_SCALE: usize = 8;
@@ -442,7 +445,7 @@ impl PatchVae {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::trainable_params;
+    use crate::nn::trainable_params;
 
     #[test]
     fn parameter_counts_match_the_paper_tables() {
@@ -460,7 +463,7 @@ mod tests {
     fn the_discriminator_has_four_convs_two_with_batch_norm_and_learns_only_from_its_loss() {
         let d = Device::flex().autodiff();
         let cfg = PatchVaeConfig::new().with_channels(1).with_parts(4).with_part_dim(2).with_gan(Some(GanSettings::default()));
-        let vae = crate::models::init_seeded(&d, 1, |dev| cfg.init(dev));
+        let vae = crate::nn::init_seeded(&d, 1, |dev| cfg.init(dev));
         let disc = vae.discriminator.as_ref().unwrap();
         assert_eq!(disc.convs.len() + 1, 4);
         assert_eq!(disc.bns.len(), 2);
@@ -525,8 +528,8 @@ mod tests {
         let d = Device::flex();
         let n = 4096;
         let mut rng = crate::train::step_rng(3, 0);
-        let logits = Tensor::<4>::from_data(TensorData::new(crate::models::family::normal_noise(&mut rng, n), [1, 1, 64, 64]), &d);
-        let u = Tensor::<4>::from_data(TensorData::new(crate::models::family::uniform_noise(&mut rng, n), [1, 1, 64, 64]), &d);
+        let logits = Tensor::<4>::from_data(TensorData::new(crate::families::trainable::normal_noise(&mut rng, n), [1, 1, 64, 64]), &d);
+        let u = Tensor::<4>::from_data(TensorData::new(crate::families::trainable::uniform_noise(&mut rng, n), [1, 1, 64, 64]), &d);
         let near_binary = |t: f64| {
             let v = sample_occurrence(logits.clone(), u.clone(), OccurrenceSampling::Bernoulli, t).into_data().try_to_vec::<f32>().unwrap();
             v.iter().filter(|&&p| !(0.01..=0.99).contains(&p)).count() as f64 / n as f64

@@ -7,14 +7,17 @@
 //!   (1×1, 64) BN ReLU, μ and σ² heads (4×4, 96) at 32×32; decoder from a (4×4, 64, 1, 0)
 //!   deconv. 888,192 + 774,144 parameters at 32×32 RGB, as the paper's tables.
 
+mod settings;
+mod train;
+
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::{BatchNorm, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation;
 use serde::{Deserialize, Serialize};
 
-use super::blocks::{self, RESNET9_CHANNELS, Resnet9, batch_norm, conv, deconv};
-use super::losses::{bernoulli_nll_with_logits, edge_weighted_squared_error, gaussian_kl, reparameterize, sum_squared_error};
+use crate::nn::blocks::{self, RESNET9_CHANNELS, Resnet9, batch_norm, conv, deconv};
+use crate::nn::losses::{bernoulli_nll_with_logits, edge_weighted_squared_error, gaussian_kl, reparameterize, sum_squared_error};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -342,7 +345,7 @@ pub struct VaeLoss {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::trainable_params;
+    use crate::nn::trainable_params;
 
     #[test]
     fn paper_baseline_matches_table_parameter_counts() {

@@ -7,8 +7,8 @@
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
-use super::blocks::{self, conv};
-use super::spectral_norm::SnConv2d;
+use crate::nn::blocks::{self, conv};
+use crate::nn::spectral_norm::SnConv2d;
 
 /// The thesis does not give the leaky ReLU slope (spec §3.3); 0.2 as in PatchGAN.
 pub const LEAKY_SLOPE: f64 = 0.2;
@@ -63,7 +63,7 @@ mod tests {
     fn patch_gan_has_the_thesis_parameter_count_and_a_4x4_patch_map() {
         let device = Device::flex();
         let d = PatchGanConfig::new().init(&device);
-        assert_eq!(crate::models::trainable_params(&d), 1_188_391);
+        assert_eq!(crate::nn::trainable_params(&d), 1_188_391);
         let logits = d.forward(Tensor::<4>::zeros([2, 3, 64, 64], &device));
         assert_eq!(logits.dims(), [2, 1, 4, 4]);
     }

@@ -14,7 +14,7 @@ use burn::nn::{BatchNorm, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation;
 
-use super::blocks::{batch_norm, conv};
+use crate::nn::blocks::{batch_norm, conv};
 
 const CONV_MAPS: [usize; 5] = [64, 192, 384, 256, 256];
 const FC_WIDTH: usize = 4096;
@@ -92,7 +92,7 @@ mod tests {
     #[test]
     fn full_and_small_classifiers_have_their_parameter_counts() {
         let device = Device::flex();
-        assert_eq!(crate::models::trainable_params(&QuadrantClassifierConfig::new().init(&device)), 36_037_380);
+        assert_eq!(crate::nn::trainable_params(&QuadrantClassifierConfig::new().init(&device)), 36_037_380);
         let small = QuadrantClassifierConfig::new().with_width_divisor(8).init(&device);
         let x = Tensor::<4>::zeros([2, 3, 64, 64], &device);
         assert_eq!(small.forward(x.clone(), x).dims(), [2, 4]);

@@ -16,7 +16,7 @@ use burn::tensor::activation;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
-use super::spectral_norm::SnConv2d;
+use crate::nn::spectral_norm::SnConv2d;
 
 /// Transition-up widths (thesis Table 3.3).
 pub const TRANSITION_UP_MAPS: [usize; 5] = [656, 464, 304, 192, 112];
@@ -107,12 +107,12 @@ impl MixingDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::mixing_scenes::MixingPreset;
+    use crate::families::mixing_scenes::MixingPreset;
 
     #[test]
     fn full_size_decoder_has_the_thesis_parameter_count() {
         let device = Device::flex();
-        assert_eq!(crate::models::trainable_params(&MixingDecoderConfig::new().init(&device)), 5_300_339);
+        assert_eq!(crate::nn::trainable_params(&MixingDecoderConfig::new().init(&device)), 5_300_339);
     }
 
     #[test]

@@ -1,21 +1,13 @@
-//! Model families. Each model is a burn `Module` with a config that saves as JSON.
+//! Building blocks shared by several families: residual blocks, spectral norm, losses,
+//! parameter counting and seeded initialisation.
 
-pub mod beta_vae;
 pub mod blocks;
-pub mod family;
 pub mod losses;
-pub mod mixing_decoder;
-pub mod mixing_encoder;
-pub mod mixing_scenes;
-pub mod patch_gan;
-pub mod patch_vae;
-pub mod quadrant_classifier;
 pub mod spectral_norm;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::prelude::*;
 
-pub use family::{FamilyVisitor, ModelConfig, Prepared, StepError, StepInput, StepLoss, Trainable};
 
 /// Counts float parameters, passing over batch-norm running statistics (which burn
 /// visits as parameters too).

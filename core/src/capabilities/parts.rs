@@ -1,15 +1,10 @@
-//! What the explorer asks of a PatchVAE about single images: occurrence maps, appearance
-//! vectors, reconstructions, part-appearance swaps and parts switched off.
+//! A part-based model's code of single images as the explorer holds it: occurrence maps,
+//! appearance vectors, reconstructions, part-appearance swaps and parts switched off.
 //!
 //! Everything here is host data (`Vec<f32>`), so views can keep, edit and compare codes
 //! without holding tensors; decoding goes back through the model.
 
-use burn::prelude::*;
-use rand::rngs::StdRng;
-
 use crate::data::HostImage;
-use crate::models::family::{to_host_images, uniform_noise};
-use crate::models::patch_vae::{PatchVae, PatchVaeConfig, occurrence_mode, sample_occurrence};
 
 /// One image's part code: an occurrence map and an appearance vector per part.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,7 +58,7 @@ impl PartCode {
     }
 
     /// The decoder's input on the host: `[parts·part_dim, grid, grid]`, part-major, the
-    /// same layout as [`crate::models::patch_vae::patch_code`].
+    /// same layout as [`crate::families::patch_vae::patch_code`].
     pub fn patch_code(&self) -> Vec<f32> {
         let cells = self.grid * self.grid;
         let mut out = Vec::with_capacity(self.parts * self.part_dim * cells);
@@ -92,70 +87,14 @@ pub struct PartAnalysis {
     pub reconstruction: HostImage,
 }
 
-fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default()
-}
-
-/// Analyses a batch `[b, c, h, w]` in [−1, 1] with a model as trained up to `step`.
-pub fn analyse(model: &PatchVae, config: &PatchVaeConfig, step: u64, x: Tensor<4>, rng: &mut StdRng) -> Vec<PartAnalysis> {
-    let [b, ..] = x.dims();
-    let (n, d, g) = (model.parts, model.part_dim, model.grid());
-    let device = x.device();
-    let post = model.encode(x, config.sampling);
-    let temperature = config.temperature.at(step);
-    let u = Tensor::<4>::from_data(TensorData::new(uniform_noise(rng, b * n * g * g), [b, n, g, g]), &device);
-    let sampled = to_vec(sample_occurrence(post.logits.clone(), u, config.sampling, temperature));
-    let mode = occurrence_mode(post.logits, config.sampling, temperature);
-    let recon = to_host_images(model.decode_parts(mode.clone(), post.app_mu.clone()));
-    let (probs, mode, mu, var) = (to_vec(post.probs), to_vec(mode), to_vec(post.app_mu), to_vec(post.app_var));
-    let (per_map, per_app) = (n * g * g, n * d);
-    recon
-        .into_iter()
-        .enumerate()
-        .map(|(i, reconstruction)| PartAnalysis {
-            probabilities: probs[i * per_map..(i + 1) * per_map].to_vec(),
-            sampled: sampled[i * per_map..(i + 1) * per_map].to_vec(),
-            code: PartCode {
-                parts: n,
-                part_dim: d,
-                grid: g,
-                occurrence: mode[i * per_map..(i + 1) * per_map].to_vec(),
-                appearance: mu[i * per_app..(i + 1) * per_app].to_vec(),
-            },
-            appearance_var: var[i * per_app..(i + 1) * per_app].to_vec(),
-            reconstruction,
-        })
-        .collect()
-}
-
-/// Decodes part codes (all of the model's shape) to images.
-pub fn decode_codes(model: &PatchVae, codes: &[PartCode], device: &Device) -> Vec<HostImage> {
-    if codes.is_empty() {
-        return vec![];
-    }
-    let (n, d, g) = (model.parts, model.part_dim, model.grid());
-    let b = codes.len();
-    let occ: Vec<f32> = codes.iter().flat_map(|c| c.occurrence.iter().copied()).collect();
-    let app: Vec<f32> = codes.iter().flat_map(|c| c.appearance.iter().copied()).collect();
-    let occ = Tensor::<4>::from_data(TensorData::new(occ, [b, n, g, g]), device);
-    let app = Tensor::<3>::from_data(TensorData::new(app, [b, n, d]), device);
-    to_host_images(model.decode_parts(occ, app))
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::models::patch_vae::patch_code;
+    use crate::families::trainable::{normal_noise, uniform_noise};
 
-    fn code(parts: usize, part_dim: usize, grid: usize, seed: u64) -> PartCode {
+    pub(crate) fn code(parts: usize, part_dim: usize, grid: usize, seed: u64) -> PartCode {
         let mut rng = crate::train::step_rng(seed, 0);
-        PartCode {
-            parts,
-            part_dim,
-            grid,
-            occurrence: uniform_noise(&mut rng, parts * grid * grid),
-            appearance: crate::models::family::normal_noise(&mut rng, parts * part_dim),
-        }
+        PartCode { parts, part_dim, grid, occurrence: uniform_noise(&mut rng, parts * grid * grid), appearance: normal_noise(&mut rng, parts * part_dim) }
     }
 
     #[test]
@@ -172,14 +111,6 @@ mod tests {
         }
         assert_eq!(swapped.appearance_of(3), source.appearance_of(1));
         assert_eq!(swapped.occurrence, target.occurrence);
-        // The host layout is the model's.
-        let device = Device::flex();
-        let t = patch_code(
-            Tensor::<4>::from_data(TensorData::new(target.occurrence.clone(), [1, n, g, g]), &device),
-            Tensor::<3>::from_data(TensorData::new(target.appearance.clone(), [1, n, d]), &device),
-        );
-        let t = to_vec(t);
-        assert!(t.iter().zip(&before).all(|(a, b)| (a - b).abs() < 1e-6));
     }
 
     #[test]
@@ -189,19 +120,5 @@ mod tests {
         assert!(off.occurrence_of(0).iter().all(|&v| v == 0.0) && off.occurrence_of(2).iter().all(|&v| v == 0.0));
         assert_eq!(off.occurrence_of(1), c.occurrence_of(1));
         assert_eq!(off.occurrence_of(3), c.occurrence_of(3));
-    }
-
-    #[test]
-    fn analysis_reconstruction_equals_decoding_its_code() {
-        let device = Device::flex();
-        let cfg = PatchVaeConfig::new().with_channels(1).with_parts(4).with_part_dim(2);
-        let model = crate::models::init_seeded(&device, 5, |d| cfg.init(d));
-        let x = Tensor::<4>::zeros([2, 1, 32, 32], &device);
-        let mut rng = crate::train::step_rng(1, 0);
-        let analysis = analyse(&model, &cfg, 0, x, &mut rng);
-        assert_eq!(analysis.len(), 2);
-        assert_eq!(analysis[0].probabilities.len(), 4 * 16);
-        let decoded = decode_codes(&model, &[analysis[1].code.clone()], &device);
-        assert_eq!(decoded[0], analysis[1].reconstruction);
     }
 }

@@ -16,7 +16,7 @@ use burn::nn::{InstanceNorm, InstanceNormConfig};
 use burn::prelude::*;
 use burn::tensor::activation;
 
-use super::blocks::conv;
+use crate::nn::blocks::conv;
 
 /// Layers per dense block (thesis Table 3.1).
 pub const DENSE_BLOCK_LAYERS: [usize; 5] = [4, 5, 7, 10, 12];
@@ -135,9 +135,9 @@ mod tests {
     fn full_size_encoder_has_the_thesis_parameter_count_and_quadrant_chunks() {
         let device = Device::flex();
         let full = MixingEncoderConfig::new().init(&device);
-        assert_eq!(crate::models::trainable_params(&full), 2_800_512);
+        assert_eq!(crate::nn::trainable_params(&full), 2_800_512);
         // A small preset, for the chunk layout.
-        let small = crate::models::mixing_scenes::MixingPreset::Small.encoder().init(&device);
+        let small = crate::families::mixing_scenes::MixingPreset::Small.encoder().init(&device);
         let x = Tensor::<4>::zeros([1, 3, 64, 64], &device);
         let z = small.forward(x.clone());
         assert_eq!(z.dims(), [1, 4 * small.chunk]);

@@ -1,0 +1,138 @@
+//! What a trained model offers the explorer, as small traits: every model reconstructs;
+//! some have a latent space to traverse, parts with occurrence maps and appearance swaps,
+//! or quadrant chunks to mix. Families implement them; views ask for a capability, never
+//! for a family. Nothing here knows a family.
+
+pub mod parts;
+
+use std::sync::Arc;
+
+use burn::prelude::*;
+use rand::rngs::StdRng;
+
+use crate::data::HostImage;
+use crate::mixing::QuadrantMask;
+use crate::mixing::neighbours::NeighbourIndex;
+use parts::{PartAnalysis, PartCode};
+
+/// A capability by name: what a family declares (`FamilyInfo::capabilities`) and what a
+/// view needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Capability {
+    /// One latent vector to encode to, traverse and decode from ([`LatentSpace`]).
+    Latents,
+    /// Samples decoded from codes drawn from the prior.
+    PriorSamples,
+    /// Parts with occurrence maps and appearances ([`PartSpace`]).
+    Parts,
+    /// Quadrant chunks mixed between scenes ([`ChunkMixer`]).
+    Chunks,
+}
+
+impl Capability {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Capability::Latents => "a latent vector to traverse",
+            Capability::PriorSamples => "samples from the prior",
+            Capability::Parts => "parts with occurrence maps",
+            Capability::Chunks => "quadrant chunks to mix",
+        }
+    }
+}
+
+/// A trained model of any family, for inference.
+pub trait Explorable: std::fmt::Debug + Send + Sync {
+    fn image_size(&self) -> usize;
+    fn channels(&self) -> usize;
+    fn device(&self) -> Device;
+    /// Deterministic reconstructions (posterior means) of a batch in [−1, 1], by the model
+    /// as trained up to `step` (annealed settings such as a temperature depend on it).
+    fn reconstruct(&self, x: Tensor<4>, step: u64) -> Tensor<4>;
+    /// `n` images decoded from codes drawn from the prior with `rng`; `None` where the
+    /// model has no prior to sample.
+    fn sample_prior(&self, _n: usize, _rng: &mut StdRng) -> Option<Vec<HostImage>> {
+        None
+    }
+    fn latents(&self) -> Option<&dyn LatentSpace> {
+        None
+    }
+    fn parts(&self) -> Option<&dyn PartSpace> {
+        None
+    }
+    fn chunks(&self) -> Option<&dyn ChunkMixer> {
+        None
+    }
+    /// The capabilities this model offers.
+    fn capabilities(&self) -> Vec<Capability> {
+        let mut rng = crate::train::step_rng(0, 0);
+        [
+            (Capability::Latents, self.latents().is_some()),
+            (Capability::PriorSamples, self.sample_prior(0, &mut rng).is_some()),
+            (Capability::Parts, self.parts().is_some()),
+            (Capability::Chunks, self.chunks().is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(c, offered)| offered.then_some(c))
+        .collect()
+    }
+}
+
+/// One latent vector per image.
+pub trait LatentSpace {
+    fn dims(&self) -> usize;
+    /// Posteriors of a batch in [−1, 1].
+    fn encode(&self, x: Tensor<4>) -> Vec<LatentCode>;
+    /// Images decoded from latent vectors (shorter ones are padded with zeros).
+    fn decode(&self, codes: &[Vec<f32>]) -> Vec<HostImage>;
+}
+
+/// Parts: per part an occurrence map over a grid of locations and an appearance vector.
+pub trait PartSpace {
+    fn parts(&self) -> usize;
+    fn part_dim(&self) -> usize;
+    /// Side of the square location grid.
+    fn grid(&self) -> usize;
+    /// Part codes, maps and reconstructions of a batch in [−1, 1], by the model as trained
+    /// up to `step`, with the sampling noise from `rng`.
+    fn analyse(&self, x: Tensor<4>, step: u64, rng: &mut StdRng) -> Vec<PartAnalysis>;
+    /// Occurrence probabilities `[b, parts, grid, grid]` of a batch, flattened.
+    fn occurrence_probabilities(&self, x: Tensor<4>) -> Vec<f32>;
+    /// Images decoded from part codes of the model's shape.
+    fn decode(&self, codes: &[PartCode]) -> Vec<HostImage>;
+}
+
+/// Four quadrant chunks of latent, mixed between scenes.
+pub trait ChunkMixer {
+    /// Dimensions of one chunk.
+    fn chunk(&self) -> usize;
+    /// Latents `[b, 4 × chunk]` of a batch, chunk-major (TL, TR, BL, BR).
+    fn encode(&self, x: Tensor<4>) -> Tensor<2>;
+    fn decode(&self, z: Tensor<2>) -> Tensor<4>;
+    /// `references[i]` rendered with the quadrants set in `masks[i]` from `objects[i]`.
+    fn transfer(&self, objects: Tensor<4>, references: Tensor<4>, masks: &[QuadrantMask]) -> Tensor<4>;
+    /// The neighbour lists of the training pool, when the checkpoint or run has them.
+    fn neighbour_index(&self) -> Option<&Arc<NeighbourIndex>>;
+}
+
+/// A posterior on the host: means and variances of every latent dimension.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatentCode {
+    pub mu: Vec<f32>,
+    pub var: Vec<f32>,
+}
+
+impl LatentCode {
+    /// KL(q(z_i|x) ‖ N(0, 1)) of each dimension, in nats.
+    pub fn kl_per_dim(&self) -> Vec<f32> {
+        self.mu.iter().zip(&self.var).map(|(m, v)| 0.5 * (m * m + v - v.max(1e-12).ln() - 1.0)).collect()
+    }
+
+    /// Dimensions ordered by KL, most informative first (ties by index).
+    pub fn dims_by_kl(&self) -> Vec<usize> {
+        let kl = self.kl_per_dim();
+        let mut order: Vec<usize> = (0..kl.len()).collect();
+        order.sort_by(|&a, &b| kl[b].total_cmp(&kl[a]).then(a.cmp(&b)));
+        order
+    }
+}
+
