@@ -53,8 +53,11 @@ impl PatchworkApp {
     fn shortcuts(&mut self, ctx: &egui::Context) {
         // Asked before `ctx.input`: egui's context lock is not re-entrant, so a `ctx` call
         // inside an `input` closure deadlocks the UI thread (the first Space press froze
-        // the window for good).
-        let typing = ctx.egui_wants_keyboard_input();
+        // the window for good). Only typing into a text field (a value being edited
+        // included) keeps Space: `egui_wants_keyboard_input` is true for any focused
+        // widget, such as the control last clicked, which would swallow the shortcut.
+        let typing = ctx.text_edit_focused();
+        let focused = ctx.memory(|m| m.focused());
         let (space, save, open) = ctx.input(|i| {
             (
                 i.key_pressed(egui::Key::Space) && !typing,
@@ -62,6 +65,11 @@ impl PatchworkApp {
                 i.modifiers.command && i.key_pressed(egui::Key::O),
             )
         });
+        if let (true, Some(id)) = (space, focused) {
+            // Space is the pause key: the control last clicked (a checkbox, a drop-down)
+            // does not also take it as a press.
+            ctx.memory_mut(|m| m.surrender_focus(id));
+        }
         if open {
             self.state.pick_checkpoint();
         }

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::{Queryable, by};
+use egui_kittest::kittest::{NodeT, Queryable, by};
 use patchwork::gui::PatchworkApp;
 use patchwork::gui::session::RunStatus;
 use patchwork::gui::state::TrainForm;
@@ -577,6 +577,15 @@ fn keyboard_shortcuts_pause_resume_and_save_and_never_freeze_the_window() {
     assert_eq!(run_status(&h), RunStatus::Running, "a space typed into a field does not pause the run");
     h.key_press(egui::Key::Escape);
     watchdog.frames(&mut h, 2, "leaving the field");
+    // With a control focused (as the one last clicked is), Space still pauses, and the
+    // control does not take the press as well.
+    h.get_by_label("log scale").focus();
+    watchdog.frames(&mut h, 2, "focusing a checkbox");
+    h.key_press(egui::Key::Space);
+    wait(&mut h, "Space to pause with a checkbox focused", &|a| a.state.session.as_ref().is_some_and(|s| s.status == RunStatus::Paused));
+    assert_eq!(h.get_by_label("log scale").accesskit_node().toggled(), Some(egui::accesskit::Toggled::False), "the checkbox kept its state");
+    h.key_press(egui::Key::Space);
+    wait(&mut h, "Space to resume", &|a| a.state.session.as_ref().is_some_and(|s| s.status == RunStatus::Running));
     // Ctrl+S saves the run's checkpoint while it trains.
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::S);
     wait(&mut h, "Ctrl+S to save", &|a| a.state.session.as_ref().is_some_and(|s| s.log.iter().any(|l| l.contains("saved"))));

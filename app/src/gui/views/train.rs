@@ -111,6 +111,11 @@ fn setting_ui(ui: &mut egui::Ui, setting: &Setting, value: Value) -> Option<Valu
                 };
             }
         }
+        // A setting of a part that is off (the capacity objective's γ without it).
+        (_, Value::Unset) => {
+            ui.label("—");
+        }
+        // A table whose kind and value disagree: shown, not editable.
         _ => {
             ui.label(format!("{value:?}"));
         }
