@@ -49,10 +49,8 @@ fn default_text(kind: FamilyKind, setting: &Setting) -> Option<String> {
     }
     Some(match kind.default_config(1).get(setting.name)? {
         Value::Switch(on) => (if on { "on" } else { "off" }).to_string(),
-        Value::Count(n) => n.to_string(),
-        Value::Number(x) => x.to_string(),
-        Value::Choice(c) => c.to_string(),
         Value::Unset => "derived".to_string(),
+        value => setting.show(value)?,
     })
 }
 
@@ -95,6 +93,7 @@ impl clap::Args for ModelArgs {
             arg = match setting.kind {
                 Kind::Switch => arg.action(ArgAction::SetTrue),
                 Kind::Choice(names) => arg.value_name(names.join("|")),
+                Kind::Classes => arg.value_name("CLASSES"),
                 _ => arg.value_name(setting.name.to_uppercase()),
             };
             cmd = cmd.arg(arg);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use burn::prelude::*;
 
 use crate::capabilities::parts::{PartAnalysis, PartCode};
-use crate::capabilities::{Capability, ChunkMixer, Explorable, LatentCode, LatentSpace, PartSpace};
+use crate::capabilities::{Capability, ChunkMixer, Explorable, FactorSplit, LatentCode, LatentSpace, PartSpace, SplitCode, SplitNames};
 use crate::checkpoint::read_meta;
 use crate::data::HostImage;
 use crate::data::fit::fit_image;
@@ -233,6 +233,33 @@ impl ExplorableModel {
         let values: Vec<f32> = codes.concat();
         let z = Tensor::<2>::from_data(TensorData::new(values, [codes.len(), d]), &self.device());
         Some(to_host_images(chunks.decode(z)))
+    }
+
+    fn factor_split(&self) -> Option<&dyn FactorSplit> {
+        self.model.split()
+    }
+
+    /// The names and (unspecified, specified) sizes of a split latent; `None` without one.
+    pub fn split(&self) -> Option<(SplitNames, (usize, usize))> {
+        self.factor_split().map(|s| (s.names(), s.dims()))
+    }
+
+    /// Split codes of `images`; `None` for a model without a split latent.
+    pub fn encode_split(&self, images: &[HostImage]) -> Option<Vec<SplitCode>> {
+        let split = self.factor_split()?;
+        if images.is_empty() {
+            return Some(vec![]);
+        }
+        Some(split.encode(self.batch(images)))
+    }
+
+    /// Decodes (unspecified, specified) pairs; `None` for a model without a split latent.
+    pub fn decode_split(&self, codes: &[(Vec<f32>, Vec<f32>)]) -> Option<Vec<HostImage>> {
+        let split = self.factor_split()?;
+        if codes.is_empty() {
+            return Some(vec![]);
+        }
+        Some(split.decode(codes))
     }
 
     /// The neighbour lists of the training pool, when known.

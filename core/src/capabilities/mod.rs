@@ -27,6 +27,9 @@ pub enum Capability {
     Parts,
     /// Quadrant chunks mixed between scenes ([`ChunkMixer`]).
     Chunks,
+    /// A latent split into specified factors (the class) and unspecified ones (the style),
+    /// swapped between images ([`FactorSplit`]).
+    Split,
 }
 
 impl Capability {
@@ -36,6 +39,7 @@ impl Capability {
             Capability::PriorSamples => "samples from the prior",
             Capability::Parts => "parts with occurrence maps",
             Capability::Chunks => "quadrant chunks to mix",
+            Capability::Split => "a class/style split to swap",
         }
     }
 }
@@ -62,6 +66,9 @@ pub trait Explorable: std::fmt::Debug + Send + Sync {
     fn chunks(&self) -> Option<&dyn ChunkMixer> {
         None
     }
+    fn split(&self) -> Option<&dyn FactorSplit> {
+        None
+    }
     /// The capabilities this model offers.
     fn capabilities(&self) -> Vec<Capability> {
         let mut rng = crate::train::step_rng(0, 0);
@@ -70,6 +77,7 @@ pub trait Explorable: std::fmt::Debug + Send + Sync {
             (Capability::PriorSamples, self.sample_prior(0, &mut rng).is_some()),
             (Capability::Parts, self.parts().is_some()),
             (Capability::Chunks, self.chunks().is_some()),
+            (Capability::Split, self.split().is_some()),
         ]
         .into_iter()
         .filter_map(|(c, offered)| offered.then_some(c))
@@ -112,6 +120,33 @@ pub trait ChunkMixer {
     fn transfer(&self, objects: Tensor<4>, references: Tensor<4>, masks: &[QuadrantMask]) -> Tensor<4>;
     /// The neighbour lists of the training pool, when the checkpoint or run has them.
     fn neighbour_index(&self) -> Option<&Arc<NeighbourIndex>>;
+}
+
+/// A latent split in two: the specified factors (what the supervision names: a class) and
+/// the unspecified ones (the style), each decodable with the other's from another image.
+pub trait FactorSplit {
+    /// What the two parts stand for, for labels ("class s", "style z").
+    fn names(&self) -> SplitNames;
+    /// (unspecified, specified) dimensions.
+    fn dims(&self) -> (usize, usize);
+    /// Codes of a batch in [−1, 1]: the unspecified part's posterior, the specified vector.
+    fn encode(&self, x: Tensor<4>) -> Vec<SplitCode>;
+    /// Images decoded from (unspecified, specified) vectors.
+    fn decode(&self, codes: &[(Vec<f32>, Vec<f32>)]) -> Vec<HostImage>;
+}
+
+/// Labels for the two parts of a [`FactorSplit`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SplitNames {
+    pub unspecified: &'static str,
+    pub specified: &'static str,
+}
+
+/// One image's code under a [`FactorSplit`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitCode {
+    pub unspecified: LatentCode,
+    pub specified: Vec<f32>,
 }
 
 /// A posterior on the host: means and variances of every latent dimension.

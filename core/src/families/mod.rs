@@ -197,6 +197,8 @@ registry! {
     patch_vae: PatchVae(patch_vae::PatchVaeConfig) => patch_vae::PatchVae;
     /// Learning object representations by mixing scenes: four quadrant chunks.
     mixing_scenes: MixingScenes(mixing_scenes::MixingScenesConfig) => mixing_scenes::MixingScenes;
+    /// The cycle-consistent VAE (Jha et al.): a class s and a style z, from same-class pairs.
+    cycle_vae: CycleVae(cycle_vae::CycleVaeConfig) => cycle_vae::CycleVae;
 }
 
 impl FamilyKind {
@@ -342,13 +344,7 @@ mod tests {
                 copy.set(setting.name, value).unwrap();
                 assert_eq!(copy, config, "{kind}: setting {} to its own value changes nothing", setting.name);
                 // What the command line shows as the default, it takes back.
-                let text = match value {
-                    Value::Count(n) => Some(n.to_string()),
-                    Value::Number(x) => Some(x.to_string()),
-                    Value::Choice(c) => Some(c.to_string()),
-                    Value::Switch(_) | Value::Unset => None,
-                };
-                if let Some(text) = text {
+                if let Some(text) = setting.show(value) {
                     assert_eq!(setting.parse(&text), Ok(value), "{kind}: --{} {text}", setting.flag);
                 }
                 if let Some(needed) = setting.needs {

@@ -31,6 +31,9 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// One of these image sizes.
     Size(&'static [u64]),
+    /// A set of class numbers (0 to 63), held as a bit mask in [`Value::Count`]; written
+    /// "7,8,9", or "none".
+    Classes,
 }
 
 /// One row of a family's settings table.
@@ -110,6 +113,32 @@ impl Setting {
                 Some(s) => Ok(Value::Count(s)),
                 None => Err(format!("--{flag} {text}: expected {}", one_of(&sizes.iter().map(u64::to_string).collect::<Vec<_>>()))),
             },
+            Kind::Classes if text.trim() == "none" || text.trim().is_empty() => Ok(Value::Count(0)),
+            Kind::Classes => {
+                let mut mask = 0u64;
+                for part in text.split(',') {
+                    match part.trim().parse::<u32>() {
+                        Ok(class) if class < 64 => mask |= 1 << class,
+                        _ => return Err(format!("--{flag} {text}: expected class numbers 0 to 63, as 7,8,9")),
+                    }
+                }
+                Ok(Value::Count(mask))
+            }
+        }
+    }
+
+    /// A value as the command line takes it (see [`Self::parse`]); `None` for a switch,
+    /// which takes no value, and for an unset optional setting.
+    pub fn show(&self, value: Value) -> Option<String> {
+        match (self.kind, value) {
+            (Kind::Classes, Value::Count(mask)) => Some(match classes_of(mask).as_slice() {
+                [] => "none".to_string(),
+                classes => classes.iter().map(u32::to_string).collect::<Vec<_>>().join(","),
+            }),
+            (_, Value::Count(n)) => Some(n.to_string()),
+            (_, Value::Number(x)) => Some(x.to_string()),
+            (_, Value::Choice(c)) => Some(c.to_string()),
+            (_, Value::Switch(_) | Value::Unset) => None,
         }
     }
 
@@ -121,8 +150,14 @@ impl Setting {
             Kind::Number { .. } => self.parse(&x.to_string()),
             Kind::Switch => Ok(Value::Switch(x != 0.0)),
             Kind::Choice(_) => Err(format!("{} is a choice, not a number", self.name)),
+            Kind::Classes => Err(format!("{} is a set of classes, not a number", self.name)),
         }
     }
+}
+
+/// The classes of a [`Kind::Classes`] mask, in order.
+pub fn classes_of(mask: u64) -> Vec<u32> {
+    (0..64).filter(|c| mask & (1 << c) != 0).collect()
 }
 
 /// "a, b or c".
@@ -262,5 +297,10 @@ mod tests {
         assert_eq!(z.parse("28").unwrap_err(), "--size 28: expected 32 or 64");
         let w = Setting::new("rec_warmup", "rec-warmup", "warm-up", Kind::Count { min: 0, max: 10 }, Role::Live { logged: false }, "");
         assert!(w.from_number(2.5).unwrap_err().contains("whole number"));
+        let h = Setting::new("holdout_classes", "holdout-classes", "held-out classes", Kind::Classes, Role::Objective, "");
+        assert_eq!(h.parse("7,8, 9"), Ok(Value::Count(0b11_1000_0000)));
+        assert_eq!(h.show(Value::Count(0b11_1000_0000)).as_deref(), Some("7,8,9"));
+        assert_eq!((h.parse("none"), h.show(Value::Count(0)).as_deref()), (Ok(Value::Count(0)), Some("none")));
+        assert!(h.parse("7,x").is_err() && h.parse("64").is_err());
     }
 }

@@ -124,6 +124,12 @@ pub trait Trainable: Module + std::fmt::Debug + Sized + 'static {
     /// This model, for the explorer's views (inference only).
     fn explorable(self, config: &Self::Config, prepared: &Self::Prepared) -> Arc<dyn Explorable>;
 
+    /// The images it trains on out of the data (cycle VAE: without its held-out classes);
+    /// the data itself by default.
+    fn training_source(_config: &Self::Config, source: SharedSource) -> anyhow::Result<SharedSource> {
+        Ok(source)
+    }
+
     /// Work done once from the training data before training (`resume`: the checkpoint
     /// being continued, which may hold it already). `progress` gets what is being prepared
     /// and the fraction done.

@@ -24,6 +24,12 @@ pub fn deconv(channels: [usize; 2], kernel: usize, stride: usize, padding: usize
         .init(device)
 }
 
+/// Instance normalisation without learned scale and shift (PyTorch's `InstanceNorm2d`
+/// default).
+pub fn instance_norm(channels: usize, device: &Device) -> burn::nn::InstanceNorm {
+    burn::nn::InstanceNormConfig::new(channels).with_affine(false).init(device)
+}
+
 pub fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
     BatchNormConfig::new(channels).init(device)
 }

@@ -218,6 +218,7 @@ impl<'a, M: Trainable> Run<'a, M> {
             Some(s) => s,
             None => config.data.parse::<DataSpec>()?.open(Split::Train, size)?,
         };
+        let source = M::training_source(&model_config, source)?;
         if source.is_empty() {
             anyhow::bail!("the training data is empty");
         }

@@ -77,6 +77,11 @@ fn every_registered_family_trains_saves_loads_resumes_and_explores() {
                     let swapped = analyses[1].code.with_appearance_from(&analyses[0].code, 0, 0);
                     assert!(is_model_sized(&model.decode_part_codes(&[swapped]).unwrap(), 1), "{kind}: parts");
                 }
+                Capability::Split => {
+                    let codes = model.encode_split(&images).unwrap();
+                    let swapped: Vec<(Vec<f32>, Vec<f32>)> = vec![(codes[0].unspecified.mu.clone(), codes[1].specified.clone()), (codes[1].unspecified.mu.clone(), codes[0].specified.clone())];
+                    assert!(is_model_sized(&model.decode_split(&swapped).unwrap(), 2), "{kind}: split");
+                }
                 Capability::Chunks => {
                     let mixed = model.transfer(&images[0], &images[1], &[QuadrantMask::parse("0010").unwrap()]).unwrap();
                     assert!(is_model_sized(&mixed, 1), "{kind}: chunks");

@@ -91,6 +91,18 @@ fn setting_ui(ui: &mut egui::Ui, setting: &Setting, value: Value) -> Option<Valu
                 }
             });
         }
+        (Kind::Classes, Value::Count(mask)) => {
+            // The first ten classes as toggles (MNIST's digits, Fashion-MNIST's items);
+            // the command line takes up to 64.
+            ui.horizontal(|ui| {
+                for class in 0..10u64 {
+                    let on = mask & (1 << class) != 0;
+                    if ui.selectable_label(on, class.to_string()).clicked() {
+                        changed = Some(Value::Count(mask ^ (1 << class)));
+                    }
+                }
+            });
+        }
         (Kind::Size(sizes), Value::Count(current)) => {
             egui::ComboBox::from_id_salt(setting.name).selected_text(current.to_string()).show_ui(ui, |ui| {
                 for &size in sizes {

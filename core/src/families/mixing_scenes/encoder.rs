@@ -12,11 +12,11 @@
 
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{InstanceNorm, InstanceNormConfig};
+use burn::nn::InstanceNorm;
 use burn::prelude::*;
 use burn::tensor::activation;
 
-use crate::nn::blocks::conv;
+use crate::nn::blocks::{conv, instance_norm};
 
 /// Layers per dense block (thesis Table 3.1).
 pub const DENSE_BLOCK_LAYERS: [usize; 5] = [4, 5, 7, 10, 12];
@@ -66,10 +66,6 @@ impl MixingEncoderConfig {
             chunk: self.chunk,
         }
     }
-}
-
-fn instance_norm(channels: usize, device: &Device) -> InstanceNorm {
-    InstanceNormConfig::new(channels).with_affine(false).init(device)
 }
 
 #[derive(Module, Debug)]
