@@ -595,3 +595,48 @@ fn keyboard_shortcuts_pause_resume_and_save_and_never_freeze_the_window() {
     let image = h.render().expect("the window renders");
     assert!(image.width() > 0 && image.height() > 0);
 }
+
+#[test]
+fn class_style_view_swaps_interpolates_and_samples_a_cycle_vae_and_takes_dropped_classes() {
+    use patchwork::gui::views::split::{SplitMode, SplitView};
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("cycle");
+    let trained = std::process::Command::new(env!("CARGO_BIN_EXE_patchwork"))
+        .args(["train", "--model", "cycle-vae", "--data", "mnist", "--max-steps", "20", "--batch", "16", "--device", "cpu", "--out"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    let mut h = harness();
+    h.run_steps(2);
+    // On the shipped PatchVAE, the tab says what it needs and which models have it.
+    h.get_by_label("Class/style").click();
+    h.run_steps(2);
+    h.get(by().label_contains("needs a model with a class/style split to swap (cycle-vae)"));
+    h.state_mut().state.open_spec("mnist");
+    h.state_mut().state.open_checkpoint(&run);
+    step_until(&mut h, Duration::from_secs(60), "the cycle-vae checkpoint", |a| a.state.model.current().is_some_and(|m| m.kind().name() == "cycle-vae"));
+    settle::<SplitView>(&mut h, "Class/style", |v| v.busy() || v.result.is_none());
+    let result = view::<SplitView>(&mut h, "Class/style").result.clone().expect("a swap grid");
+    assert_eq!((result.mode, result.grid.rows, result.grid.columns), (SplitMode::Swap, 6, 6));
+    h.get(by().label_contains("the diagonal of the same images"));
+    // Interpolation and sampling, by their buttons.
+    for (button, mode, rows) in [("interpolate", SplitMode::Interpolate, 6), ("sample styles", SplitMode::Sample, 6)] {
+        h.get_by_label(button).click();
+        h.run_steps(1);
+        settle::<SplitView>(&mut h, "Class/style", |v| v.busy() || v.result.as_ref().is_none_or(|r| r.mode != mode));
+        let r = view::<SplitView>(&mut h, "Class/style").result.clone().unwrap();
+        assert_eq!((r.mode, r.grid.rows, r.grid.images.len()), (mode, rows, rows * r.grid.columns));
+    }
+    // Dropped files give the classes (columns).
+    h.get_by_label("swap grid").click();
+    let files = tempfile::tempdir().unwrap();
+    for i in 0..3u8 {
+        image::GrayImage::from_fn(28, 28, |x, y| image::Luma([if (x + y) % (i as u32 + 2) == 0 { 255 } else { 0 }])).save(files.path().join(format!("{i}.png"))).unwrap();
+    }
+    h.input_mut().dropped_files = (0..3).map(|i| std::sync::Arc::new(Dropped(files.path().join(format!("{i}.png")))) as _).collect();
+    h.run_steps(1);
+    settle::<SplitView>(&mut h, "Class/style", |v| v.busy() || v.result.as_ref().is_none_or(|r| r.class_from.len() != 3));
+    let r = view::<SplitView>(&mut h, "Class/style").result.clone().unwrap();
+    assert_eq!((r.grid.rows, r.grid.columns), (6, 3));
+}

@@ -4,4 +4,5 @@
 pub mod explorable;
 pub mod mixing;
 pub mod part_index;
+pub mod split;
 pub mod traverse;

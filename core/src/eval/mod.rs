@@ -1,5 +1,6 @@
 //! Evaluation of trained models.
 
+pub mod disentangle;
 pub mod probe;
 pub mod quality;
 pub mod recon;

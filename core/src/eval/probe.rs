@@ -265,7 +265,7 @@ pub fn run(
 }
 
 /// Mean cross-entropy of logits `[b, classes]` against class indices.
-fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
+pub(crate) fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>) -> Tensor<1> {
     let [b, _] = logits.dims();
     let log_p = activation::log_softmax(logits, 1);
     let picked = log_p.gather(1, targets.reshape([b, 1]));

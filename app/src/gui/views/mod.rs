@@ -4,6 +4,7 @@ pub mod data;
 pub mod mixing;
 pub mod parts;
 pub mod runs;
+pub mod split;
 pub mod swap;
 pub mod train;
 pub mod traverse;
@@ -22,6 +23,7 @@ pub fn all() -> Vec<Box<dyn View>> {
         Box::new(parts::PartsView::default()),
         Box::new(swap::SwapView::default()),
         Box::new(traverse::TraverseView::default()),
+        Box::new(split::SplitView::default()),
         Box::new(mixing::transfer::TransferView::default()),
         Box::new(mixing::automix::AutoMixView::default()),
         Box::new(mixing::neighbours::NeighboursView::default()),

@@ -1,0 +1,231 @@
+//! Class / style (a model whose latent splits into a class s and a style z: the
+//! cycle-consistent VAE): the swap grid (report Fig. 4.1: cell = the row image's style
+//! with the column image's class), the 2-D interpolation (Fig. 4.9: style down the rows,
+//! class across the columns, between two corner images) and sampling (Fig. 4.10: each
+//! column's class with random styles). Images come from the open data, drawn again with
+//! Shuffle, or from files dropped on the view (an unseen class, another dataset).
+
+use patchwork_core::analysis::explorable::ExplorableModel;
+use patchwork_core::analysis::split::{SplitGrid, interpolation_grid, sample_grid, swap_grid};
+use patchwork_core::capabilities::Capability;
+use patchwork_core::data::HostImage;
+use rand::{Rng, SeedableRng};
+
+use crate::gui::image_drop::images_dropped_on;
+use crate::gui::images::CachedGrid;
+use crate::gui::jobs::{LatestJob, store};
+use crate::gui::{AppState, View};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SplitMode {
+    #[default]
+    Swap,
+    Interpolate,
+    Sample,
+}
+
+impl SplitMode {
+    const ALL: [SplitMode; 3] = [SplitMode::Swap, SplitMode::Interpolate, SplitMode::Sample];
+
+    fn name(self) -> &'static str {
+        match self {
+            SplitMode::Swap => "swap grid",
+            SplitMode::Interpolate => "interpolate",
+            SplitMode::Sample => "sample styles",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Key {
+    model_generation: u64,
+    data_generation: u64,
+    mode: SplitMode,
+    count: usize,
+    draw: u64,
+    dropped: u64,
+}
+
+/// A computed grid with the images it came from.
+#[derive(Debug, Clone)]
+pub struct SplitResult {
+    pub mode: SplitMode,
+    /// Row headers (style sources) and column headers (class sources).
+    pub style_from: Vec<HostImage>,
+    pub class_from: Vec<HostImage>,
+    pub grid: SplitGrid,
+}
+
+pub struct SplitView {
+    pub mode: SplitMode,
+    /// Images per side.
+    pub count: usize,
+    /// Shuffle count: which images of the data are drawn.
+    pub draw: u64,
+    /// Files dropped on the view: they supply the classes (columns), the data the styles.
+    pub dropped: Vec<HostImage>,
+    dropped_generation: u64,
+    requested: Option<Key>,
+    job: LatestJob<Result<SplitResult, String>>,
+    pub result: Option<SplitResult>,
+    pub error: Option<String>,
+    /// Results received, so the drawn grid follows each.
+    received: u64,
+    output: CachedGrid,
+}
+
+impl Default for SplitView {
+    fn default() -> Self {
+        Self { mode: SplitMode::Swap, count: 6, draw: 0, dropped: vec![], dropped_generation: 0, requested: None, job: LatestJob::default(), result: None, error: None, received: 0, output: CachedGrid::default() }
+    }
+}
+
+/// `n` images of the data, drawn from `seed`.
+fn draw_images(state: &AppState, n: usize, seed: u64) -> Vec<HostImage> {
+    let Some(source) = &state.data.source else { return vec![] };
+    if source.is_empty() {
+        return vec![];
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..n).map(|_| source.get(rng.random_range(0..source.len())).image).collect()
+}
+
+fn compute(model: &ExplorableModel, mode: SplitMode, style_from: Vec<HostImage>, class_from: Vec<HostImage>, draw: u64) -> Result<SplitResult, String> {
+    let grid = match mode {
+        SplitMode::Swap => swap_grid(model, &style_from, &class_from)?,
+        SplitMode::Interpolate => {
+            let (Some(a), Some(b)) = (style_from.first(), class_from.first()) else { return Err("no images".into()) };
+            interpolation_grid(model, a, b, class_from.len().max(2))?
+        }
+        SplitMode::Sample => sample_grid(model, &class_from, style_from.len(), draw)?,
+    };
+    Ok(SplitResult { mode, style_from, class_from, grid })
+}
+
+impl SplitView {
+    pub fn update(&mut self, state: &AppState) {
+        if let Some(outcome) = self.job.poll() {
+            store(outcome, &mut self.result, &mut self.error);
+            self.received += 1;
+        }
+        let Some(model) = state.model.current().filter(|m| m.offers(Capability::Split)) else { return };
+        let key = Key { model_generation: state.model.generation, data_generation: state.data.generation, mode: self.mode, count: self.count, draw: self.draw, dropped: self.dropped_generation };
+        if self.requested.as_ref() == Some(&key) {
+            return;
+        }
+        let n = self.count.max(2);
+        let style_from = draw_images(state, n, self.draw.wrapping_mul(2));
+        let class_from = if self.dropped.is_empty() { draw_images(state, n, self.draw.wrapping_mul(2) + 1) } else { self.dropped.clone() };
+        if style_from.is_empty() || class_from.is_empty() {
+            return;
+        }
+        self.requested = Some(key);
+        let (model, mode, draw) = (model.clone(), self.mode, self.draw);
+        self.job.request(move || compute(&model, mode, style_from, class_from, draw));
+    }
+
+    pub fn busy(&self) -> bool {
+        self.job.busy()
+    }
+
+    /// The grid as shown: a blank corner, the class sources along the top, each row's style
+    /// source on its left (interpolation: the two corner images on the diagonal's ends).
+    fn laid_out(r: &SplitResult) -> (Vec<HostImage>, usize) {
+        let Some(first) = r.grid.images.first() else { return (vec![], 1) };
+        let blank = HostImage::new(first.width, first.height, first.channels, vec![0; first.width * first.height * first.channels]);
+        let columns = r.grid.columns + 1;
+        let mut out = Vec::with_capacity(columns * (r.grid.rows + 1));
+        match r.mode {
+            SplitMode::Interpolate => {
+                out.push(blank.clone());
+                out.extend((0..r.grid.columns).map(|c| if c + 1 == r.grid.columns { r.class_from[0].clone() } else { blank.clone() }));
+                for row in 0..r.grid.rows {
+                    out.push(if row == 0 { r.style_from[0].clone() } else { blank.clone() });
+                    out.extend((0..r.grid.columns).filter_map(|c| r.grid.cell(row, c).cloned()));
+                }
+            }
+            SplitMode::Swap | SplitMode::Sample => {
+                out.push(blank.clone());
+                out.extend(r.class_from.iter().cloned());
+                for row in 0..r.grid.rows {
+                    out.push(if r.mode == SplitMode::Swap { r.style_from[row].clone() } else { blank.clone() });
+                    out.extend((0..r.grid.columns).filter_map(|c| r.grid.cell(row, c).cloned()));
+                }
+            }
+        }
+        (out, columns)
+    }
+
+    fn caption(&self, model: &ExplorableModel) -> String {
+        let (names, (z, s)) = model.split().map_or((None, (0, 0)), |(n, d)| (Some(n), d));
+        let (style, class) = names.map_or(("style", "class"), |n| (n.unspecified, n.specified));
+        match self.mode {
+            SplitMode::Swap => format!("cell = the {style} of the image on the left of its row ({z}-d) with the {class} of the image above its column ({s}-d); the diagonal of the same images is each one's reconstruction"),
+            SplitMode::Interpolate => format!("{style} from the top-left image (row 1) to the bottom-right one's (last row); {class} likewise across the columns; corners: the two reconstructions"),
+            SplitMode::Sample => format!("each column keeps the {class} of the image above it; each row draws a {style} from N(0, I)"),
+        }
+    }
+}
+
+impl View for SplitView {
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn name(&self) -> &'static str {
+        "Class/style"
+    }
+
+    fn on_dropped(&mut self, paths: &[std::path::PathBuf], _pointer: Option<egui::Pos2>, state: &mut AppState) -> bool {
+        let Some(images) = images_dropped_on("Class/style", paths, state) else { return false };
+        if !images.is_empty() {
+            self.dropped = images.into_iter().map(|d| d.image).take(12).collect();
+            self.dropped_generation += 1;
+        }
+        true
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        egui::CentralPanel::default().show(ui, |ui| {
+            let Some(model) = super::model_offering_ui(ui, state, Capability::Split, "Class/style") else { return };
+            self.update(state);
+            ui.horizontal(|ui| {
+                for mode in SplitMode::ALL {
+                    ui.selectable_value(&mut self.mode, mode, mode.name());
+                }
+                ui.separator();
+                ui.add(egui::Slider::new(&mut self.count, 2..=10).text("images per side"));
+                if ui.button("Shuffle").on_hover_text("draw other images from the data").clicked() {
+                    self.draw += 1;
+                }
+                if !self.dropped.is_empty() && ui.button("Forget dropped files").clicked() {
+                    self.dropped.clear();
+                    self.dropped_generation += 1;
+                }
+                if self.job.busy() {
+                    ui.spinner();
+                }
+            });
+            ui.label(self.caption(&model));
+            ui.small(if self.dropped.is_empty() {
+                "Drop image files here to take their class (an unseen class, another dataset); the styles come from the data.".to_string()
+            } else {
+                format!("{} dropped file(s) give the classes; the styles come from the data.", self.dropped.len())
+            });
+            if let Some(e) = &self.error {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+            }
+            let Some(r) = &self.result else { return };
+            let (images, columns) = Self::laid_out(r);
+            let width = ui.available_width().min(columns as f32 * 72.0);
+            let key = (format!("split-{:?}", r.mode), self.received);
+            self.output.ui(ui, key, || images.clone(), columns, width);
+            if ui.button("Export PNG…").clicked() {
+                state.export_png(images, columns, "class-style.png");
+            }
+        });
+        if self.job.busy() {
+            ui.ctx().request_repaint();
+        }
+    }
+}
