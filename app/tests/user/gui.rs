@@ -591,6 +591,9 @@ fn keyboard_shortcuts_pause_resume_and_save_and_never_freeze_the_window() {
     wait(&mut h, "Ctrl+S to save", &|a| a.state.session.as_ref().is_some_and(|s| s.log.iter().any(|l| l.contains("saved"))));
     h.get_by_label("Stop").click();
     wait(&mut h, "the run to finish", &|a| a.state.session.as_ref().is_some_and(|s| s.status == RunStatus::Finished));
+    // After Stop the progress says so, with no ETA (it used to keep counting down).
+    let progress = patchwork::gui::views::train::progress_text(h.state().state.session.as_ref().unwrap(), 16);
+    assert!(progress.ends_with("· stopped") && !progress.contains("ETA"), "{progress}");
     // The frame after everything still renders to pixels.
     let image = h.render().expect("the window renders");
     assert!(image.width() > 0 && image.height() > 0);

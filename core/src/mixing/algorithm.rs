@@ -33,8 +33,29 @@ pub struct MixChoice {
     pub mask: QuadrantMask,
 }
 
-/// The mask for four candidate distances (chunk order) and threshold `tau`.
-pub fn mix_mask(distances: [f32; 4], tau: f32) -> QuadrantMask {
+/// Which of Algorithm 1's rules decides a quadrant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MixRule {
+    /// The candidate with the greatest distance: never used.
+    Farthest,
+    /// The one with the lowest distance (of the other three): always used.
+    Nearest,
+    /// The others, used when their distance is at most τ…
+    WithinTau,
+    /// …and kept otherwise.
+    BeyondTau,
+}
+
+impl MixRule {
+    /// Whether the quadrant's chunk comes from its candidate.
+    pub fn replaces(self) -> bool {
+        matches!(self, MixRule::Nearest | MixRule::WithinTau)
+    }
+}
+
+/// The rule deciding each quadrant, for four candidate distances (chunk order) and
+/// threshold `tau`.
+pub fn mix_rules(distances: [f32; 4], tau: f32) -> [MixRule; 4] {
     let mut greatest = 0;
     for i in 1..4 {
         if distances[i] > distances[greatest] {
@@ -47,17 +68,22 @@ pub fn mix_mask(distances: [f32; 4], tau: f32) -> QuadrantMask {
             lowest = i;
         }
     }
-    let mut mask = [false; 4];
-    for (i, slot) in mask.iter_mut().enumerate() {
-        *slot = if i == greatest {
-            false
+    std::array::from_fn(|i| {
+        if i == greatest {
+            MixRule::Farthest
         } else if i == lowest {
-            true
+            MixRule::Nearest
+        } else if distances[i] <= tau {
+            MixRule::WithinTau
         } else {
-            distances[i] <= tau
-        };
-    }
-    QuadrantMask(mask)
+            MixRule::BeyondTau
+        }
+    })
+}
+
+/// The mask for four candidate distances (chunk order) and threshold `tau`.
+pub fn mix_mask(distances: [f32; 4], tau: f32) -> QuadrantMask {
+    QuadrantMask(mix_rules(distances, tau).map(MixRule::replaces))
 }
 
 /// Runs Algorithm 1 given each quadrant's neighbour list; `None` if a list is empty.

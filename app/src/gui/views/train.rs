@@ -345,21 +345,7 @@ impl TrainView {
         };
         if let Some(p) = session.progress {
             let fraction = p.step as f32 / p.total_steps.max(1) as f32;
-            let rate = session.history.last().map_or(0.0, |m| m.images_per_sec);
-            let eta = if rate > 0.0 {
-                let secs = (p.total_steps - p.step) as f64 * state.settings.form.batch_size as f64 / rate;
-                format!(", ETA {}:{:02}", (secs / 60.0) as u64, (secs % 60.0) as u64)
-            } else {
-                String::new()
-            };
-            ui.add(egui::ProgressBar::new(fraction).text(format!(
-                "epoch {}/{} · step {}/{} · {:.0} images/s{eta}",
-                (p.epoch + 1).min(p.epochs),
-                p.epochs,
-                p.step,
-                p.total_steps,
-                rate
-            )));
+            ui.add(egui::ProgressBar::new(fraction).text(progress_text(session, state.settings.form.batch_size)));
         }
         ui.horizontal(|ui| {
             ui.checkbox(&mut self.log_scale, "log scale");
@@ -419,6 +405,25 @@ impl TrainView {
             self.samples.ui(ui, key("samples"), || samples.clone(), 8, width);
         }
     }
+}
+
+/// The progress bar's text: where the run is, how fast, and while it runs, when it ends.
+/// A stopped or paused run has no ETA: it says what it is instead.
+pub fn progress_text(session: &TrainingSession, batch_size: usize) -> String {
+    let Some(p) = session.progress else { return String::new() };
+    let rate = session.history.last().map_or(0.0, |m| m.images_per_sec);
+    let tail = match &session.status {
+        RunStatus::Running if rate > 0.0 => {
+            let secs = p.total_steps.saturating_sub(p.step) as f64 * batch_size as f64 / rate;
+            format!(" · ETA {}:{:02}", (secs / 60.0) as u64, (secs % 60.0) as u64)
+        }
+        RunStatus::Paused => " · paused".to_string(),
+        RunStatus::Diverged { .. } => " · diverged".to_string(),
+        RunStatus::Finished => format!(" · {}", if p.step >= p.total_steps { "finished" } else { "stopped" }),
+        RunStatus::Failed(_) => " · failed".to_string(),
+        _ => String::new(),
+    };
+    format!("epoch {}/{} · step {}/{} · {rate:.0} images/s{tail}", (p.epoch + 1).min(p.epochs), p.epochs, p.step, p.total_steps)
 }
 
 /// The series of the Train view's three plots, each from its own field of the step

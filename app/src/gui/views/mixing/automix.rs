@@ -7,6 +7,7 @@ use patchwork_core::analysis::explorable::ExplorableModel;
 use patchwork_core::analysis::mixing::{AutoMix, auto_mix};
 use patchwork_core::data::SharedSource;
 use patchwork_core::mixing::Quadrant;
+use patchwork_core::mixing::algorithm::{MixRule, mix_rules};
 use rand::{Rng, SeedableRng};
 
 use patchwork_core::capabilities::Capability;
@@ -73,6 +74,38 @@ impl AutoMixView {
     }
 }
 
+/// How the distances table names a rule of Algorithm 1.
+pub fn rule_label(rule: MixRule) -> &'static str {
+    match rule {
+        MixRule::Farthest => "farthest: always kept",
+        MixRule::Nearest => "nearest: always replaced",
+        MixRule::WithinTau => "≤ τ: replaced",
+        MixRule::BeyondTau => "> τ: kept",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rule_label;
+    use patchwork_core::mixing::algorithm::{mix_mask, mix_rules};
+
+    #[test]
+    fn each_quadrants_rule_agrees_with_the_mask_even_when_all_are_above_tau() {
+        // Every distance above τ: the nearest is still replaced (it used to read "> τ"
+        // beside "replaced").
+        let distances = [5.0, 3.0, 9.0, 7.0];
+        let mask = mix_mask(distances, 1.0);
+        let rules = mix_rules(distances, 1.0).map(rule_label);
+        assert_eq!(rules, ["> τ: kept", "nearest: always replaced", "farthest: always kept", "> τ: kept"]);
+        for q in 0..4 {
+            assert_eq!(mask.0[q], rules[q].contains("replaced"), "quadrant {q}");
+        }
+        let rules = mix_rules(distances, 6.0).map(rule_label);
+        assert_eq!(rules, ["≤ τ: replaced", "nearest: always replaced", "farthest: always kept", "> τ: kept"]);
+        assert_eq!(mix_mask(distances, 6.0).0, [true, true, false, false]);
+    }
+}
+
 impl View for AutoMixView {
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
@@ -110,6 +143,7 @@ impl View for AutoMixView {
             };
             let width = ui.available_width().min(7.0 * 128.0);
             self.output.ui(ui, (format!("automix-{}-{}", r.reference, r.mask), self.draw), images, 7, width);
+            ui.label("Algorithm 1: the farthest candidate's quadrant is always kept, the nearest one's always replaced (even above τ), and the other two are replaced when their distance is at most τ.");
             egui::Grid::new("automix-distances").striped(true).show(ui, |ui| {
                 ui.strong("quadrant");
                 ui.strong("candidate");
@@ -117,13 +151,13 @@ impl View for AutoMixView {
                 ui.strong(format!("vs τ = {:.2}", r.tau));
                 ui.strong("used");
                 ui.end_row();
-                let greatest = (0..4).max_by(|&a, &b| r.candidates[a].distance.total_cmp(&r.candidates[b].distance)).unwrap_or(0);
+                let rules = mix_rules(r.candidates.map(|c| c.distance), r.tau);
                 for q in Quadrant::ALL {
                     let c = r.candidates[q.index()];
                     ui.label(format!("q{} {}", q.index() + 1, q.name()));
                     ui.label(format!("#{}", c.image));
                     ui.monospace(format!("{:.3}", c.distance));
-                    ui.label(if q.index() == greatest { "farthest: kept" } else if c.distance <= r.tau { "≤ τ" } else { "> τ" });
+                    ui.label(rule_label(rules[q.index()]));
                     ui.label(if r.mask.0[q.index()] { "replaced" } else { "kept" });
                     ui.end_row();
                 }
