@@ -3,6 +3,7 @@
 //! typed events delivered, so nothing here waits on the model.
 
 pub mod bench;
+pub mod dialogs;
 pub mod image_drop;
 pub mod images;
 pub mod jobs;
@@ -121,6 +122,7 @@ impl PatchworkApp {
         egui::CentralPanel::default().show(ui, |ui| {
             self.views[tab].ui(ui, &mut self.state);
         });
+        self.state.path_prompt_ui(&ctx);
         if let Some(name) = self.state.go_to.take() {
             if let Some(i) = self.views.iter().position(|v| v.name() == name) {
                 self.state.settings.tab = i;

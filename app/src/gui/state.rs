@@ -10,6 +10,7 @@ use patchwork_core::families::{FamilyKind, ModelConfig};
 use patchwork_core::train::{LrSchedule, TrainConfig};
 use serde::{Deserialize, Serialize};
 
+use super::dialogs::{self, Asked, PathPrompt, PathPurpose, PromptAnswer};
 use super::images::save_grid_png;
 use super::jobs::LatestJob;
 use super::model_slot::{ModelSlot, shipped_offering};
@@ -205,14 +206,16 @@ pub struct AppState {
     pub go_to: Option<&'static str>,
     /// File dialogs and exports run off the UI thread; their outcome lands here.
     dialogs: LatestJob<DialogOutcome>,
+    /// The window's path field, open where no file dialog could (see `request_path`).
+    pub path_prompt: Option<PathPrompt>,
 }
 
 /// What a file dialog (and the work after it) came to.
 enum DialogOutcome {
     Cancelled,
-    OpenCheckpoint(PathBuf),
-    SaveRunTo(PathBuf),
-    RunsFolder(PathBuf),
+    Chosen(PathPurpose, PathBuf),
+    /// No dialog could open: the window asks for the path itself.
+    Unavailable(PathPurpose, String),
     Message(String),
 }
 
@@ -230,6 +233,7 @@ impl AppState {
             sent_images: vec![],
             go_to: None,
             dialogs: LatestJob::default(),
+            path_prompt: None,
         };
         // A new user sees parts at once: the shipped model with parts loads in the background.
         if let Some((_, shipped)) = shipped_offering(Capability::Parts) {
@@ -326,16 +330,60 @@ impl AppState {
             self.message = Some(m);
         }
         match self.dialogs.poll() {
-            Some(DialogOutcome::OpenCheckpoint(dir)) => self.open_checkpoint(&dir),
+            Some(DialogOutcome::Chosen(purpose, path)) => self.use_path(purpose, path),
+            Some(DialogOutcome::Unavailable(purpose, reason)) => self.path_prompt = Some(PathPrompt::new(purpose, reason)),
             Some(DialogOutcome::Message(m)) => self.message = Some(m),
-            Some(DialogOutcome::SaveRunTo(dir)) => {
+            Some(DialogOutcome::Cancelled) | None => {}
+        }
+    }
+
+    /// Asks for a path for `purpose` with the system's dialog, off the UI thread; where
+    /// none can open, the window's own path field (see [`Self::path_prompt`]).
+    pub fn request_path(&mut self, purpose: PathPurpose) {
+        if self.dialogs.busy() || self.path_prompt.is_some() {
+            return;
+        }
+        self.dialogs.request(move || match dialogs::ask(&purpose) {
+            Asked::Chosen(path) => DialogOutcome::Chosen(purpose, path),
+            Asked::Cancelled => DialogOutcome::Cancelled,
+            Asked::Unavailable(reason) => DialogOutcome::Unavailable(purpose, reason),
+        });
+    }
+
+    /// Does what a chosen path was asked for.
+    pub fn use_path(&mut self, purpose: PathPurpose, path: PathBuf) {
+        match purpose {
+            PathPurpose::OpenCheckpoint => self.open_checkpoint(&path),
+            PathPurpose::OpenDataFolder => self.open_paths(vec![path]),
+            PathPurpose::SaveRunTo => {
                 if let Some(session) = &self.session {
-                    session.send(patchwork_core::train::TrainCommand::SaveNow(Some(dir.clone())));
-                    self.remember_recent(dir);
+                    session.send(patchwork_core::train::TrainCommand::SaveNow(Some(path.clone())));
+                    self.remember_recent(path);
                 }
             }
-            Some(DialogOutcome::RunsFolder(dir)) => self.settings.runs_dir = dir,
-            Some(DialogOutcome::Cancelled) | None => {}
+            PathPurpose::RunsFolder => self.settings.runs_dir = path,
+            PathPurpose::ExportPng { images, columns, .. } => self.dialogs.request(move || match save_grid_png(&images, columns, &path) {
+                Ok(()) => DialogOutcome::Message(format!("saved {}", path.display())),
+                Err(e) => DialogOutcome::Message(format!("not saved: {e:#}")),
+            }),
+            PathPurpose::ExportText { text, .. } => self.dialogs.request(move || match patchwork_core::atomic::write_file_atomically(&path, text.as_bytes()) {
+                Ok(()) => DialogOutcome::Message(format!("saved {}", path.display())),
+                Err(e) => DialogOutcome::Message(format!("not saved: {e:#}")),
+            }),
+        }
+    }
+
+    /// The path field where no file dialog could open; call once per frame.
+    pub fn path_prompt_ui(&mut self, ctx: &egui::Context) {
+        let Some(prompt) = &mut self.path_prompt else { return };
+        match dialogs::prompt_ui(ctx, prompt) {
+            PromptAnswer::Waiting => {}
+            PromptAnswer::Cancelled => self.path_prompt = None,
+            PromptAnswer::Path(path) => {
+                if let Some(prompt) = self.path_prompt.take() {
+                    self.use_path(prompt.purpose, path);
+                }
+            }
         }
     }
 
@@ -375,58 +423,28 @@ impl AppState {
 
     /// Asks for a checkpoint folder (Ctrl+O) without blocking the UI.
     pub fn pick_checkpoint(&mut self) {
-        if self.dialogs.busy() {
-            return;
-        }
-        self.dialogs.request(|| match rfd::FileDialog::new().set_title("Open a checkpoint folder").pick_folder() {
-            Some(dir) => DialogOutcome::OpenCheckpoint(dir),
-            None => DialogOutcome::Cancelled,
-        });
+        self.request_path(PathPurpose::OpenCheckpoint);
     }
 
     /// Asks for a folder to save the run in progress to.
     pub fn pick_save_folder(&mut self) {
-        self.dialogs.request(|| match rfd::FileDialog::new().set_title("Save the run's checkpoint to a folder").pick_folder() {
-            Some(dir) => DialogOutcome::SaveRunTo(dir),
-            None => DialogOutcome::Cancelled,
-        });
+        self.request_path(PathPurpose::SaveRunTo);
     }
 
     /// Asks for the folder new runs get their folders in.
     pub fn pick_runs_folder(&mut self) {
-        self.dialogs.request(|| match rfd::FileDialog::new().set_title("Folder for new runs").pick_folder() {
-            Some(dir) => DialogOutcome::RunsFolder(dir),
-            None => DialogOutcome::Cancelled,
-        });
+        self.request_path(PathPurpose::RunsFolder);
     }
 
     /// Asks where to save `images` as a PNG grid, then saves it; the outcome shows in the
     /// status line.
     pub fn export_png(&mut self, images: Vec<HostImage>, columns: usize, suggested: &str) {
-        let suggested = suggested.to_string();
-        self.dialogs.request(move || {
-            let Some(path) = rfd::FileDialog::new().set_title("Export PNG").set_file_name(&suggested).add_filter("PNG", &["png"]).save_file() else {
-                return DialogOutcome::Cancelled;
-            };
-            match save_grid_png(&images, columns, &path) {
-                Ok(()) => DialogOutcome::Message(format!("saved {}", path.display())),
-                Err(e) => DialogOutcome::Message(format!("not saved: {e:#}")),
-            }
-        });
+        self.request_path(PathPurpose::ExportPng { images, columns, suggested: suggested.to_string() });
     }
 
     /// Asks where to save text (CSV), then writes it atomically.
     pub fn export_text(&mut self, text: String, suggested: &str, filter: (&'static str, &'static str)) {
-        let suggested = suggested.to_string();
-        self.dialogs.request(move || {
-            let Some(path) = rfd::FileDialog::new().set_title("Export").set_file_name(&suggested).add_filter(filter.0, &[filter.1]).save_file() else {
-                return DialogOutcome::Cancelled;
-            };
-            match patchwork_core::atomic::write_file_atomically(&path, text.as_bytes()) {
-                Ok(()) => DialogOutcome::Message(format!("saved {}", path.display())),
-                Err(e) => DialogOutcome::Message(format!("not saved: {e:#}")),
-            }
-        });
+        self.request_path(PathPurpose::ExportText { text, suggested: suggested.to_string(), filter });
     }
 
     pub fn busy(&self) -> bool {

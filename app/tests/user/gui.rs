@@ -643,3 +643,48 @@ fn class_style_view_swaps_interpolates_and_samples_a_cycle_vae_and_takes_dropped
     let r = view::<SplitView>(&mut h, "Class/style").result.clone().unwrap();
     assert_eq!((r.grid.rows, r.grid.columns), (6, 3));
 }
+
+#[test]
+fn where_no_file_dialog_can_open_the_window_says_so_and_takes_a_typed_path() {
+    // SAFETY: set before this test's window asks for a dialog; other tests that press
+    // Ctrl+O get the same path field.
+    unsafe { std::env::set_var("PATCHWORK_FILE_DIALOG", "off") };
+    let watchdog = FrameWatchdog::new(Duration::from_secs(60));
+    let mut h = harness();
+    watchdog.frames(&mut h, 2, "opening");
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/mixing-scenes-small");
+    // Ctrl+O used to do nothing and print nothing here.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::O);
+    let start = Instant::now();
+    while h.state().state.path_prompt.is_none() {
+        assert!(start.elapsed() < Duration::from_secs(30), "no path field");
+        watchdog.frames(&mut h, 1, "Ctrl+O");
+    }
+    watchdog.frames(&mut h, 2, "the path field");
+    h.get(by().label_contains("type the path instead"));
+    let field = h.get(by().role(egui::accesskit::Role::TextInput));
+    field.focus();
+    watchdog.frames(&mut h, 1, "focusing the field");
+    // A space typed into it is text, not the pause key; Enter takes the path.
+    h.get(by().role(egui::accesskit::Role::TextInput)).type_text(&format!("{} ", shipped.display()));
+    watchdog.frames(&mut h, 1, "typing");
+    h.key_press(egui::Key::Backspace);
+    watchdog.frames(&mut h, 1, "backspace");
+    h.key_press(egui::Key::Enter);
+    watchdog.frames(&mut h, 2, "Enter");
+    assert!(h.state().state.path_prompt.is_none(), "the field closed");
+    step_until(&mut h, Duration::from_secs(60), "the typed checkpoint to open", |a| a.state.model.current().is_some_and(|m| m.kind().name() == "mixing-scenes"));
+    // The Data tab's Open folder… falls back the same way; Cancel closes it.
+    h.get_by_label("Data").click();
+    watchdog.frames(&mut h, 1, "Data");
+    h.get_by_label("Open folder…").click();
+    let start = Instant::now();
+    while h.state().state.path_prompt.is_none() {
+        assert!(start.elapsed() < Duration::from_secs(30), "no path field for Open folder…");
+        watchdog.frames(&mut h, 1, "Open folder…");
+    }
+    watchdog.frames(&mut h, 1, "the folder field");
+    h.get_by_label("Cancel").click();
+    watchdog.frames(&mut h, 2, "Cancel");
+    assert!(h.state().state.path_prompt.is_none());
+}

@@ -13,7 +13,6 @@ pub struct DataView {
     pub grid: CachedGrid,
     /// The thumbnail whose menu is open.
     menu_for: Option<usize>,
-    picking: Option<std::sync::mpsc::Receiver<Option<std::path::PathBuf>>>,
 }
 
 impl View for DataView {
@@ -26,14 +25,6 @@ impl View for DataView {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
-        if let Some(rx) = &self.picking {
-            if let Ok(choice) = rx.try_recv() {
-                self.picking = None;
-                if let Some(dir) = choice {
-                    state.open_paths(vec![dir]);
-                }
-            }
-        }
         ui.horizontal(|ui| {
             ui.label("Dataset:");
             for set in EmbeddedSet::ALL {
@@ -48,13 +39,8 @@ impl View for DataView {
             if ui.selectable_label(state.data.spec == "scenes", "quadrant scenes").on_hover_text("procedural 64×64 colour scenes, at most one Fashion-MNIST object per quadrant, over CC0 photos (for mixing scenes)").clicked() {
                 state.open_spec("scenes");
             }
-            if ui.add_enabled(self.picking.is_none(), egui::Button::new("Open folder…")).clicked() {
-                let (tx, rx) = std::sync::mpsc::channel();
-                // The portal dialog blocks, so it runs off the UI thread.
-                std::thread::spawn(move || {
-                    let _ = tx.send(rfd::FileDialog::new().set_title("Open an image folder").pick_folder());
-                });
-                self.picking = Some(rx);
+            if ui.button("Open folder…").clicked() {
+                state.request_path(crate::gui::dialogs::PathPurpose::OpenDataFolder);
             }
             ui.label("or drop image files / folders on the window");
         });
