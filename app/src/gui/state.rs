@@ -415,6 +415,29 @@ impl AppState {
         (1..).map(candidate).find(|dir| !dir.exists()).unwrap_or_else(|| self.settings.runs_dir.join(name))
     }
 
+    /// A new run's folder name: its family, its data and when it started (UTC), as
+    /// `patchvae-fashion-mnist-20261207-012335`, so a list of runs says what each is.
+    pub fn run_name(kind: &str, data: &str, unix_secs: u64) -> String {
+        // A folder's own name stands for it; other specs lose what a file name cannot hold.
+        let data = match data.split_once(':') {
+            Some(("folder" | "idx" | "cifar", path)) => std::path::Path::new(path).file_name().map_or_else(|| path.to_string(), |n| n.to_string_lossy().into_owned()),
+            _ => data.to_string(),
+        };
+        let data: String = data.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+        let (days, secs) = (unix_secs / 86_400, unix_secs % 86_400);
+        // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+        let z = days as i64 + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        format!("{kind}-{data}-{year:04}{month:02}{day:02}-{:02}{:02}{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+    }
+
     pub fn remember_recent(&mut self, path: PathBuf) {
         self.settings.recent_runs.retain(|r| r != &path);
         self.settings.recent_runs.insert(0, path);
@@ -486,6 +509,15 @@ mod tests {
         form.switch_model(kind("patchvae"));
         let defaults = TrainForm::default();
         assert_eq!((form.model, form.batch_size, form.lr, form.image_size()), (kind("patchvae"), defaults.batch_size, defaults.lr, 32));
+    }
+
+    #[test]
+    fn runs_are_named_by_family_data_and_start_time() {
+        // 2026-12-07 01:23:35 UTC.
+        let t = 1_796_606_615;
+        assert_eq!(AppState::run_name("patchvae", "fashion-mnist", t), "patchvae-fashion-mnist-20261207-012335");
+        assert_eq!(AppState::run_name("beta-vae", "folder:/home/me/My photos", t), "beta-vae-My-photos-20261207-012335");
+        assert_eq!(AppState::run_name("mixing-scenes", "scenes:64", 951_782_400), "mixing-scenes-scenes-64-20000229-000000");
     }
 
     #[test]

@@ -205,7 +205,12 @@ fn opens_on_the_shipped_patchvae_parts_browses_a_part_and_refuses_other_models()
     assert!(result.model.contains("patchvae-fashion-mnist"), "{}", result.model);
     assert!(result.analyses[0].probabilities.iter().all(|p| (0.0..=1.0).contains(p)));
     // Clicking the column of part 3 selects it.
+    // Raw probabilities by default, so a dead part looks dead; each column is labelled.
+    assert!(!view.normalise, "stretch each part is off by default");
     let rect = view.grid_rect().expect("the overlay grid is drawn");
+    for header in ["input", "recon.", "0", "15"] {
+        h.get_by_label(header);
+    }
     let column_width = rect.width() / 18.0;
     h.get_by_label("Build part browser").click();
     h.run_steps(1);
@@ -532,6 +537,9 @@ fn run_status(h: &Harness<'static, PatchworkApp>) -> RunStatus {
 
 #[test]
 fn keyboard_shortcuts_pause_resume_and_save_and_never_freeze_the_window() {
+    // SAFETY: set before this test's window asks for a dialog (Ctrl+O): the window's own
+    // path field, wherever the tests run.
+    unsafe { std::env::set_var("PATCHWORK_FILE_DIALOG", "off") };
     let watchdog = FrameWatchdog::new(Duration::from_secs(60));
     let mut h = harness();
     watchdog.frames(&mut h, 2, "opening");
@@ -542,6 +550,14 @@ fn keyboard_shortcuts_pause_resume_and_save_and_never_freeze_the_window() {
     watchdog.frames(&mut h, 2, "Ctrl+S with nothing running");
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::O);
     watchdog.frames(&mut h, 2, "Ctrl+O");
+    let start = Instant::now();
+    while h.state().state.path_prompt.is_none() {
+        assert!(start.elapsed() < Duration::from_secs(30), "Ctrl+O asked for nothing");
+        watchdog.frames(&mut h, 1, "Ctrl+O's path field");
+    }
+    h.get_by_label("Cancel").click();
+    watchdog.frames(&mut h, 2, "closing the path field");
+    assert!(h.state().state.path_prompt.is_none());
     h.get_by_label("Train").click();
     watchdog.frames(&mut h, 1, "opening Train");
     h.state_mut().state.settings.form =

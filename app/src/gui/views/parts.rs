@@ -69,7 +69,9 @@ impl Default for PartsView {
             result: None,
             error: None,
             opacity: 0.6,
-            normalise: true,
+            // Off: raw probabilities, so a dead part looks dead (stretched, every part looked
+            // as active as the live ones).
+            normalise: false,
             selected: None,
             chosen: vec![],
             chosen_generation: 0,
@@ -236,6 +238,17 @@ impl PartsView {
             out
         };
         let width = ui.available_width().min(1200.0);
+        // Column headers: what each column of the grid is.
+        let (strip, _) = ui.allocate_exact_size(egui::vec2(width, 16.0), egui::Sense::hover());
+        for column in 0..columns {
+            let text = match column {
+                0 => "input".to_string(),
+                1 => "recon.".to_string(),
+                p => format!("{}", p - 2),
+            };
+            let cell = egui::Rect::from_min_size(egui::pos2(strip.left() + column as f32 * width / columns as f32, strip.top()), egui::vec2(width / columns as f32, 16.0));
+            ui.put(cell, egui::Label::new(egui::RichText::new(text).strong()).selectable(false));
+        }
         if let Some(response) = self.grid.ui(ui, key, images, columns, width) {
             let response = response.interact(egui::Sense::click());
             if response.clicked() {

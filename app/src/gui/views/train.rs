@@ -153,7 +153,7 @@ pub fn start_training(state: &mut AppState) {
         }
     };
     let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let run_dir = state.new_run_dir(&format!("gui-{}-{stamp}", config.model.kind()));
+    let run_dir = state.new_run_dir(&AppState::run_name(config.model.kind().name(), &config.data, stamp));
     let description = device.description.clone();
     let start = state.start_weights.as_ref().map_or(RunStart::Fresh, |w| RunStart::Init(w.dir.clone()));
     let handle = spawn(RunSpec { config, device, run_dir: Some(run_dir.clone()), start, source: state.data.source.clone() });
