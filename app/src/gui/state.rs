@@ -6,7 +6,7 @@ use std::sync::mpsc::{Receiver, channel};
 use patchwork_core::data::{DataSpec, SharedSource, Split, embedded::EmbeddedSet, folder::{FolderSource, collect_images}};
 use patchwork_core::capabilities::Capability;
 use patchwork_core::device::DeviceChoice;
-use patchwork_core::families::{FamilyKind, ModelConfig};
+use patchwork_core::families::{FamilyKind, ModelConfig, Value};
 use patchwork_core::train::{LrSchedule, TrainConfig};
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +60,17 @@ impl TrainForm {
         form.switch_model(config.kind());
         *form.config_mut() = config;
         form
+    }
+
+    /// The form switched to the family named `family`, with `settings` set through its
+    /// table (for scripts and tests); refuses an unknown family or setting by name.
+    pub fn for_family(family: &str, settings: &[(&str, Value)]) -> Result<Self, String> {
+        let mut form = Self::default();
+        form.switch_model(family.parse()?);
+        for (name, value) in settings {
+            form.config_mut().set(name, *value)?;
+        }
+        Ok(form)
     }
 
     /// The settings of `kind` as the form holds them.

@@ -26,14 +26,8 @@ impl egui::DroppedFile for Dropped {
     }
 }
 
-/// A form on `family` with `settings` set through its table.
 fn form(family: &str, settings: &[(&str, Value)]) -> TrainForm {
-    let mut form = TrainForm::default();
-    form.switch_model(family.parse().unwrap());
-    for (name, value) in settings {
-        form.config_mut().set(name, *value).unwrap();
-    }
-    form
+    TrainForm::for_family(family, settings).unwrap()
 }
 
 fn harness() -> Harness<'static, PatchworkApp> {
