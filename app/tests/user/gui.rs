@@ -293,6 +293,25 @@ fn swap_takes_a_dragged_thumbnail_and_a_dropped_file_and_switches_parts_off() {
     assert!(h.state().state.message.as_deref().is_some_and(|m| m.contains("notes.txt is not a usable image")), "{:?}", h.state().state.message);
     assert_eq!(swap_view(&mut h).target.image.as_ref().unwrap().label, "seven.png");
     assert_eq!(h.state().state.data.generation, generation);
+    // A source part the person picked (the picker's second entry, the second most present)
+    // stays when a new target comes; it used to jump back to the most present one.
+    let picked = {
+        let code = swap_view(&mut h).result.as_ref().unwrap().source.code.clone();
+        let choices = patchwork::gui::views::swap::part_choices(code.parts, Some(&code));
+        assert!(choices.last().is_some_and(|(_, label)| label.ends_with("absent here")), "the shipped model's dead parts are marked: {choices:?}");
+        choices[1].0
+    };
+    swap_view(&mut h).source_part = picked;
+    swap_view(&mut h).picked_source = true;
+    settle::<SwapView>(&mut h, "Swap", |v| v.busy());
+    let eight = h.state().state.data.source.as_ref().unwrap().get(8).image;
+    eight.to_dynamic().save(dir.path().join("eight.png")).unwrap();
+    h.hover_at(target_slot);
+    h.input_mut().dropped_files = vec![std::sync::Arc::new(Dropped(dir.path().join("eight.png"))) as _];
+    h.run_steps(1);
+    settle::<SwapView>(&mut h, "Swap", |v| v.busy());
+    assert_eq!(swap_view(&mut h).target.image.as_ref().unwrap().label, "eight.png");
+    assert_eq!(swap_view(&mut h).result.as_ref().unwrap().key.source_part, picked, "the picked source part stays");
     // From the Data tab: right-click thumbnail 3, "Use as Swap target" opens Swap with it.
     h.get_by_label("Data").click();
     h.run_steps(2);

@@ -5,7 +5,7 @@
 
 use patchwork_core::analysis::explorable::ExplorableModel;
 use patchwork_core::capabilities::Capability;
-use patchwork_core::capabilities::parts::PartAnalysis;
+use patchwork_core::capabilities::parts::{PartAnalysis, PartCode};
 use patchwork_core::data::HostImage;
 
 use crate::gui::image_drop::{DraggedImage, ImageDestination, ImageSlot, images_dropped_on, place_in_pair, thumbnail_strip_ui};
@@ -30,6 +30,43 @@ pub struct SwapKey {
     pub source_part: usize,
     pub target_part: usize,
     pub parts_off: Vec<usize>,
+}
+
+/// A part's share of an image: the fraction of locations where it fires (occurrence at
+/// least ½, as the part browser counts firing).
+fn presence(code: &PartCode, part: usize) -> f32 {
+    code.occurrence_of(part).iter().filter(|&&v| v >= 0.5).count() as f32 / (code.grid * code.grid).max(1) as f32
+}
+
+/// The picker's entries: the parts that fire in the image first (most first, with their
+/// share), then the others (ordered by their summed occurrence), marked absent.
+pub fn part_choices(parts: usize, code: Option<&PartCode>) -> Vec<(usize, String)> {
+    let Some(code) = code.filter(|c| c.parts == parts) else { return (0..parts).map(|p| (p, p.to_string())).collect() };
+    let mut order = code.parts_by_presence();
+    // Stable: among equal shares (the absent ones above all) the summed occurrence decides.
+    order.sort_by(|&a, &b| presence(code, b).total_cmp(&presence(code, a)));
+    order
+        .into_iter()
+        .map(|p| {
+            let share = presence(code, p);
+            (p, if share == 0.0 { format!("{p} — absent here") } else { format!("{p} — {:.0}% of the image", 100.0 * share) })
+        })
+        .collect()
+}
+
+/// A part picker listing `part_choices`; true when the person picked one.
+fn part_picker_ui(ui: &mut egui::Ui, id: &str, part: &mut usize, parts: usize, code: Option<&PartCode>) -> bool {
+    let choices = part_choices(parts, code);
+    let shown = choices.iter().find(|(p, _)| p == part).map_or_else(|| part.to_string(), |(_, label)| label.clone());
+    let mut picked = false;
+    egui::ComboBox::from_id_salt(id).selected_text(shown).width(190.0).show_ui(ui, |ui| {
+        for (p, label) in choices {
+            if ui.selectable_value(part, p, label).clicked() {
+                picked = true;
+            }
+        }
+    });
+    picked
 }
 
 /// Runs one swap (on a background thread). `analysed` are the source's and target's
@@ -64,6 +101,9 @@ pub struct SwapView {
     inputs: u64,
     /// Pick the parts most present in each image once the new images are analysed.
     auto_parts: bool,
+    /// The person chose the source (target) part: new images keep it.
+    pub picked_source: bool,
+    pub picked_target: bool,
     job: LatestJob<Result<SwapResult, String>>,
     requested: Option<SwapKey>,
     pub result: Option<SwapResult>,
@@ -108,9 +148,15 @@ impl SwapView {
             match result {
                 Ok(r) => {
                     self.error = None;
+                    // New images bring their most present parts, except on a side whose
+                    // part the person chose (a new target used to reset the source's).
                     if std::mem::take(&mut self.auto_parts) {
-                        self.source_part = r.source.code.parts_by_presence().first().copied().unwrap_or(0);
-                        self.target_part = r.target.code.parts_by_presence().first().copied().unwrap_or(0);
+                        if !self.picked_source {
+                            self.source_part = r.source.code.parts_by_presence().first().copied().unwrap_or(0);
+                        }
+                        if !self.picked_target {
+                            self.target_part = r.target.code.parts_by_presence().first().copied().unwrap_or(0);
+                        }
                     }
                     self.result = Some(r);
                 }
@@ -152,21 +198,21 @@ impl SwapView {
     }
 
     fn parts_ui(&mut self, ui: &mut egui::Ui, parts: usize) {
+        let codes = self.result.as_ref().map(|r| (r.source.code.clone(), r.target.code.clone()));
         ui.horizontal(|ui| {
             ui.label("source part i:");
-            egui::ComboBox::from_id_salt("swap-source-part").selected_text(self.source_part.to_string()).show_ui(ui, |ui| {
-                for p in 0..parts {
-                    ui.selectable_value(&mut self.source_part, p, p.to_string());
-                }
-            });
+            let source = codes.as_ref().map(|(s, _)| s);
+            if part_picker_ui(ui, "swap-source-part", &mut self.source_part, parts, source) {
+                self.picked_source = true;
+            }
             ui.label("into target part j:");
-            egui::ComboBox::from_id_salt("swap-target-part").selected_text(self.target_part.to_string()).show_ui(ui, |ui| {
-                for p in 0..parts {
-                    ui.selectable_value(&mut self.target_part, p, p.to_string());
-                }
-            });
+            let target = codes.as_ref().map(|(_, t)| t);
+            if part_picker_ui(ui, "swap-target-part", &mut self.target_part, parts, target) {
+                self.picked_target = true;
+            }
             if ui.button("j = i").on_hover_text("swap the same part (the paper's Fig. 5)").clicked() {
                 self.target_part = self.source_part;
+                self.picked_target = true;
             }
             if ui.button("Exchange images").clicked() {
                 let (source, target) = (self.source.image.take(), self.target.image.take());
@@ -286,5 +332,24 @@ impl View for SwapView {
         if self.busy() {
             ui.ctx().request_repaint();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pickers_list_the_parts_present_first_and_mark_the_absent_ones() {
+        // Grid 2×2, three parts: part 2 fires everywhere, part 0 in a corner, part 1 nowhere
+        // (it is weakly likely everywhere, as a dead part sits at the prior).
+        let code = PartCode { parts: 3, part_dim: 1, grid: 2, occurrence: vec![1.0, 0.0, 0.0, 0.0, 0.06, 0.06, 0.06, 0.06, 1.0, 1.0, 1.0, 0.9], appearance: vec![0.0; 3] };
+        let choices = part_choices(3, Some(&code));
+        assert_eq!(choices.iter().map(|(p, _)| *p).collect::<Vec<_>>(), [2, 0, 1]);
+        assert_eq!(choices[0].1, "2 — 100% of the image");
+        assert_eq!(choices[1].1, "0 — 25% of the image");
+        assert_eq!(choices[2].1, "1 — absent here");
+        // Before the first analysis, plain numbers.
+        assert_eq!(part_choices(2, None), [(0, "0".to_string()), (1, "1".to_string())]);
     }
 }
