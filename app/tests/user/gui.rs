@@ -275,8 +275,8 @@ fn swap_takes_a_dragged_thumbnail_and_a_dropped_file_and_switches_parts_off() {
     let result = view.result.as_ref().unwrap();
     assert_ne!(result.swapped, first);
     // Parts chosen: the ones most present in each image.
-    assert_eq!(result.key.source_part, result.source.code.parts_by_presence()[0]);
-    assert_eq!(result.key.target_part, result.target.code.parts_by_presence()[0]);
+    assert_eq!(result.key.source_part, result.source.code.parts_by_firing()[0]);
+    assert_eq!(result.key.target_part, result.target.code.parts_by_firing()[0]);
     assert_ne!(result.swapped, result.target.reconstruction, "swapping a present part changes the image");
     // Switch the target's most present part off: the result changes again.
     let before = result.swapped.clone();
@@ -435,10 +435,17 @@ fn traverses_a_part_of_the_shipped_patchvae() {
     let view = traverse_view(&mut h);
     let t = view.traversal.as_ref().expect("a traversal");
     let (part, code) = t.part_code.clone().expect("a part traversal");
-    assert_eq!(part, code.parts_by_presence()[0], "the part most present in the image");
+    assert_eq!(part, code.parts_by_firing()[0], "the part that fires most in the image");
     assert_eq!((t.rows.len(), t.rows[0].len()), (6, 9));
     assert!(view.manifold.is_empty());
     assert_eq!(view.samples.len(), 16);
+    // A part that does not fire in the image: the view says so and names those that do
+    // (its grid used to sit there unchanged, or black on a young model, without a word).
+    let absent = code.parts_by_firing().into_iter().rev().find(|&p| code.firing_share(p) == 0.0).expect("the shipped model has dead parts");
+    traverse_view(&mut h).part = absent;
+    settle::<TraverseView>(&mut h, "Traverse", |v| v.busy());
+    h.run_steps(2);
+    h.get(by().label_contains(&format!("Part {absent} does not fire in this image")));
 }
 
 #[test]

@@ -38,6 +38,21 @@ impl PartCode {
         order
     }
 
+    /// Parts by how much of the image they fire on, then by summed occurrence: the parts a
+    /// person sees first, the absent ones last.
+    pub fn parts_by_firing(&self) -> Vec<usize> {
+        let mut order = self.parts_by_presence();
+        // Stable: among equal shares (the absent ones above all) the summed occurrence decides.
+        order.sort_by(|&a, &b| self.firing_share(b).total_cmp(&self.firing_share(a)));
+        order
+    }
+
+    /// The fraction of locations where part `part` fires (occurrence at least ½, as the
+    /// part browser counts firing); 0 for a part absent from the image.
+    pub fn firing_share(&self, part: usize) -> f32 {
+        self.occurrence_of(part).iter().filter(|&&v| v >= 0.5).count() as f32 / (self.grid * self.grid).max(1) as f32
+    }
+
     /// This code with part `target_part`'s appearance replaced by `source`'s part
     /// `source_part` appearance; the occurrence maps stay this code's (the paper's Fig. 5).
     pub fn with_appearance_from(&self, source: &PartCode, source_part: usize, target_part: usize) -> PartCode {
@@ -111,6 +126,17 @@ pub(crate) mod tests {
         }
         assert_eq!(swapped.appearance_of(3), source.appearance_of(1));
         assert_eq!(swapped.occurrence, target.occurrence);
+    }
+
+    #[test]
+    fn parts_that_fire_come_first_and_absent_ones_by_their_mass() {
+        // Grid 2×2: part 0 fires on one cell, part 1 on none (but weakly likely
+        // everywhere, as a dead part at the prior), part 2 on three, part 3 on none.
+        let code = PartCode { parts: 4, part_dim: 1, grid: 2, occurrence: vec![0.9, 0.0, 0.0, 0.0, 0.3, 0.3, 0.3, 0.3, 0.6, 0.6, 0.6, 0.0, 0.0, 0.0, 0.0, 0.1], appearance: vec![0.0; 4] };
+        assert_eq!(code.firing_share(2), 0.75);
+        assert_eq!(code.firing_share(1), 0.0);
+        assert_eq!(code.parts_by_presence(), [2, 1, 0, 3]);
+        assert_eq!(code.parts_by_firing(), [2, 0, 1, 3]);
     }
 
     #[test]

@@ -32,23 +32,14 @@ pub struct SwapKey {
     pub parts_off: Vec<usize>,
 }
 
-/// A part's share of an image: the fraction of locations where it fires (occurrence at
-/// least ½, as the part browser counts firing).
-fn presence(code: &PartCode, part: usize) -> f32 {
-    code.occurrence_of(part).iter().filter(|&&v| v >= 0.5).count() as f32 / (code.grid * code.grid).max(1) as f32
-}
-
 /// The picker's entries: the parts that fire in the image first (most first, with their
 /// share), then the others (ordered by their summed occurrence), marked absent.
 pub fn part_choices(parts: usize, code: Option<&PartCode>) -> Vec<(usize, String)> {
     let Some(code) = code.filter(|c| c.parts == parts) else { return (0..parts).map(|p| (p, p.to_string())).collect() };
-    let mut order = code.parts_by_presence();
-    // Stable: among equal shares (the absent ones above all) the summed occurrence decides.
-    order.sort_by(|&a, &b| presence(code, b).total_cmp(&presence(code, a)));
-    order
+    code.parts_by_firing()
         .into_iter()
         .map(|p| {
-            let share = presence(code, p);
+            let share = code.firing_share(p);
             (p, if share == 0.0 { format!("{p} — absent here") } else { format!("{p} — {:.0}% of the image", 100.0 * share) })
         })
         .collect()
@@ -152,10 +143,10 @@ impl SwapView {
                     // part the person chose (a new target used to reset the source's).
                     if std::mem::take(&mut self.auto_parts) {
                         if !self.picked_source {
-                            self.source_part = r.source.code.parts_by_presence().first().copied().unwrap_or(0);
+                            self.source_part = r.source.code.parts_by_firing().first().copied().unwrap_or(0);
                         }
                         if !self.picked_target {
-                            self.target_part = r.target.code.parts_by_presence().first().copied().unwrap_or(0);
+                            self.target_part = r.target.code.parts_by_firing().first().copied().unwrap_or(0);
                         }
                     }
                     self.result = Some(r);

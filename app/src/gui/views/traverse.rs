@@ -115,7 +115,7 @@ impl TraverseView {
         if let Some(result) = self.grid_job.poll() {
             match result {
                 Ok((_, t)) => {
-                    let present = t.part_code.as_ref().and_then(|(_, c)| c.parts_by_presence().first().copied());
+                    let present = t.part_code.as_ref().and_then(|(_, c)| c.parts_by_firing().first().copied());
                     if let (true, Some(p)) = (std::mem::take(&mut self.auto_part), present) {
                         self.part = p;
                     }
@@ -302,7 +302,7 @@ impl View for TraverseView {
                             ui.label("part:");
                             ui.add(egui::DragValue::new(&mut self.part).range(0..=parts.saturating_sub(1)));
                             if let Some((_, code)) = self.traversal.as_ref().and_then(|t| t.part_code.as_ref()) {
-                                let top: Vec<String> = code.parts_by_presence().iter().take(4).map(|p| p.to_string()).collect();
+                                let top: Vec<String> = code.parts_by_firing().iter().take(4).map(|p| p.to_string()).collect();
                                 ui.small(format!("most present here: {}", top.join(", ")));
                             }
                         });
@@ -316,6 +316,13 @@ impl View for TraverseView {
                     }
                 });
             });
+            if let Some((part, code)) = self.traversal.as_ref().and_then(|t| t.part_code.as_ref()) {
+                if code.firing_share(*part) == 0.0 {
+                    let firing: Vec<String> = (0..code.parts).filter(|&p| code.firing_share(p) > 0.0).map(|p| p.to_string()).collect();
+                    let hint = if firing.is_empty() { "no part fires in it yet (early in a run, every map is near the prior)".to_string() } else { format!("parts that fire here: {}", firing.join(", ")) };
+                    ui.colored_label(ui.visuals().warn_fg_color, format!("Part {part} does not fire in this image, so its appearance changes little or nothing; {hint}."));
+                }
+            }
             if let Some(e) = &self.error {
                 ui.colored_label(ui.visuals().error_fg_color, e);
             }
