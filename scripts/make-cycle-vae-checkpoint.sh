@@ -35,18 +35,33 @@ fi
 
 rm -rf "$DEST.tmp"
 mkdir -p "$DEST.tmp"
-cp "$RUN/checkpoint/config.json" "$RUN/checkpoint/model.bpk" "$RUN/checkpoint/state.json" "$DEST.tmp/"
-probe=$($PATCHWORK eval disentangle --checkpoint "$DEST.tmp" --device cpu --seed "$SEED")
-recon=$($PATCHWORK eval recon --checkpoint "$DEST.tmp" --device cpu)
+cp "$RUN/checkpoint/config.json" "$RUN/checkpoint/model.bpk" "$DEST.tmp/"
+# The metric history keeps every EVERY-th step (and the last): the full one is 10 MB.
+EVERY=${EVERY:-50}
+python3 - "$RUN/checkpoint/state.json" "$DEST.tmp/state.json" "$EVERY" <<'PY'
+import json, sys
+state = json.load(open(sys.argv[1]))
+every = int(sys.argv[3])
+rows = state["history"]
+state["history"] = [r for i, r in enumerate(rows) if r["step"] % every == 0 or i == len(rows) - 1]
+head = json.dumps({**state, "history": []}, indent=2, ensure_ascii=False)
+lines = ",\n    ".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in state["history"])
+open(sys.argv[2], "w").write(head.replace('"history": []', '"history": [\n    ' + lines + '\n  ]', 1))
+PY
+probe=$($PATCHWORK eval disentangle --checkpoint "$DEST.tmp" --device cpu --seed "$SEED" | sed "s#$DEST.tmp#$DEST#")
+recon=$($PATCHWORK eval recon --checkpoint "$DEST.tmp" --device cpu | sed "s#$DEST.tmp#$DEST#")
 last=$(tail -1 "$RUN/metrics.jsonl")
+threads_note=""
+if [ -n "$THREADS" ]; then threads_note=" (RAYON_NUM_THREADS=$THREADS)"; fi
 
 cat > "$DEST.tmp/README.md" <<MD
 # cycle-vae-mnist
 
 A cycle-consistent VAE (Jha et al., ECCV 2018; the official code's 28×28 networks, z = s =
 16, reconstruction ×2, KL ×3, reverse cycle ℓ1 ×10, batch 64, Adam 1e-4) trained on the
-embedded MNIST subset (10,000 digits) for $STEPS steps, on $DEVICE: $wall. Weights only;
-\`train --resume\` continues it with a fresh optimizer.
+embedded MNIST subset (10,000 digits) for $STEPS steps, on $DEVICE$threads_note: $wall. Weights
+only, with every ${EVERY}th step of the metric history; \`train --resume\` continues it with a
+fresh optimizer.
 
 Made by \`scripts/make-cycle-vae-checkpoint.sh\`:
 

@@ -648,11 +648,25 @@ fn class_style_view_swaps_interpolates_and_samples_a_cycle_vae_and_takes_dropped
     assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
     let mut h = harness();
     h.run_steps(2);
-    // On the shipped PatchVAE, the tab says what it needs and which models have it.
+    step_until(&mut h, Duration::from_secs(60), "the shipped PatchVAE", |a| a.state.model.current().is_some());
+    // The tab opens the shipped cycle-consistent VAE by itself, and offers its data.
     h.get_by_label("Class/style").click();
     h.run_steps(2);
+    step_until(&mut h, Duration::from_secs(60), "the shipped cycle-vae", |a| a.state.model.current().is_some_and(|m| m.kind().name() == "cycle-vae"));
+    h.run_steps(2);
+    h.get_by_label("Use the data it trained on (mnist)").click();
+    step_until(&mut h, Duration::from_secs(60), "MNIST", |a| a.state.data.spec == "mnist");
+    // A model of the user's without the split (a copy of the shipped PatchVAE): the tab
+    // says what it needs and which models have it.
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    for file in ["config.json", "model.bpk", "state.json"] {
+        std::fs::copy(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/patchvae-fashion-mnist").join(file), parts.join(file)).unwrap();
+    }
+    h.state_mut().state.open_checkpoint(&parts);
+    step_until(&mut h, Duration::from_secs(60), "the PatchVAE", |a| a.state.model.current().is_some_and(|m| m.kind().name() == "patchvae"));
+    h.run_steps(2);
     h.get(by().label_contains("needs a model with a class/style split to swap (cycle-vae)"));
-    h.state_mut().state.open_spec("mnist");
     h.state_mut().state.open_checkpoint(&run);
     step_until(&mut h, Duration::from_secs(60), "the cycle-vae checkpoint", |a| a.state.model.current().is_some_and(|m| m.kind().name() == "cycle-vae"));
     settle::<SplitView>(&mut h, "Class/style", |v| v.busy() || v.result.is_none());

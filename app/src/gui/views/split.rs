@@ -5,7 +5,7 @@
 //! column's class with random styles). Images come from the open data, drawn again with
 //! Shuffle, or from files dropped on the view (an unseen class, another dataset).
 
-use patchwork_core::analysis::explorable::ExplorableModel;
+use patchwork_core::analysis::explorable::{ExplorableModel, ModelOrigin};
 use patchwork_core::analysis::split::{SplitGrid, interpolation_grid, sample_grid, swap_grid};
 use patchwork_core::capabilities::Capability;
 use patchwork_core::data::HostImage;
@@ -71,12 +71,14 @@ pub struct SplitView {
     pub error: Option<String>,
     /// Results received, so the drawn grid follows each.
     received: u64,
+    /// The checkpoint last asked what data it trained on, and the answer.
+    trained_on: Option<(std::path::PathBuf, Option<String>)>,
     output: CachedGrid,
 }
 
 impl Default for SplitView {
     fn default() -> Self {
-        Self { mode: SplitMode::Swap, count: 6, draw: 0, dropped: vec![], dropped_generation: 0, requested: None, job: LatestJob::default(), result: None, error: None, received: 0, output: CachedGrid::default() }
+        Self { mode: SplitMode::Swap, count: 6, draw: 0, dropped: vec![], dropped_generation: 0, requested: None, job: LatestJob::default(), result: None, error: None, received: 0, trained_on: None, output: CachedGrid::default() }
     }
 }
 
@@ -156,6 +158,16 @@ impl SplitView {
         (out, columns)
     }
 
+    /// The data spec the model trained on, read once per checkpoint.
+    fn trained_on(&mut self, model: &ExplorableModel) -> Option<String> {
+        let ModelOrigin::Checkpoint(dir) = &model.origin else { return None };
+        if self.trained_on.as_ref().is_none_or(|(d, _)| d != dir) {
+            let data = patchwork_core::checkpoint::read_meta(dir).ok().map(|m| m.config.data);
+            self.trained_on = Some((dir.clone(), data));
+        }
+        self.trained_on.as_ref().and_then(|(_, data)| data.clone())
+    }
+
     fn caption(&self, model: &ExplorableModel) -> String {
         let (names, (z, s)) = model.split().map_or((None, (0, 0)), |(n, d)| (Some(n), d));
         let (style, class) = names.map_or(("style", "class"), |n| (n.unspecified, n.specified));
@@ -206,6 +218,14 @@ impl View for SplitView {
                     ui.spinner();
                 }
             });
+            // The model's own data, offered where other data is open (a model trained on
+            // digits swaps digits best; other images work too, as the report's cross-dataset
+            // transfers).
+            if let Some(data) = self.trained_on(&model) {
+                if data != state.data.spec && ui.button(format!("Use the data it trained on ({data})")).clicked() {
+                    state.open_spec(&data);
+                }
+            }
             ui.label(self.caption(&model));
             ui.small(if self.dropped.is_empty() {
                 "Drop image files here to take their class (an unseen class, another dataset); the styles come from the data.".to_string()

@@ -86,7 +86,7 @@ impl FamilyConfig for CycleVaeConfig {
         lr: Some(1e-4),
         data: "mnist",
         needs_channels: None,
-        shipped: None,
+        shipped: Some("cycle-vae-mnist"),
         bench: BenchSettings { batch: 64, warmup_steps: 3, runs: 5, steps_per_run: 5 },
         bench_each: None,
     };
