@@ -182,7 +182,8 @@ mod tests {
         let informative: Vec<Vec<f32>> = labels.iter().map(|&l| noise(&mut rng).iter().enumerate().map(|(k, v)| v * 0.3 + if k == l as usize { 2.0 } else { 0.0 }).collect()).collect();
         let random: Vec<Vec<f32>> = (0..n).map(|_| noise(&mut rng)).collect();
         let settings = DisentangleSettings { epochs: 30, hidden: 32, ..Default::default() };
-        let split = |rows: &Vec<Vec<f32>>| -> ((Vec<Vec<f32>>, Vec<u32>), (Vec<Vec<f32>>, Vec<u32>)) {
+        type Rows = (Vec<Vec<f32>>, Vec<u32>);
+        let split = |rows: &Vec<Vec<f32>>| -> (Rows, Rows) {
             ((rows[..400].to_vec(), labels[..400].to_vec()), (rows[400..].to_vec(), labels[400..].to_vec()))
         };
         let ((tr, trl), (te, tel)) = split(&informative);

@@ -84,28 +84,6 @@ pub fn rule_label(rule: MixRule) -> &'static str {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::rule_label;
-    use patchwork_core::mixing::algorithm::{mix_mask, mix_rules};
-
-    #[test]
-    fn each_quadrants_rule_agrees_with_the_mask_even_when_all_are_above_tau() {
-        // Every distance above τ: the nearest is still replaced (it used to read "> τ"
-        // beside "replaced").
-        let distances = [5.0, 3.0, 9.0, 7.0];
-        let mask = mix_mask(distances, 1.0);
-        let rules = mix_rules(distances, 1.0).map(rule_label);
-        assert_eq!(rules, ["> τ: kept", "nearest: always replaced", "farthest: always kept", "> τ: kept"]);
-        for q in 0..4 {
-            assert_eq!(mask.0[q], rules[q].contains("replaced"), "quadrant {q}");
-        }
-        let rules = mix_rules(distances, 6.0).map(rule_label);
-        assert_eq!(rules, ["≤ τ: replaced", "nearest: always replaced", "farthest: always kept", "> τ: kept"]);
-        assert_eq!(mix_mask(distances, 6.0).0, [true, true, false, false]);
-    }
-}
-
 impl View for AutoMixView {
     fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
         self
@@ -169,5 +147,27 @@ impl View for AutoMixView {
         if self.job.busy() || self.pool.busy() {
             ui.ctx().request_repaint();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rule_label;
+    use patchwork_core::mixing::algorithm::{mix_mask, mix_rules};
+
+    #[test]
+    fn each_quadrants_rule_agrees_with_the_mask_even_when_all_are_above_tau() {
+        // Every distance above τ: the nearest is still replaced (it used to read "> τ"
+        // beside "replaced").
+        let distances = [5.0, 3.0, 9.0, 7.0];
+        let mask = mix_mask(distances, 1.0);
+        let rules = mix_rules(distances, 1.0).map(rule_label);
+        assert_eq!(rules, ["> τ: kept", "nearest: always replaced", "farthest: always kept", "> τ: kept"]);
+        for (q, rule) in rules.iter().enumerate() {
+            assert_eq!(mask.0[q], rule.contains("replaced"), "quadrant {q}");
+        }
+        let rules = mix_rules(distances, 6.0).map(rule_label);
+        assert_eq!(rules, ["≤ τ: replaced", "nearest: always replaced", "farthest: always kept", "> τ: kept"]);
+        assert_eq!(mix_mask(distances, 6.0).0, [true, true, false, false]);
     }
 }
