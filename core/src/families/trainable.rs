@@ -183,3 +183,25 @@ pub fn to_host_images(x: Tensor<4>) -> Vec<HostImage> {
     (0..b).map(|i| HostImage::from_chw_signed(&values[i * c * h * w..(i + 1) * c * h * w], c, h, w)).collect()
 }
 
+
+/// The methods of [`crate::capabilities::Explorable`] that every family's explored model
+/// (a struct with its trained `model` and its `config`) answers the same way: size and
+/// channels from the config, the device the weights are on, and the family's
+/// deterministic reconstruction. Used inside each family's `impl Explorable`.
+macro_rules! explorable_from_trainable {
+    () => {
+        fn image_size(&self) -> usize {
+            $crate::families::FamilyConfig::image_size(&self.config)
+        }
+        fn channels(&self) -> usize {
+            $crate::families::FamilyConfig::channels(&self.config)
+        }
+        fn device(&self) -> burn::prelude::Device {
+            burn::module::Module::devices(&self.model).into_iter().next().unwrap_or_else(burn::prelude::Device::flex)
+        }
+        fn reconstruct(&self, x: burn::prelude::Tensor<4>, step: u64) -> burn::prelude::Tensor<4> {
+            $crate::families::Trainable::reconstruct(&self.model, x, &self.config, step)
+        }
+    };
+}
+pub(crate) use explorable_from_trainable;

@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use super::{BetaVae, BetaVaeConfig, BetaVaeHyper};
 use crate::capabilities::{Explorable, LatentCode, LatentSpace};
 use crate::data::HostImage;
-use crate::families::trainable::{StepLoss, Trainable, normal_noise, to_host_images};
+use crate::families::trainable::{explorable_from_trainable, StepLoss, Trainable, normal_noise, to_host_images};
 use crate::nn::blocks::Resnet9;
 
 impl Trainable for BetaVae {
@@ -61,18 +61,7 @@ struct Explored {
 }
 
 impl Explorable for Explored {
-    fn image_size(&self) -> usize {
-        self.config.image_size
-    }
-    fn channels(&self) -> usize {
-        self.config.channels
-    }
-    fn device(&self) -> Device {
-        self.model.devices().into_iter().next().unwrap_or_else(Device::flex)
-    }
-    fn reconstruct(&self, x: Tensor<4>, step: u64) -> Tensor<4> {
-        Trainable::reconstruct(&self.model, x, &self.config, step)
-    }
+    explorable_from_trainable!();
     fn sample_prior(&self, n: usize, rng: &mut StdRng) -> Option<Vec<HostImage>> {
         Some(self.model.sample_prior(&self.config, n, rng, &self.device()))
     }

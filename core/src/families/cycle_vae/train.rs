@@ -18,7 +18,7 @@ use super::{CycleVae, CycleVaeConfig, ReverseCycle, kl_sum, mse_01};
 use crate::capabilities::{Explorable, FactorSplit, LatentCode, SplitCode, SplitNames};
 use crate::data::loader::assemble;
 use crate::data::{HostImage, SharedSource, Subset};
-use crate::families::trainable::{Preparation, StepError, StepInput, StepLoss, Trainable, loss_values, normal_noise, to_host_images};
+use crate::families::trainable::{explorable_from_trainable, Preparation, StepError, StepInput, StepLoss, Trainable, loss_values, normal_noise, to_host_images};
 use crate::train::StepReport;
 
 /// The training images by class, for the pair sampler: same-class partners for the
@@ -242,18 +242,7 @@ struct Explored {
 }
 
 impl Explorable for Explored {
-    fn image_size(&self) -> usize {
-        self.config.image_size
-    }
-    fn channels(&self) -> usize {
-        self.config.channels
-    }
-    fn device(&self) -> Device {
-        self.model.devices().into_iter().next().unwrap_or_else(Device::flex)
-    }
-    fn reconstruct(&self, x: Tensor<4>, _step: u64) -> Tensor<4> {
-        self.model.reconstruct(x)
-    }
+    explorable_from_trainable!();
     fn split(&self) -> Option<&dyn FactorSplit> {
         Some(self)
     }

@@ -7,7 +7,7 @@ use burn::prelude::*;
 
 use super::{MixingScenes, MixingScenesConfig};
 use crate::capabilities::{ChunkMixer, Explorable};
-use crate::families::trainable::Trainable;
+use crate::families::trainable::explorable_from_trainable;
 use crate::mixing::QuadrantMask;
 use crate::mixing::neighbours::NeighbourIndex;
 
@@ -21,18 +21,7 @@ pub(super) struct Explored {
 }
 
 impl Explorable for Explored {
-    fn image_size(&self) -> usize {
-        self.config.image_size
-    }
-    fn channels(&self) -> usize {
-        self.config.channels
-    }
-    fn device(&self) -> Device {
-        self.model.devices().into_iter().next().unwrap_or_else(Device::flex)
-    }
-    fn reconstruct(&self, x: Tensor<4>, step: u64) -> Tensor<4> {
-        Trainable::reconstruct(&self.model, x, &self.config, step)
-    }
+    explorable_from_trainable!();
     fn chunks(&self) -> Option<&dyn ChunkMixer> {
         Some(self)
     }

@@ -11,7 +11,7 @@ use super::{OccurrenceSampling, PatchVae, PatchVaeConfig, occurrence_mode, sampl
 use crate::capabilities::parts::{PartAnalysis, PartCode};
 use crate::capabilities::{Explorable, PartSpace};
 use crate::data::HostImage;
-use crate::families::trainable::{StepLoss, Trainable, normal_noise, to_host_images, uniform_noise};
+use crate::families::trainable::{explorable_from_trainable, StepLoss, Trainable, normal_noise, to_host_images, uniform_noise};
 use crate::nn::blocks::Resnet9;
 
 impl Trainable for PatchVae {
@@ -81,18 +81,7 @@ struct Explored {
 }
 
 impl Explorable for Explored {
-    fn image_size(&self) -> usize {
-        self.config.image_size
-    }
-    fn channels(&self) -> usize {
-        self.config.channels
-    }
-    fn device(&self) -> Device {
-        self.model.devices().into_iter().next().unwrap_or_else(Device::flex)
-    }
-    fn reconstruct(&self, x: Tensor<4>, step: u64) -> Tensor<4> {
-        PatchVae::reconstruct(&self.model, x, &self.config, step)
-    }
+    explorable_from_trainable!();
     fn sample_prior(&self, n: usize, rng: &mut StdRng) -> Option<Vec<HostImage>> {
         Some(Trainable::sample_prior(&self.model, &self.config, n, rng, &self.device()))
     }
