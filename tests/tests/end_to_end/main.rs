@@ -2,6 +2,7 @@
 //! and eframe, so one binary instead of four saves three large links in CI.
 
 mod common;
+mod cycle;
 mod mixing;
 mod patchvae;
 mod registry;
