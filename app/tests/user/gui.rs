@@ -224,6 +224,16 @@ fn opens_on_the_shipped_patchvae_parts_browses_a_part_and_refuses_other_models()
     let index = parts_view(&mut h).index.clone().unwrap();
     assert_eq!((index.images, index.parts.len(), index.parts[3].hits.len()), (10_000, 16, 50));
     h.get_by_label("Part 3");
+    // Other weights in the views (here a copy of the checkpoint, as a run in progress would
+    // bring): the browser says whose index it shows.
+    let copy = tempfile::tempdir().unwrap();
+    for file in ["config.json", "model.bpk", "state.json"] {
+        std::fs::copy(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/patchvae-fashion-mnist").join(file), copy.path().join(file)).unwrap();
+    }
+    h.state_mut().state.open_checkpoint(copy.path());
+    step_until(&mut h, Duration::from_secs(60), "the copy", |a| a.state.model.current().is_some_and(|m| m.describe().contains(&copy.path().display().to_string())));
+    h.run_steps(2);
+    h.get(by().label_contains("This part browser is of"));
     // A folder that is no checkpoint is refused by name and the shipped model kept.
     let not_a_checkpoint = tempfile::tempdir().unwrap();
     let generation = h.state().state.data.generation;
@@ -231,7 +241,7 @@ fn opens_on_the_shipped_patchvae_parts_browses_a_part_and_refuses_other_models()
     step_until(&mut h, Duration::from_secs(30), "the refusal", |a| a.state.message.as_deref().is_some_and(|m| m.contains("not opened")));
     let state = &h.state().state;
     assert!(state.model.error.as_deref().is_some_and(|e| e.contains(&not_a_checkpoint.path().display().to_string())), "{:?}", state.model.error);
-    assert_eq!(state.model.current().and_then(|m| m.parts()), Some(16), "the shipped model stays");
+    assert_eq!(state.model.current().and_then(|m| m.parts()), Some(16), "the model stays");
     assert_eq!(state.data.generation, generation);
 }
 

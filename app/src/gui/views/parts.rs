@@ -287,6 +287,13 @@ impl PartsView {
                 ));
             }
         });
+        // The index is of the weights it was built with: say so when the views now show
+        // others (a run in progress moves on from the checkpoint it was built from).
+        if let (Some((indexed, _)), Some(now)) = (&self.index_of, state.model.current()) {
+            if self.index.is_some() && *indexed != now.describe() {
+                ui.colored_label(ui.visuals().warn_fg_color, format!("This part browser is of {indexed}; the maps above are of {}. Rebuild it to browse these weights.", now.describe()));
+            }
+        }
         let Some(part) = self.selected else { return };
         ui.separator();
         ui.heading(format!("Part {part}"));
