@@ -227,7 +227,7 @@ impl View for SplitView {
                 }
             }
             ui.label(self.caption(&model));
-            ui.small(if self.dropped.is_empty() {
+            ui.label(if self.dropped.is_empty() {
                 "Drop image files here to take their class (an unseen class, another dataset); the styles come from the data.".to_string()
             } else {
                 format!("{} dropped file(s) give the classes; the styles come from the data.", self.dropped.len())

@@ -309,7 +309,7 @@ impl View for SwapView {
                     if self.job.busy() {
                         ui.spinner();
                     } else if let Some(d) = self.job.last_duration {
-                        ui.small(format!("last swap {:.1} ms", d.as_secs_f64() * 1e3));
+                        ui.label(format!("last swap {:.1} ms", d.as_secs_f64() * 1e3));
                     }
                 });
             });

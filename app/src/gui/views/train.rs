@@ -329,7 +329,7 @@ impl TrainView {
             ui.separator();
             egui::ScrollArea::vertical().max_height(160.0).stick_to_bottom(true).show(ui, |ui| {
                 for line in &session.log {
-                    ui.label(egui::RichText::new(line).small());
+                    ui.label(line);
                 }
             });
         }

@@ -303,7 +303,7 @@ impl View for TraverseView {
                             ui.add(egui::DragValue::new(&mut self.part).range(0..=parts.saturating_sub(1)));
                             if let Some((_, code)) = self.traversal.as_ref().and_then(|t| t.part_code.as_ref()) {
                                 let top: Vec<String> = code.parts_by_firing().iter().take(4).map(|p| p.to_string()).collect();
-                                ui.small(format!("most present here: {}", top.join(", ")));
+                                ui.label(format!("most present here: {}", top.join(", ")));
                             }
                         });
                     }
@@ -312,7 +312,7 @@ impl View for TraverseView {
                     if self.grid_job.busy() {
                         ui.spinner();
                     } else if let Some(d) = self.grid_job.last_duration {
-                        ui.small(format!("grid decoded in {:.1} ms", d.as_secs_f64() * 1e3));
+                        ui.label(format!("grid decoded in {:.1} ms", d.as_secs_f64() * 1e3));
                     }
                 });
             });

@@ -107,7 +107,7 @@ impl View for AutoMixView {
                     ui.spinner();
                 }
             });
-            ui.small(super::ORDER_NOTE);
+            ui.label(super::ORDER_NOTE);
             if let Some(e) = self.error.as_ref().or(self.pool.error.as_ref()) {
                 ui.colored_label(ui.visuals().error_fg_color, e);
             }

@@ -59,7 +59,7 @@ impl View for NeighboursView {
                 }
                 ui.checkbox(&mut self.crops, "quadrants only");
             });
-            ui.small(format!("{} images in the pool ({}); {}; τ = {:.3}", n, index.header.data, index.header.feature, index.tau));
+            ui.label(format!("{} images in the pool ({}); {}; τ = {:.3}", n, index.header.data, index.header.feature, index.tau));
             self.image = self.image.min(n.saturating_sub(1));
             let Some(list) = index.lists.get(self.image).map(|l| l[self.quadrant].clone()) else { return };
             self.shown = list.clone();

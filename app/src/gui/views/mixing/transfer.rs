@@ -164,7 +164,7 @@ impl TransferView {
                         self.mask = QuadrantMask::default();
                     }
                 });
-                ui.small(super::ORDER_NOTE);
+                ui.label(super::ORDER_NOTE);
             });
         });
     }
@@ -219,7 +219,7 @@ impl View for TransferView {
                     if self.job.busy() {
                         ui.spinner();
                     } else if let Some(d) = self.job.last_duration {
-                        ui.small(format!("last render {:.1} ms", d.as_secs_f64() * 1e3));
+                        ui.label(format!("last render {:.1} ms", d.as_secs_f64() * 1e3));
                     }
                 });
             });
