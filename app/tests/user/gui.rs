@@ -495,6 +495,17 @@ fn object_transfer_auto_mix_and_neighbours_work_on_the_shipped_mixing_model() {
     h.get_by_label("1 top-right").click();
     h.run_steps(1);
     assert_eq!(view::<TransferView>(&mut h, "Object transfer").mask.to_string(), "0100");
+    // A thumbnail of the open Fashion-MNIST (as a click in the side strip gives it): it is
+    // converted to the model's 64×64 colour input, and says so (it used to go in as a 28×28
+    // grey image, drawn at a quarter of the size).
+    h.get(by().label_contains("These images are not what the model takes"));
+    let garment = patchwork::gui::image_drop::DraggedImage::from_data(&h.state().state, 0).unwrap();
+    view::<TransferView>(&mut h, "Object transfer").place(garment, None);
+    h.run_steps(2);
+    let v = view::<TransferView>(&mut h, "Object transfer");
+    let placed = [&v.object.image, &v.reference.image].into_iter().flatten().find(|i| i.label.starts_with("fashion-mnist")).cloned().expect("the garment in a slot");
+    assert_eq!((placed.image.width, placed.image.height, placed.image.channels), (64, 64, 3));
+    assert!(placed.label.contains("converted from 28×28 grey to 64×64 colour"), "{}", placed.label);
 
     // Auto-mix: Algorithm 1 on the model's own neighbour lists.
     h.get_by_label("Auto-mix").click();

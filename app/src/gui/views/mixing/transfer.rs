@@ -4,7 +4,7 @@
 
 use patchwork_core::analysis::explorable::ExplorableModel;
 use patchwork_core::data::scenes::QuadrantScenes;
-use patchwork_core::data::{HostImage, ImageSource, Split};
+use patchwork_core::data::{HostImage, ImageSource, Split, fit_image};
 use patchwork_core::eval::transfer::collage;
 use patchwork_core::mixing::{Quadrant, QuadrantMask};
 
@@ -99,12 +99,34 @@ impl TransferView {
         self.inputs += 1;
     }
 
+    /// Converts what the slots hold to the model's input (size, channels), visibly: the
+    /// slot shows the converted image and its label says from what. A 28×28 grey garment
+    /// was taken as a reference of a 64×64 colour model, drawn at a quarter of the size.
+    fn fit_to_model(&mut self, size: usize, channels: usize) {
+        for slot in [&mut self.object, &mut self.reference] {
+            let Some(image) = &slot.image else { continue };
+            let im = &image.image;
+            if (im.width, im.height, im.channels) == (size, size, channels) {
+                continue;
+            }
+            let what = |c: usize| if c == 1 { "grey" } else { "colour" };
+            let label = format!("{} (converted from {}×{} {} to {size}×{size} {})", image.label, im.width, im.height, what(im.channels), what(channels));
+            let fitted = HostImage::from_chw_signed(&fit_image(im, size, channels), channels, size, size);
+            slot.set(DraggedImage { image: fitted, label });
+            self.inputs += 1;
+        }
+    }
+
     pub fn update(&mut self, state: &mut AppState) {
         if let Some(outcome) = self.job.poll() {
             store(outcome, &mut self.result, &mut self.error);
         }
         if self.object.image.is_none() && self.reference.image.is_none() {
             self.draw_scenes();
+        }
+        if let Some(model) = state.model.current().filter(|m| m.offers(Capability::Chunks)) {
+            let (size, channels) = (model.image_size(), model.channels());
+            self.fit_to_model(size, channels);
         }
         let (Some(model), Some(object), Some(reference)) = (state.model.current(), &self.object.image, &self.reference.image) else { return };
         if !model.offers(Capability::Chunks) {
@@ -189,7 +211,17 @@ impl View for TransferView {
 
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         self.update(state);
-        if let Some(image) = thumbnail_strip_ui(ui, "transfer-thumbnails", "Drag a thumbnail of the current data onto Object or Reference (click: fills the next slot)", &mut self.thumbnails, state) {
+        // The open data as the model takes it, or a word on what happens to it.
+        let fits = match (state.model.current(), &state.data.source) {
+            (Some(m), Some(d)) => d.info().channels == m.channels() && d.info().size.is_some_and(|(h, w)| (h, w) == (m.image_size(), m.image_size())),
+            _ => true,
+        };
+        let hint = if fits {
+            "Drag a thumbnail of the current data onto Object or Reference (click: fills the next slot)".to_string()
+        } else {
+            "These images are not what the model takes: dropped in, they are converted (and say so). New scenes, or the quadrant scenes in Data, are its own.".to_string()
+        };
+        if let Some(image) = thumbnail_strip_ui(ui, "transfer-thumbnails", &hint, &mut self.thumbnails, state) {
             self.place(image, None);
         }
         egui::CentralPanel::default().show(ui, |ui| {
