@@ -761,3 +761,38 @@ fn where_no_file_dialog_can_open_the_window_says_so_and_takes_a_typed_path() {
     watchdog.frames(&mut h, 2, "Cancel");
     assert!(h.state().state.path_prompt.is_none());
 }
+
+#[test]
+fn runs_are_renamed_in_the_runs_view() {
+    let runs = tempfile::tempdir().unwrap();
+    let run = runs.path().join("patchvae-fashion-mnist-20261207-012335");
+    std::fs::create_dir_all(run.join("checkpoint")).unwrap();
+    for file in ["config.json", "model.bpk", "state.json"] {
+        std::fs::copy(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/patchvae-fashion-mnist").join(file), run.join("checkpoint").join(file)).unwrap();
+    }
+    let mut h = harness();
+    h.state_mut().state.settings.recent_runs = vec![run.clone()];
+    h.run_steps(2);
+    h.get_by_label("Runs").click();
+    h.run_steps(2);
+    // The shipped checkpoints are listed too, without Rename: one button, the run's.
+    h.get_by_label("Rename").click();
+    h.run_steps(2);
+    let field = h.get(by().role(egui::accesskit::Role::TextInput));
+    field.focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get(by().role(egui::accesskit::Role::TextInput)).type_text("fashion parts, first try");
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    h.run_steps(2);
+    let renamed = runs.path().join("fashion parts, first try");
+    assert!(renamed.join("checkpoint/model.bpk").is_file() && !run.exists(), "{:?}", h.state().state.message);
+    assert_eq!(h.state().state.settings.recent_runs, vec![renamed.clone()]);
+    h.get_by_label(&renamed.display().to_string());
+    // A name that is taken is refused, and nothing moves.
+    std::fs::create_dir(runs.path().join("taken")).unwrap();
+    let err = patchwork::gui::views::runs::rename_run(&mut h.state_mut().state, &renamed, "taken").unwrap_err();
+    assert!(err.contains("exists already") && renamed.is_dir(), "{err}");
+    assert!(patchwork::gui::views::runs::rename_run(&mut h.state_mut().state, &renamed, "a/b").is_err());
+}

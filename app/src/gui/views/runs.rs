@@ -100,6 +100,29 @@ pub fn train_from_weights(state: &mut AppState, checkpoint: &Path) {
     state.message = None;
 }
 
+/// Renames a run's folder within its parent and updates the recent list; refuses an empty
+/// name, one with a path separator, or one taken.
+pub fn rename_run(state: &mut AppState, from: &Path, name: &str) -> Result<PathBuf, String> {
+    let name = name.trim();
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\']) {
+        return Err(format!("'{name}' is not a folder name"));
+    }
+    let to = from.parent().map_or_else(|| PathBuf::from(name), |p| p.join(name));
+    if to == from {
+        return Ok(to);
+    }
+    if to.exists() {
+        return Err(format!("{} exists already", to.display()));
+    }
+    std::fs::rename(from, &to).map_err(|e| format!("{}: {e}", from.display()))?;
+    for recent in &mut state.settings.recent_runs {
+        if recent == from {
+            *recent = to.clone();
+        }
+    }
+    Ok(to)
+}
+
 /// A run chosen for comparison: its path and its metrics, or why they could not be read.
 pub type ComparedRun = (PathBuf, Result<Vec<StepMetrics>, String>);
 
@@ -111,6 +134,8 @@ pub struct RunsView {
     pub log_scale: bool,
     /// Weight of the moving average on the past (0: per-step values).
     pub smoothing: f64,
+    /// The run being renamed and the name typed so far.
+    pub renaming: Option<(PathBuf, String)>,
 }
 
 impl RunsView {
@@ -154,7 +179,7 @@ impl RunsView {
         egui::Grid::new("recent-runs").striped(true).num_columns(6).show(ui, |ui| {
             for path in &recent {
                 let checkpoint = checkpoint_dir(path);
-                ui.monospace(path.display().to_string());
+                self.name_ui(ui, state, path);
                 ui.add_enabled_ui(checkpoint.is_some(), |ui| {
                     if ui.button("Explore").on_hover_text("open its checkpoint in Parts, Swap and Traverse").on_disabled_hover_text("no checkpoint saved yet").clicked() {
                         if let Some(c) = &checkpoint {
@@ -183,6 +208,36 @@ impl RunsView {
                     }
                 }
                 ui.end_row();
+            }
+        });
+    }
+
+    /// A run's path, with Rename (runs of yours that are not training now); while renaming,
+    /// a field for the new name (Enter renames, Escape leaves it).
+    fn name_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState, path: &Path) {
+        if let Some((from, name)) = self.renaming.as_mut().filter(|(from, _)| from == path) {
+            let field = ui.add(egui::TextEdit::singleline(name).desired_width(260.0));
+            if !field.has_focus() && !field.lost_focus() {
+                field.request_focus();
+            }
+            if field.lost_focus() {
+                if ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                    let (from, name) = (from.clone(), name.clone());
+                    match rename_run(state, &from, &name) {
+                        Ok(to) => state.message = Some(format!("renamed {} to {}", from.display(), to.display())),
+                        Err(e) => state.message = Some(format!("not renamed: {e}")),
+                    }
+                }
+                self.renaming = None;
+            }
+            return;
+        }
+        ui.horizontal(|ui| {
+            ui.monospace(path.display().to_string());
+            let training_it = state.session.as_ref().is_some_and(|s| s.is_active() && s.run_dir.as_deref() == Some(path));
+            if !crate::gui::model_slot::is_shipped(path) && !training_it && ui.small_button("Rename").on_hover_text("give the run's folder another name").clicked() {
+                let name = path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                self.renaming = Some((path.to_path_buf(), name));
             }
         });
     }
