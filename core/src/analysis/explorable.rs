@@ -89,7 +89,7 @@ impl ExplorableModel {
     }
 
     pub fn offers(&self, capability: Capability) -> bool {
-        self.model.capabilities().contains(&capability)
+        self.model.offers(capability)
     }
 
     /// One line naming the model: family, origin and step.
@@ -168,7 +168,7 @@ impl ExplorableModel {
     /// `n` samples from the prior, drawn from `seed`; none for a model without a prior.
     pub fn sample_prior(&self, n: usize, seed: u64) -> Vec<HostImage> {
         let mut rng = step_rng(seed, 0);
-        self.model.sample_prior(n, &mut rng).unwrap_or_default()
+        self.model.prior().map(|p| p.sample(n, &mut rng)).unwrap_or_default()
     }
 
     /// Number of parts; `None` for a model without parts.

@@ -33,6 +33,8 @@ pub enum Capability {
 }
 
 impl Capability {
+    pub const ALL: [Capability; 5] = [Capability::Latents, Capability::PriorSamples, Capability::Parts, Capability::Chunks, Capability::Split];
+
     pub fn describe(self) -> &'static str {
         match self {
             Capability::Latents => "a latent vector to traverse",
@@ -52,9 +54,8 @@ pub trait Explorable: std::fmt::Debug + Send + Sync {
     /// Deterministic reconstructions (posterior means) of a batch in [−1, 1], by the model
     /// as trained up to `step` (annealed settings such as a temperature depend on it).
     fn reconstruct(&self, x: Tensor<4>, step: u64) -> Tensor<4>;
-    /// `n` images decoded from codes drawn from the prior with `rng`; `None` where the
-    /// model has no prior to sample.
-    fn sample_prior(&self, _n: usize, _rng: &mut StdRng) -> Option<Vec<HostImage>> {
+    /// Samples decoded from codes drawn from the prior; `None` without a prior.
+    fn prior(&self) -> Option<&dyn PriorSampler> {
         None
     }
     fn latents(&self) -> Option<&dyn LatentSpace> {
@@ -69,20 +70,27 @@ pub trait Explorable: std::fmt::Debug + Send + Sync {
     fn split(&self) -> Option<&dyn FactorSplit> {
         None
     }
+    /// Whether this model offers `capability` (asked by the views every frame, so it
+    /// only looks at which accessors answer).
+    fn offers(&self, capability: Capability) -> bool {
+        match capability {
+            Capability::Latents => self.latents().is_some(),
+            Capability::PriorSamples => self.prior().is_some(),
+            Capability::Parts => self.parts().is_some(),
+            Capability::Chunks => self.chunks().is_some(),
+            Capability::Split => self.split().is_some(),
+        }
+    }
     /// The capabilities this model offers.
     fn capabilities(&self) -> Vec<Capability> {
-        let mut rng = crate::train::step_rng(0, 0);
-        [
-            (Capability::Latents, self.latents().is_some()),
-            (Capability::PriorSamples, self.sample_prior(0, &mut rng).is_some()),
-            (Capability::Parts, self.parts().is_some()),
-            (Capability::Chunks, self.chunks().is_some()),
-            (Capability::Split, self.split().is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(c, offered)| offered.then_some(c))
-        .collect()
+        Capability::ALL.into_iter().filter(|&c| self.offers(c)).collect()
     }
+}
+
+/// Images decoded from codes drawn from the prior.
+pub trait PriorSampler {
+    /// `n` samples, the noise drawn from `rng`.
+    fn sample(&self, n: usize, rng: &mut StdRng) -> Vec<HostImage>;
 }
 
 /// One latent vector per image.

@@ -7,7 +7,7 @@ use burn::prelude::*;
 use rand::rngs::StdRng;
 
 use super::{BetaVae, BetaVaeConfig, BetaVaeHyper};
-use crate::capabilities::{Explorable, LatentCode, LatentSpace};
+use crate::capabilities::{Explorable, PriorSampler, LatentCode, LatentSpace};
 use crate::data::HostImage;
 use crate::families::trainable::{explorable_from_trainable, StepLoss, Trainable, normal_noise, to_host_images};
 use crate::nn::blocks::Resnet9;
@@ -62,8 +62,8 @@ struct Explored {
 
 impl Explorable for Explored {
     explorable_from_trainable!();
-    fn sample_prior(&self, n: usize, rng: &mut StdRng) -> Option<Vec<HostImage>> {
-        Some(self.model.sample_prior(&self.config, n, rng, &self.device()))
+    fn prior(&self) -> Option<&dyn PriorSampler> {
+        Some(self)
     }
     fn latents(&self) -> Option<&dyn LatentSpace> {
         Some(self)
@@ -96,5 +96,11 @@ impl LatentSpace for Explored {
         let flat: Vec<f32> = codes.iter().flat_map(|c| c.iter().copied().chain(std::iter::repeat(0.0)).take(z)).collect();
         let t = Tensor::<2>::from_data(TensorData::new(flat, [codes.len(), z]), device);
         to_host_images(BetaVae::to_image(model.decode_logits(t), config.recon))
+    }
+}
+
+impl PriorSampler for Explored {
+    fn sample(&self, n: usize, rng: &mut StdRng) -> Vec<HostImage> {
+        Trainable::sample_prior(&self.model, &self.config, n, rng, &self.device())
     }
 }

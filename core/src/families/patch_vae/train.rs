@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 
 use super::{OccurrenceSampling, PatchVae, PatchVaeConfig, occurrence_mode, sample_occurrence};
 use crate::capabilities::parts::{PartAnalysis, PartCode};
-use crate::capabilities::{Explorable, PartSpace};
+use crate::capabilities::{Explorable, PriorSampler, PartSpace};
 use crate::data::HostImage;
 use crate::families::trainable::{explorable_from_trainable, StepLoss, Trainable, normal_noise, to_host_images, uniform_noise};
 use crate::nn::blocks::Resnet9;
@@ -82,11 +82,17 @@ struct Explored {
 
 impl Explorable for Explored {
     explorable_from_trainable!();
-    fn sample_prior(&self, n: usize, rng: &mut StdRng) -> Option<Vec<HostImage>> {
-        Some(Trainable::sample_prior(&self.model, &self.config, n, rng, &self.device()))
+    fn prior(&self) -> Option<&dyn PriorSampler> {
+        Some(self)
     }
     fn parts(&self) -> Option<&dyn PartSpace> {
         Some(self)
+    }
+}
+
+impl PriorSampler for Explored {
+    fn sample(&self, n: usize, rng: &mut StdRng) -> Vec<HostImage> {
+        Trainable::sample_prior(&self.model, &self.config, n, rng, &self.device())
     }
 }
 
