@@ -33,7 +33,7 @@ pub struct PartIndexSettings {
 
 impl Default for PartIndexSettings {
     fn default() -> Self {
-        Self { top_k: 50, batch: 256, fire_threshold: 0.5, dead_below: 1e-3 }
+        Self { top_k: 50, batch: 256, fire_threshold: crate::capabilities::parts::FIRE_THRESHOLD, dead_below: 1e-3 }
     }
 }
 

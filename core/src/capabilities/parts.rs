@@ -6,6 +6,9 @@
 
 use crate::data::HostImage;
 
+/// The occurrence above which a part fires at a location (the part browser's default).
+pub const FIRE_THRESHOLD: f32 = 0.5;
+
 /// One image's part code: an occurrence map and an appearance vector per part.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartCode {
@@ -47,10 +50,11 @@ impl PartCode {
         order
     }
 
-    /// The fraction of locations where part `part` fires (occurrence at least ½, as the
-    /// part browser counts firing); 0 for a part absent from the image.
+    /// The fraction of locations where part `part` fires (occurrence above
+    /// [`FIRE_THRESHOLD`], as the part browser counts firing); 0 for a part absent from the
+    /// image.
     pub fn firing_share(&self, part: usize) -> f32 {
-        self.occurrence_of(part).iter().filter(|&&v| v >= 0.5).count() as f32 / (self.grid * self.grid).max(1) as f32
+        self.occurrence_of(part).iter().filter(|&&v| v > FIRE_THRESHOLD).count() as f32 / (self.grid * self.grid).max(1) as f32
     }
 
     /// This code with part `target_part`'s appearance replaced by `source`'s part

@@ -209,11 +209,7 @@ impl FamilyKind {
 
     /// Every name `--model` takes, "a, b or c".
     pub fn names() -> String {
-        let names: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
-        match names.split_last() {
-            Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-            _ => names.concat(),
-        }
+        settings::one_of(&Self::ALL.iter().map(|k| k.name()).collect::<Vec<_>>())
     }
 
     /// The families whose models offer `capability`.
@@ -280,6 +276,12 @@ impl ModelConfig {
 
     pub fn set(&mut self, name: &str, value: Value) -> Result<(), String> {
         self.family_mut().set(name, value)
+    }
+
+    /// Whether `setting` applies: the setting it `needs` (if any) is on or above 0. A
+    /// setting that does not apply is greyed out in the form and left at its default.
+    pub fn applies(&self, setting: &Setting) -> bool {
+        setting.needs.is_none_or(|n| self.get(n).is_some_and(Value::enables))
     }
 
     /// The config of a new run from weights trained with this one.

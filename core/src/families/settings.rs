@@ -161,7 +161,7 @@ pub fn classes_of(mask: u64) -> Vec<u32> {
 }
 
 /// "a, b or c".
-fn one_of<S: AsRef<str>>(names: &[S]) -> String {
+pub fn one_of<S: AsRef<str>>(names: &[S]) -> String {
     match names {
         [] => String::new(),
         [one] => one.as_ref().to_string(),

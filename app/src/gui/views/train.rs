@@ -37,8 +37,7 @@ pub fn form_config(state: &AppState) -> TrainConfig {
             Role::Objective | Role::Live { .. } => true,
         };
         // A setting greyed out for want of the one it needs is not applied.
-        let applies = setting.needs.is_none_or(|n| form_model.get(n).is_some_and(Value::enables));
-        let value = if applies { form_model.get(setting.name) } else { defaults.get(setting.name) };
+        let value = if form_model.applies(setting) { form_model.get(setting.name) } else { defaults.get(setting.name) };
         if let (true, Some(value)) = (from_form, value) {
             // A value of the form's own table: its kinds match.
             let _ = model.set(setting.name, value);
@@ -216,7 +215,7 @@ impl TrainView {
                 let config = f.config();
                 for setting in config.settings().iter().filter(|s| s.in_form) {
                     let Some(value) = config.get(setting.name) else { continue };
-                    let needed = setting.needs.is_none_or(|n| config.get(n).is_some_and(Value::enables));
+                    let needed = config.applies(setting);
                     let network_fixed = fixed && setting.role == Role::Network;
                     ui.label(setting.label).on_hover_text(setting.help);
                     let row = ui.add_enabled_ui(needed && !network_fixed, |ui| setting_ui(ui, setting, value));
