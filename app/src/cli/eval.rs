@@ -127,10 +127,8 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
                 eprintln!("{line}");
             }
             let report = patchwork_core::eval::recon::evaluate(&meta, &device.device, source, args.limit)?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!(
+            super::print_report(args.json, &report, || {
+                format!(
                     "{} on {} (test split, {} images, {}): PSNR {:.2} dB, SSIM {:.4} (floor: a flat image of each input's mean colour scores PSNR {:.2} dB)",
                     args.checkpoint.display(),
                     args.data.as_deref().unwrap_or(&meta.config.data),
@@ -139,9 +137,8 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
                     report.psnr,
                     report.ssim,
                     report.flat_psnr
-                );
-            }
-            Ok(())
+                )
+            })
         }
         EvalCommand::Disentangle(args) => {
             use patchwork_core::eval::disentangle::{DisentangleSettings, run};
@@ -149,10 +146,8 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
             let data = args.data.as_deref().map(str::parse::<patchwork_core::data::DataSpec>).transpose()?;
             let settings = DisentangleSettings { epochs: args.epochs, hidden: args.hidden, train_limit: args.train_limit, test_limit: args.test_limit, seed: args.seed, ..DisentangleSettings::default() };
             let r = run(&args.checkpoint, data.as_ref(), &device, &settings)?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&r)?);
-            } else {
-                println!(
+            super::print_report(args.json, &r, || {
+                format!(
                     "{} on {} ({} classes, chance {:.1}%; MLP of {} hidden units, {} epochs, {} train / {} test images, {}):\n  {}: train {:.2}%, test {:.2}% (lower is better)\n  {}: train {:.2}%, test {:.2}% (higher is better)",
                     args.checkpoint.display(),
                     r.data,
@@ -169,9 +164,8 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
                     r.specified_name,
                     r.specified.train,
                     r.specified.test
-                );
-            }
-            Ok(())
+                )
+            })
         }
         EvalCommand::Transfer(args) => {
             use patchwork_core::eval::transfer::{TransferSettings, evaluate};
@@ -183,10 +177,8 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
                     eprintln!("{message}");
                 }
             })?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!(
+            super::print_report(args.json, &report, || {
+                format!(
                     "{} on held-out quadrant scenes ({} transfers, {}):\n  model:       transferred {:.1}%, kept {:.1}%\n  collage:     transferred {:.1}%, kept {:.1}%  (the judge's ceiling)\n  no transfer: transferred {:.1}%, kept {:.1}%  (reference reconstruction)\n  judge accuracy on test quadrants {:.1}%; reconstruction PSNR {:.2} dB\n  pixel share (0 = the reference's reconstruction, 1 = the object's): transferred quadrant {:.3}, kept quadrants {:.3}\n  judge trained on the model's reconstructions ({:.1}% on reconstructed test quadrants, {:.1}% on those with an object):\n    model transferred {:.1}%, kept {:.1}%; no transfer {:.1}%, {:.1}%",
                     args.checkpoint.display(),
                     report.pairs,
@@ -207,9 +199,8 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
                     report.reconstruction_judge.model.kept,
                     report.reconstruction_judge.no_transfer.transferred,
                     report.reconstruction_judge.no_transfer.kept
-                );
-            }
-            Ok(())
+                )
+            })
         }
         EvalCommand::Probe(args) => {
             use patchwork_core::eval::probe::{ProbeRegime, ProbeSettings, run};
@@ -232,10 +223,8 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
                     eprintln!("epoch {epoch}/{}: train loss {loss:.4}", settings.epochs);
                 }
             })?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!(
+            super::print_report(args.json, &report, || {
+                format!(
                     "{} ({}) probe {} on {} ({} train / {} test images, {} epochs, {}): top-1 {:.2}%",
                     args.checkpoint.display(),
                     report.model,
@@ -246,9 +235,8 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
                     report.epochs,
                     device.description,
                     report.top1
-                );
-            }
-            Ok(())
+                )
+            })
         }
     }
 }

@@ -77,6 +77,16 @@ pub(crate) fn default_out_dir(model: &str) -> PathBuf {
     PathBuf::from("runs").join(format!("{model}-{stamp}"))
 }
 
+/// Prints a command's report: as pretty JSON with `--json`, else as the line `line` makes.
+pub(crate) fn print_report<T: serde::Serialize>(json: bool, report: &T, line: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        println!("{}", line());
+    }
+    Ok(())
+}
+
 /// What to tell about the unreadable files a data folder skipped: nothing when none, else
 /// how many and the first few with why.
 pub fn skipped_files_report(skipped: &[(std::path::PathBuf, String)]) -> Vec<String> {
