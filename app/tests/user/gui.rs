@@ -30,6 +30,15 @@ fn form(family: &str, settings: &[(&str, Value)]) -> TrainForm {
     TrainForm::for_family(family, settings).unwrap()
 }
 
+/// The shipped PatchVAE's checkpoint files copied into `dir`: a model of the user's, which
+/// the views do not swap for another shipped one.
+fn copy_of_shipped_patchvae(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for file in ["config.json", "model.bpk", "state.json"] {
+        std::fs::copy(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/patchvae-fashion-mnist").join(file), dir.join(file)).unwrap();
+    }
+}
+
 fn harness() -> Harness<'static, PatchworkApp> {
     let app = PatchworkApp::with_settings(None, DeviceChoice::Cpu);
     Harness::builder().with_size(egui::vec2(1280.0, 820.0)).build_ui_state(|ui, app: &mut PatchworkApp| app.frame_ui(ui), app)
@@ -227,9 +236,7 @@ fn opens_on_the_shipped_patchvae_parts_browses_a_part_and_refuses_other_models()
     // Other weights in the views (here a copy of the checkpoint, as a run in progress would
     // bring): the browser says whose index it shows.
     let copy = tempfile::tempdir().unwrap();
-    for file in ["config.json", "model.bpk", "state.json"] {
-        std::fs::copy(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/patchvae-fashion-mnist").join(file), copy.path().join(file)).unwrap();
-    }
+    copy_of_shipped_patchvae(copy.path());
     h.state_mut().state.open_checkpoint(copy.path());
     step_until(&mut h, Duration::from_secs(60), "the copy", |a| a.state.model.current().is_some_and(|m| m.describe().contains(&copy.path().display().to_string())));
     h.run_steps(2);
@@ -682,10 +689,7 @@ fn class_style_view_swaps_interpolates_and_samples_a_cycle_vae_and_takes_dropped
     // A model of the user's without the split (a copy of the shipped PatchVAE): the tab
     // says what it needs and which models have it.
     let parts = dir.path().join("parts");
-    std::fs::create_dir(&parts).unwrap();
-    for file in ["config.json", "model.bpk", "state.json"] {
-        std::fs::copy(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/patchvae-fashion-mnist").join(file), parts.join(file)).unwrap();
-    }
+    copy_of_shipped_patchvae(&parts);
     h.state_mut().state.open_checkpoint(&parts);
     step_until(&mut h, Duration::from_secs(60), "the PatchVAE", |a| a.state.model.current().is_some_and(|m| m.kind().name() == "patchvae"));
     h.run_steps(2);
@@ -766,10 +770,7 @@ fn where_no_file_dialog_can_open_the_window_says_so_and_takes_a_typed_path() {
 fn runs_are_renamed_in_the_runs_view() {
     let runs = tempfile::tempdir().unwrap();
     let run = runs.path().join("patchvae-fashion-mnist-20261207-012335");
-    std::fs::create_dir_all(run.join("checkpoint")).unwrap();
-    for file in ["config.json", "model.bpk", "state.json"] {
-        std::fs::copy(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/patchvae-fashion-mnist").join(file), run.join("checkpoint").join(file)).unwrap();
-    }
+    copy_of_shipped_patchvae(&run.join("checkpoint"));
     let mut h = harness();
     h.state_mut().state.settings.recent_runs = vec![run.clone()];
     h.run_steps(2);
