@@ -17,6 +17,31 @@ pub enum EvalCommand {
     /// A model with a class/style split (cycle-vae): a two-layer MLP trained on the style
     /// z and, apart, on the class s to predict the class; s should score high, z near chance.
     Disentangle(DisentangleArgs),
+    /// Data with ground-truth factors (reference-style, dsprites): linear regressors from
+    /// the latents to each factor, fitted on one half of the test split, mean absolute error
+    /// on the other (the reference-based VAE paper's protocol; lower is better).
+    Factors(FactorsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct FactorsArgs {
+    /// A checkpoint, or a run folder (its checkpoint/).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Data with factors (default: the checkpoint's); its test split.
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Which latents: e (target factors), z (common factors) or all. Default: e for a model
+    /// trained against a reference pool, all otherwise.
+    #[arg(long)]
+    pub features: Option<patchwork_core::eval::factors::Features>,
+    /// At most this many test images, both halves together.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -164,6 +189,27 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
                     r.specified_name,
                     r.specified.train,
                     r.specified.test
+                )
+            })
+        }
+        EvalCommand::Factors(args) => {
+            use patchwork_core::eval::factors::{FactorsSettings, run};
+            let device = super::resolve_device(args.device)?;
+            let data = args.data.as_deref().map(str::parse::<patchwork_core::data::DataSpec>).transpose()?;
+            let r = run(&args.checkpoint, data.as_ref(), &device, &FactorsSettings { features: args.features, limit: args.limit })?;
+            super::print_report(args.json, &r, || {
+                let rows: Vec<String> = r.factors.iter().map(|f| format!("  {:<6} MAE {:.3}  (predicting the mean: {:.3})", f.factor, f.mae, f.constant_mae)).collect();
+                format!(
+                    "{} on {} ({:?} features, {}-d; fitted on {} test images, scored on {}; targets on [0, 1]; {}):\n{}\n  average MAE {:.3} (lower is better)",
+                    args.checkpoint.display(),
+                    r.data,
+                    r.features,
+                    r.dims,
+                    r.fit_images,
+                    r.test_images,
+                    device.description,
+                    rows.join("\n"),
+                    r.average
                 )
             })
         }

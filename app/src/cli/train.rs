@@ -15,7 +15,8 @@ use super::model_args::ModelArgs;
 pub struct TrainArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Data: fashion-mnist, mnist, dsprites, scenes[:N], folder:PATH, idx:PATH or cifar:PATH
+    /// Data: fashion-mnist, mnist, dsprites, scenes[:N], folder:PATH, idx:PATH, cifar:PATH,
+    /// reference-style[:DIGITS] or pools:REFERENCE|UNLABELLED
     /// (default: scenes for mixing-scenes, fashion-mnist otherwise).
     #[arg(long)]
     pub data: Option<String>,
@@ -68,10 +69,7 @@ pub struct TrainArgs {
 }
 
 fn native_channels(data: &str) -> usize {
-    match data.parse::<DataSpec>() {
-        Ok(DataSpec::Cifar(_) | DataSpec::Folder(_) | DataSpec::Scenes(_)) => 3,
-        _ => 1,
-    }
+    data.parse::<DataSpec>().map_or(1, |spec| spec.native_channels())
 }
 
 /// The config of a new run: `--config` or `--init`'s checkpoint (if any), the model flags
@@ -88,12 +86,7 @@ fn fresh_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     let family = args.model.family(base.as_ref().map(|b| &b.model))?.info();
     let data = args.data.clone().or_else(|| base.as_ref().map(|b| b.data.clone())).unwrap_or_else(|| family.data.to_string());
     let model = args.model.model_config(native_channels(&data), base.as_ref().map(|b| b.model.clone()))?;
-    let fresh = base.is_none();
-    let mut config = base.map(|b| TrainConfig { model: model.clone(), ..b }).unwrap_or_else(|| TrainConfig::new(model, data.clone()));
-    if fresh {
-        config.batch_size = family.batch_size.unwrap_or(config.batch_size);
-        config.lr = family.lr.unwrap_or(config.lr);
-    }
+    let mut config = base.map(|b| TrainConfig { model: model.clone(), ..b }).unwrap_or_else(|| TrainConfig::fresh(model, data.clone()));
     config.data = data;
     config.epochs = args.epochs.unwrap_or(config.epochs);
     config.batch_size = args.batch.unwrap_or(config.batch_size);

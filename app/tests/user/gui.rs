@@ -680,7 +680,7 @@ fn class_style_view_swaps_interpolates_and_samples_a_cycle_vae_and_takes_dropped
     h.run_steps(2);
     step_until(&mut h, Duration::from_secs(60), "the shipped PatchVAE", |a| a.state.model.current().is_some());
     // The tab opens the shipped cycle-consistent VAE by itself, and offers its data.
-    h.get_by_label("Class/style").click();
+    h.get_by_label("Factor swap").click();
     h.run_steps(2);
     step_until(&mut h, Duration::from_secs(60), "the shipped cycle-vae", |a| a.state.model.current().is_some_and(|m| m.kind().name() == "cycle-vae"));
     h.run_steps(2);
@@ -693,19 +693,19 @@ fn class_style_view_swaps_interpolates_and_samples_a_cycle_vae_and_takes_dropped
     h.state_mut().state.open_checkpoint(&parts);
     step_until(&mut h, Duration::from_secs(60), "the PatchVAE", |a| a.state.model.current().is_some_and(|m| m.kind().name() == "patchvae"));
     h.run_steps(2);
-    h.get(by().label_contains("needs a model with a class/style split to swap (cycle-vae)"));
+    h.get(by().label_contains("needs a model with a split of factors to swap"));
     h.state_mut().state.open_checkpoint(&run);
     step_until(&mut h, Duration::from_secs(60), "the cycle-vae checkpoint", |a| a.state.model.current().is_some_and(|m| m.kind().name() == "cycle-vae"));
-    settle::<SplitView>(&mut h, "Class/style", |v| v.busy() || v.result.is_none());
-    let result = view::<SplitView>(&mut h, "Class/style").result.clone().expect("a swap grid");
+    settle::<SplitView>(&mut h, "Factor swap", |v| v.busy() || v.result.is_none());
+    let result = view::<SplitView>(&mut h, "Factor swap").result.clone().expect("a swap grid");
     assert_eq!((result.mode, result.grid.rows, result.grid.columns), (SplitMode::Swap, 6, 6));
     h.get(by().label_contains("the diagonal of the same images"));
     // Interpolation and sampling, by their buttons.
     for (button, mode, rows) in [("interpolate", SplitMode::Interpolate, 6), ("sample styles", SplitMode::Sample, 6)] {
         h.get_by_label(button).click();
         h.run_steps(1);
-        settle::<SplitView>(&mut h, "Class/style", |v| v.busy() || v.result.as_ref().is_none_or(|r| r.mode != mode));
-        let r = view::<SplitView>(&mut h, "Class/style").result.clone().unwrap();
+        settle::<SplitView>(&mut h, "Factor swap", |v| v.busy() || v.result.as_ref().is_none_or(|r| r.mode != mode));
+        let r = view::<SplitView>(&mut h, "Factor swap").result.clone().unwrap();
         assert_eq!((r.mode, r.grid.rows, r.grid.images.len()), (mode, rows, rows * r.grid.columns));
     }
     // Dropped files give the classes (columns).
@@ -716,9 +716,72 @@ fn class_style_view_swaps_interpolates_and_samples_a_cycle_vae_and_takes_dropped
     }
     h.input_mut().dropped_files = (0..3).map(|i| std::sync::Arc::new(Dropped(files.path().join(format!("{i}.png")))) as _).collect();
     h.run_steps(1);
-    settle::<SplitView>(&mut h, "Class/style", |v| v.busy() || v.result.as_ref().is_none_or(|r| r.class_from.len() != 3));
-    let r = view::<SplitView>(&mut h, "Class/style").result.clone().unwrap();
+    settle::<SplitView>(&mut h, "Factor swap", |v| v.busy() || v.result.as_ref().is_none_or(|r| r.class_from.len() != 3));
+    let r = view::<SplitView>(&mut h, "Factor swap").result.clone().unwrap();
     assert_eq!((r.grid.rows, r.grid.columns), (6, 3));
+    // The roles swap: the same files give the styles (rows).
+    h.get_by_label("dropped files give the style z (rows)").click();
+    h.run_steps(1);
+    settle::<SplitView>(&mut h, "Factor swap", |v| v.busy() || v.result.as_ref().is_none_or(|r| r.style_from.len() != 3));
+    let r = view::<SplitView>(&mut h, "Factor swap").result.clone().unwrap();
+    assert_eq!((r.grid.rows, r.grid.columns), (3, 6));
+}
+
+#[test]
+fn a_reference_vae_shows_its_pools_transfers_attributes_synthesises_and_decodes_in_the_reference_style() {
+    use patchwork::gui::views::split::{SplitMode, SplitView};
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("srb");
+    let trained = std::process::Command::new(env!("CARGO_BIN_EXE_patchwork"))
+        .args(["train", "--model", "reference-vae", "--size", "32", "--width", "4", "--e-dim", "4", "--z-dim", "4", "--max-steps", "3", "--batch", "4", "--device", "cpu", "--out"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    let mut h = harness();
+    h.run_steps(2);
+    step_until(&mut h, Duration::from_secs(60), "the shipped PatchVAE", |a| a.state.model.current().is_some());
+    // The Data tab's reference-style MNIST: both pools side by side, with their counts.
+    h.get_by_label("Data").click();
+    h.run_steps(1);
+    h.get_by_label("reference-style MNIST").click();
+    step_until(&mut h, Duration::from_secs(60), "the reference-style MNIST", |a| a.state.data.source.as_ref().is_some_and(|s| s.len() == 15_000));
+    h.run_steps(2);
+    h.get(by().label("unlabelled pool: 10000 images"));
+    h.get(by().label("reference pool: 5000 images"));
+    h.state_mut().state.open_checkpoint(&run);
+    step_until(&mut h, Duration::from_secs(60), "the reference-vae checkpoint", |a| a.state.model.current().is_some_and(|m| m.kind().name() == "reference-vae"));
+    h.get_by_label("Factor swap").click();
+    h.run_steps(1);
+    settle::<SplitView>(&mut h, "Factor swap", |v| v.busy() || v.result.is_none());
+    let r = view::<SplitView>(&mut h, "Factor swap").result.clone().unwrap();
+    assert_eq!((r.mode, r.grid.rows, r.grid.columns), (SplitMode::Swap, 6, 6));
+    h.get(by().label_contains("the common z of the image on the left of its row (4-d) with the target e of the image above its column (4-d)"));
+    for (button, mode, rows, columns) in [("conditional synthesis", SplitMode::Sample, 6, 6), ("random grid", SplitMode::Random, 3, 9), ("reference style", SplitMode::Reference, 2, 6)] {
+        h.get_by_label(button).click();
+        h.run_steps(1);
+        settle::<SplitView>(&mut h, "Factor swap", |v| v.busy() || v.result.as_ref().is_none_or(|r| r.mode != mode));
+        let r = view::<SplitView>(&mut h, "Factor swap").result.clone().unwrap();
+        assert_eq!((r.mode, r.grid.rows, r.grid.columns), (mode, rows, columns), "{button}");
+    }
+    // Conditional synthesis draws new e's with Shuffle.
+    h.get_by_label("conditional synthesis").click();
+    h.run_steps(1);
+    settle::<SplitView>(&mut h, "Factor swap", |v| v.busy() || v.result.as_ref().is_none_or(|r| r.mode != SplitMode::Sample));
+    let before = view::<SplitView>(&mut h, "Factor swap").result.clone().unwrap();
+    h.get_by_label("Shuffle").click();
+    h.run_steps(1);
+    settle::<SplitView>(&mut h, "Factor swap", |v| v.busy());
+    let after = view::<SplitView>(&mut h, "Factor swap").result.clone().unwrap();
+    assert_ne!(before.grid, after.grid, "Shuffle draws other images and other e's");
+    // Traverse: e ⊕ z, each dimension named by its kind.
+    h.get_by_label("Traverse").click();
+    h.run_steps(1);
+    settle::<TraverseView>(&mut h, "Traverse", |v| v.busy());
+    let t = traverse_view(&mut h).traversal.clone().expect("a traversal");
+    assert_eq!(t.rows.len(), 8, "4 e's and 4 z's");
+    h.get(by().role(egui::accesskit::Role::Slider).label_contains("e0 ("));
+    h.get(by().role(egui::accesskit::Role::Slider).label_contains("z3 ("));
 }
 
 #[test]

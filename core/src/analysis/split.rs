@@ -1,6 +1,10 @@
-//! What the explorer does with a latent split into specified factors s (a class) and
-//! unspecified ones z (a style): the swap grid (report Fig. 4.1), the 2-D interpolation
-//! (Fig. 4.9) and sampling z with s fixed (Fig. 4.10).
+//! What the explorer does with a latent split into specified factors s (a class; the
+//! reference-based VAE's target factors e) and unspecified ones z (a style; common factors):
+//! the swap grid (cycle VAE report Fig. 4.1; attribute transfer, reference VAE Fig. 4/8), the
+//! 2-D interpolation (Fig. 4.9), sampling z with s fixed (Fig. 4.10), and where the
+//! specified part has a prior: conditional synthesis (reference VAE Fig. 3/7: each image's
+//! z with random e shared down a column), the random grid (Fig. 9: panels share e,
+//! positions share z) and the reference decode G(z, e_r).
 
 use super::explorable::ExplorableModel;
 use crate::capabilities::SplitCode;
@@ -68,6 +72,51 @@ pub fn sample_grid(model: &ExplorableModel, class_from: &[HostImage], rows: usiz
     Ok(SplitGrid { rows, columns: s.len(), images: decode(model, &pairs)? })
 }
 
+/// `n` draws of a `d`-vector from N(0, I), from `seed`.
+fn prior_draws(n: usize, d: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut rng = step_rng(seed, 0);
+    (0..n).map(|_| crate::families::trainable::normal_noise(&mut rng, d)).collect()
+}
+
+/// Conditional synthesis: cell (r, c) = Dec(z of `images[r]`, e_c) with e_c ~ N(0, I)
+/// drawn from `seed`, the same e down each column.
+pub fn conditional_grid(model: &ExplorableModel, images: &[HostImage], columns: usize, seed: u64) -> Result<SplitGrid, String> {
+    let z = codes(model, images)?;
+    let (_, e_dims) = model.split().map(|(_, dims)| dims).ok_or("no split")?;
+    let es = prior_draws(columns, e_dims, seed);
+    let pairs: Vec<(Vec<f32>, Vec<f32>)> = z.iter().flat_map(|zr| es.iter().map(move |e| (zr.unspecified.mu.clone(), e.clone()))).collect();
+    Ok(SplitGrid { rows: z.len(), columns, images: decode(model, &pairs)? })
+}
+
+/// The random grid: `panels` panels of `side` × `side` images, both parts from N(0, I);
+/// every image of a panel shares its e, and the same position in every panel its z. Laid
+/// out as one row of panels: row r, column p·side + c.
+pub fn random_grid(model: &ExplorableModel, panels: usize, side: usize, seed: u64) -> Result<SplitGrid, String> {
+    let (z_dims, e_dims) = model.split().map(|(_, dims)| dims).ok_or("no split")?;
+    let es = prior_draws(panels, e_dims, seed);
+    let zs = prior_draws(side * side, z_dims, seed.wrapping_add(1));
+    let mut pairs = Vec::with_capacity(panels * side * side);
+    for r in 0..side {
+        for e in &es {
+            for c in 0..side {
+                pairs.push((zs[r * side + c].clone(), e.clone()));
+            }
+        }
+    }
+    Ok(SplitGrid { rows: side, columns: panels * side, images: decode(model, &pairs)? })
+}
+
+/// Each image in the reference style: Dec(z of the image, the learned reference code), one
+/// row of reconstructions above one row of reference decodes.
+pub fn reference_grid(model: &ExplorableModel, images: &[HostImage]) -> Result<SplitGrid, String> {
+    let reference = model.model.split().and_then(|s| s.reference()).ok_or_else(|| format!("this {} model has no reference code (it was trained without a reference pool)", model.kind()))?;
+    let c = codes(model, images)?;
+    let own = c.iter().map(|code| (code.unspecified.mu.clone(), code.specified.clone()));
+    let plain = c.iter().map(|code| (code.unspecified.mu.clone(), reference.clone()));
+    let pairs: Vec<(Vec<f32>, Vec<f32>)> = own.chain(plain).collect();
+    Ok(SplitGrid { rows: 2, columns: c.len(), images: decode(model, &pairs)? })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,6 +143,29 @@ mod tests {
             assert!(close(inter.cell(0, 0).unwrap(), &recon[0]) && close(inter.cell(4, 4).unwrap(), &recon[2]), "{kind}: corners");
             let samples = sample_grid(&model, &images[..2], 4, 7).unwrap();
             assert_eq!((samples.rows, samples.columns, samples.images.len()), (4, 2, 8));
+        }
+    }
+
+    #[test]
+    fn conditional_random_and_reference_grids_have_their_layout_and_repeat_from_a_seed() {
+        for &kind in FamilyKind::ALL.iter().filter(|k| k.info().capabilities.contains(&crate::capabilities::Capability::Split)) {
+            let model = ExplorableModel::untrained(&kind.default_config(1), &burn::prelude::Device::flex(), ModelOrigin::LiveRun(None)).unwrap();
+            let Some(split) = model.model.split() else { continue };
+            if !split.specified_prior() {
+                continue;
+            }
+            let size = model.image_size();
+            let images: Vec<HostImage> = (0..3u8).map(|k| HostImage::new(size, size, 1, (0..size * size).map(|i| (i as u8).wrapping_mul(k + 3)).collect())).collect();
+            let conditional = conditional_grid(&model, &images, 4, 5).unwrap();
+            assert_eq!((conditional.rows, conditional.columns, conditional.images.len()), (3, 4, 12), "{kind}");
+            assert_eq!(conditional, conditional_grid(&model, &images, 4, 5).unwrap(), "{kind}: the same seed, the same e's");
+            let random = random_grid(&model, 2, 3, 1).unwrap();
+            assert_eq!((random.rows, random.columns, random.images.len()), (3, 6, 18), "{kind}");
+            let reference = reference_grid(&model, &images).unwrap();
+            let recon = model.reconstruct(&images);
+            for (i, r) in recon.iter().enumerate() {
+                assert!(close(reference.cell(0, i).unwrap(), r), "{kind}: the top row is the reconstruction");
+            }
         }
     }
 }

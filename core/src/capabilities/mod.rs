@@ -27,8 +27,8 @@ pub enum Capability {
     Parts,
     /// Quadrant chunks mixed between scenes ([`ChunkMixer`]).
     Chunks,
-    /// A latent split into specified factors (the class) and unspecified ones (the style),
-    /// swapped between images ([`FactorSplit`]).
+    /// A latent split into specified factors (a class, target factors) and unspecified
+    /// ones (the style, common factors), swapped between images ([`FactorSplit`]).
     Split,
 }
 
@@ -41,7 +41,7 @@ impl Capability {
             Capability::PriorSamples => "samples from the prior",
             Capability::Parts => "parts with occurrence maps",
             Capability::Chunks => "quadrant chunks to mix",
-            Capability::Split => "a class/style split to swap",
+            Capability::Split => "a split of factors to swap (class/style, target/common)",
         }
     }
 }
@@ -96,6 +96,11 @@ pub trait PriorSampler {
 /// One latent vector per image.
 pub trait LatentSpace {
     fn dims(&self) -> usize;
+    /// What dimension `dim` is called in labels ("latent 3"; "e3" where the vector joins
+    /// two kinds of factor).
+    fn dim_name(&self, dim: usize) -> String {
+        format!("latent {dim}")
+    }
     /// Posteriors of a batch in [−1, 1].
     fn encode(&self, x: Tensor<4>) -> Vec<LatentCode>;
     /// Images decoded from latent vectors (shorter ones are padded with zeros).
@@ -141,6 +146,16 @@ pub trait FactorSplit {
     fn encode(&self, x: Tensor<4>) -> Vec<SplitCode>;
     /// Images decoded from (unspecified, specified) vectors.
     fn decode(&self, codes: &[(Vec<f32>, Vec<f32>)]) -> Vec<HostImage>;
+    /// Whether the specified part has a N(0, I) prior too (the reference-based VAE's e),
+    /// so it can be drawn; the cycle VAE's class s has none.
+    fn specified_prior(&self) -> bool {
+        false
+    }
+    /// The specified code every reference image shares (the reference-based VAE's learned
+    /// e_r), where there is one.
+    fn reference(&self) -> Option<Vec<f32>> {
+        None
+    }
 }
 
 /// Labels for the two parts of a [`FactorSplit`].

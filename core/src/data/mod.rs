@@ -11,6 +11,8 @@ pub mod fit;
 pub mod folder;
 pub mod idx;
 pub mod loader;
+pub mod pools;
+pub mod reference_style;
 pub mod scenes;
 pub mod spec;
 
@@ -55,6 +57,11 @@ pub trait ImageSource: Send + Sync {
     }
     /// The image at `index` (< `len()`), in its native size.
     fn get(&self, index: usize) -> Sample;
+    /// The label of the image at `index`; sources that know it without decoding the
+    /// image (the two-pool sources) answer without.
+    fn label(&self, index: usize) -> Option<u32> {
+        self.get(index).label
+    }
 }
 
 pub type SharedSource = Arc<dyn ImageSource>;
@@ -66,7 +73,7 @@ pub enum DataError {
     BadFile { path: String, reason: String },
     #[error("{path}: no usable image found{details}")]
     NoImages { path: String, details: String },
-    #[error("unknown data source '{0}' (expected fashion-mnist, mnist, dsprites, scenes[:N], folder:PATH, idx:PATH or cifar:PATH)")]
+    #[error("unknown data source '{0}' (expected fashion-mnist, mnist, dsprites, scenes[:N], folder:PATH, idx:PATH, cifar:PATH, reference-style[:DIGITS] or pools:REFERENCE|UNLABELLED)")]
     UnknownSpec(String),
 }
 
@@ -116,5 +123,8 @@ impl ImageSource for Subset {
     }
     fn get(&self, index: usize) -> Sample {
         self.inner.get(self.indices[index])
+    }
+    fn label(&self, index: usize) -> Option<u32> {
+        self.inner.label(self.indices[index])
     }
 }

@@ -1,6 +1,8 @@
 //! Naming a data source on the command line or in a config: `fashion-mnist`, `mnist`,
 //! `dsprites`, `scenes[:N]` (quadrant scenes, N training scenes), `folder:PATH`, `idx:PATH`,
-//! `cifar:PATH`.
+//! `cifar:PATH`, `reference-style[:DIGITS]` (the reference-style MNIST built on a digit
+//! source, `mnist` by default), `pools:REFERENCE|UNLABELLED` (two sources as the two pools
+//! of reference-based training).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,6 +41,10 @@ pub enum DataSpec {
     Cifar(PathBuf),
     /// Procedural quadrant scenes (mixing scenes); the number of training scenes.
     Scenes(usize),
+    /// The reference-style MNIST (reference-based VAE) built on a digit source.
+    ReferenceStyle(Box<DataSpec>),
+    /// Two sources as the reference and unlabelled pools of reference-based training.
+    Pools { reference: Box<DataSpec>, unlabelled: Box<DataSpec> },
 }
 
 impl std::str::FromStr for DataSpec {
@@ -56,6 +62,15 @@ impl std::str::FromStr for DataSpec {
             ("idx", Some(p)) => Ok(Self::Idx(p)),
             ("cifar", Some(p)) => Ok(Self::Cifar(p)),
             ("scenes" | "quadrant-scenes", None) => Ok(Self::Scenes(DEFAULT_TRAIN_SCENES)),
+            ("reference-style", None) => Ok(Self::ReferenceStyle(Box::new(Self::Embedded(EmbeddedSet::Mnist)))),
+            ("reference-style", Some(base)) => Ok(Self::ReferenceStyle(Box::new(base.to_string_lossy().parse()?))),
+            ("pools", Some(both)) => {
+                let both = both.to_string_lossy();
+                let Some((reference, unlabelled)) = both.split_once('|') else {
+                    return Err(DataError::UnknownSpec(format!("{s} (two pools are written pools:REFERENCE|UNLABELLED)")));
+                };
+                Ok(Self::Pools { reference: Box::new(reference.parse()?), unlabelled: Box::new(unlabelled.parse()?) })
+            }
             ("scenes" | "quadrant-scenes", Some(n)) => match n.to_str().and_then(|n| n.parse::<usize>().ok()) {
                 Some(n) if n > 0 => Ok(Self::Scenes(n)),
                 _ => Err(DataError::UnknownSpec(s.to_string())),
@@ -75,11 +90,23 @@ impl std::fmt::Display for DataSpec {
             Self::Cifar(p) => write!(f, "cifar:{}", p.display()),
             Self::Scenes(DEFAULT_TRAIN_SCENES) => write!(f, "scenes"),
             Self::Scenes(n) => write!(f, "scenes:{n}"),
+            Self::ReferenceStyle(base) if **base == Self::Embedded(EmbeddedSet::Mnist) => write!(f, "reference-style"),
+            Self::ReferenceStyle(base) => write!(f, "reference-style:{base}"),
+            Self::Pools { reference, unlabelled } => write!(f, "pools:{reference}|{unlabelled}"),
         }
     }
 }
 
 impl DataSpec {
+    /// The channels its images have (before opening it; image folders are taken as colour).
+    pub fn native_channels(&self) -> usize {
+        match self {
+            Self::Cifar(_) | Self::Folder(_) | Self::Scenes(_) | Self::ReferenceStyle(_) => 3,
+            Self::Pools { unlabelled, .. } => unlabelled.native_channels(),
+            Self::Embedded(_) | Self::DSprites | Self::Idx(_) => 1,
+        }
+    }
+
     /// Opens one split. `size` matters only to image folders, which are decoded
     /// once at that size.
     pub fn open(&self, split: Split, size: usize) -> Result<SharedSource, DataError> {
@@ -89,6 +116,8 @@ impl DataSpec {
             Self::Cifar(dir) => Arc::new(CifarSource::open(dir, split)?),
             Self::Scenes(n) => Arc::new(QuadrantScenes::open(split, *n)?),
             Self::DSprites => Arc::new(Subset::split(Arc::new(DSpritesSource::default()), split, HELD_OUT_FRACTION, SPLIT_SEED)),
+            Self::ReferenceStyle(base) => super::reference_style::ReferenceStyle::open(base.open(split, 28)?, split),
+            Self::Pools { reference, unlabelled } => super::pools::open(reference.open(split, size)?, unlabelled.open(split, size)?)?,
             Self::Folder(dir) => {
                 Arc::new(Subset::split(Arc::new(FolderSource::open(dir, size)?), split, HELD_OUT_FRACTION, SPLIT_SEED))
             }
@@ -102,13 +131,15 @@ mod tests {
 
     #[test]
     fn parses_and_prints_specs() {
-        for s in ["fashion-mnist", "mnist", "dsprites", "folder:/tmp/x", "idx:data/mnist", "cifar:/c", "scenes", "scenes:500"] {
+        for s in ["fashion-mnist", "mnist", "dsprites", "folder:/tmp/x", "idx:data/mnist", "cifar:/c", "scenes", "scenes:500", "reference-style", "reference-style:idx:data/mnist", "pools:folder:/faces/neutral|folder:/faces/all"] {
             let spec: DataSpec = s.parse().unwrap();
             assert_eq!(spec.to_string(), s);
         }
         assert!("imagenet".parse::<DataSpec>().is_err());
         assert!("folder".parse::<DataSpec>().is_err());
         assert!("scenes:many".parse::<DataSpec>().is_err() && "scenes:0".parse::<DataSpec>().is_err());
+        assert!("pools:folder:/a".parse::<DataSpec>().unwrap_err().to_string().contains("pools:REFERENCE|UNLABELLED"));
+        assert_eq!("reference-style:mnist".parse::<DataSpec>().unwrap().to_string(), "reference-style");
     }
 
     #[test]

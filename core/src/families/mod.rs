@@ -33,6 +33,8 @@ pub struct FamilyInfo {
     /// `TrainConfig`'s defaults.
     pub batch_size: Option<usize>,
     pub lr: Option<f64>,
+    /// Adam's (β₁, β₂) for a fresh run, where they differ from `TrainConfig`'s (0.9, 0.999).
+    pub adam_betas: Option<(f64, f64)>,
     /// The data a fresh run trains on (`DataSpec` syntax).
     pub data: &'static str,
     /// The data's channels it needs, when it needs some (mixing scenes: colour); a picker
@@ -199,6 +201,8 @@ registry! {
     mixing_scenes: MixingScenes(mixing_scenes::MixingScenesConfig) => mixing_scenes::MixingScenes;
     /// The cycle-consistent VAE (Jha et al.): a class s and a style z, from same-class pairs.
     cycle_vae: CycleVae(cycle_vae::CycleVaeConfig) => cycle_vae::CycleVae;
+    /// The reference-based VAE (Ruiz et al.): target factors e against a reference pool.
+    reference_vae: ReferenceVae(reference_vae::ReferenceVaeConfig) => reference_vae::ReferenceVae;
 }
 
 impl FamilyKind {

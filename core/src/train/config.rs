@@ -59,6 +59,17 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// A fresh run of `model` on `data` with its family's run settings (batch, learning
+    /// rate, Adam's betas) where it has its own.
+    pub fn fresh(model: ModelConfig, data: String) -> Self {
+        let info = model.info();
+        let mut config = Self::new(model, data);
+        config.batch_size = info.batch_size.unwrap_or(config.batch_size);
+        config.lr = info.lr.unwrap_or(config.lr);
+        (config.adam_beta1, config.adam_beta2) = info.adam_betas.unwrap_or((config.adam_beta1, config.adam_beta2));
+        config
+    }
+
     /// The config of a new run that starts from the weights of a checkpoint trained with
     /// this one (`train --init`, the Runs tab's "Train on"): the new run counts its steps
     /// from 0, so the old run's step-indexed schedule (its step limit, mixing scenes'

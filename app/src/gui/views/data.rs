@@ -1,6 +1,8 @@
 //! Data: choose a dataset, open a folder, drop files; a thumbnail grid with counts.
 
 use patchwork_core::data::embedded::EmbeddedSet;
+use patchwork_core::data::pools::{PoolIndices, is_two_pool};
+use patchwork_core::data::{HostImage, SharedSource};
 
 use crate::gui::image_drop::{DraggedImage, ImageDestination, cell_at, data_grid_response};
 use crate::gui::images::CachedGrid;
@@ -11,6 +13,8 @@ const SHOWN: usize = 256;
 #[derive(Default)]
 pub struct DataView {
     pub grid: CachedGrid,
+    /// The two pools of a two-pool source, side by side.
+    pub pool_grids: [CachedGrid; 2],
     /// The thumbnail whose menu is open.
     menu_for: Option<usize>,
 }
@@ -38,6 +42,9 @@ impl View for DataView {
             }
             if ui.selectable_label(state.data.spec == "scenes", "quadrant scenes").on_hover_text("procedural 64×64 colour scenes, at most one Fashion-MNIST object per quadrant, over CC0 photos (for mixing scenes)").clicked() {
                 state.open_spec("scenes");
+            }
+            if ui.selectable_label(state.data.spec == "reference-style", "reference-style MNIST").on_hover_text("two pools for the reference-based VAE: 5,000 plain outlines of digits (reference) and 10,000 in random width, colour and scale (unlabelled), 64×64, made from the embedded MNIST").clicked() {
+                state.open_spec("reference-style");
             }
             if ui.button("Open folder…").clicked() {
                 state.request_path(crate::gui::dialogs::PathPurpose::OpenDataFolder);
@@ -76,6 +83,10 @@ impl View for DataView {
                 }
             });
         }
+        if is_two_pool(info) {
+            self.pools_ui(ui, state, &source);
+            return;
+        }
         let n = source.len().min(SHOWN);
         egui::ScrollArea::vertical().show(ui, |ui| {
             let width = ui.available_width().min(1100.0);
@@ -102,4 +113,38 @@ impl View for DataView {
             }
         });
     }
+}
+
+/// Images of each pool shown side by side.
+const POOL_SHOWN: usize = 64;
+const POOL_COLUMNS: usize = 8;
+
+impl DataView {
+    /// A two-pool source (reference-based training): the unlabelled and the reference pool
+    /// side by side with their counts; hovering a thumbnail shows its ground-truth factors.
+    fn pools_ui(&mut self, ui: &mut egui::Ui, state: &AppState, source: &SharedSource) {
+        let pools = PoolIndices::of(source.as_ref());
+        let width = ((ui.available_width() - 24.0) / 2.0).min(540.0);
+        ui.columns(2, |columns| {
+            for (side, (ui, (title, indices))) in columns.iter_mut().zip([("unlabelled pool", &pools.unlabelled), ("reference pool", &pools.reference)]).enumerate() {
+                ui.strong(format!("{title}: {} images", indices.len()));
+                let shown: Vec<usize> = indices.iter().copied().take(POOL_SHOWN).collect();
+                let key = (format!("pool-{side}"), state.data.generation);
+                let images = || shown.iter().map(|&i| source.get(i).image).collect::<Vec<HostImage>>();
+                let Some(response) = self.pool_grids[side].ui(ui, key, images, POOL_COLUMNS, width) else { continue };
+                let hovered = response.hover_pos().and_then(|p| crate::gui::image_drop::cell_at(response.rect, p, POOL_COLUMNS, shown.len()));
+                if let Some(&index) = hovered.and_then(|cell| shown.get(cell)) {
+                    response.on_hover_text(factors_text(source, index));
+                }
+            }
+        });
+    }
+}
+
+/// An image's number and ground-truth factors, as "#12: width 7, red 0.21, …".
+fn factors_text(source: &SharedSource, index: usize) -> String {
+    let sample = source.get(index);
+    let names = &source.info().factor_names;
+    let values: Vec<String> = names.iter().zip(&sample.factors).map(|(n, v)| if v.fract() == 0.0 { format!("{n} {v:.0}") } else { format!("{n} {v:.2}") }).collect();
+    if values.is_empty() { format!("#{index}") } else { format!("#{index}: {}", values.join(", ")) }
 }

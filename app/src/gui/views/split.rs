@@ -1,12 +1,15 @@
-//! Class / style (a model whose latent splits into a class s and a style z: the
-//! cycle-consistent VAE): the swap grid (report Fig. 4.1: cell = the row image's style
-//! with the column image's class), the 2-D interpolation (Fig. 4.9: style down the rows,
-//! class across the columns, between two corner images) and sampling (Fig. 4.10: each
-//! column's class with random styles). Images come from the open data, drawn again with
-//! Shuffle, or from files dropped on the view (an unseen class, another dataset).
+//! Factor swap (a model whose latent splits in two: the cycle-consistent VAE's class s and
+//! style z, the reference-based VAE's target factors e and common factors z): the swap grid
+//! (cycle report Fig. 4.1, reference VAE Fig. 4/8: cell = the row image's z with the column
+//! image's s or e), the 2-D interpolation (Fig. 4.9), sampling (cycle Fig. 4.10: each
+//! column's class with random styles; reference Fig. 3/7, conditional synthesis: each row
+//! image's z with a random e shared down each column), and where e has a prior the random
+//! grid (Fig. 9: panels share e, positions share z) and the reference decode G(z, e_r).
+//! Images come from the open data, drawn again with Shuffle, or from files dropped on the
+//! view (an unseen class, another dataset), which take either side.
 
 use patchwork_core::analysis::explorable::{ExplorableModel, ModelOrigin};
-use patchwork_core::analysis::split::{SplitGrid, interpolation_grid, sample_grid, swap_grid};
+use patchwork_core::analysis::split::{SplitGrid, conditional_grid, interpolation_grid, random_grid, reference_grid, sample_grid, swap_grid};
 use patchwork_core::capabilities::Capability;
 use patchwork_core::data::HostImage;
 use rand::{Rng, SeedableRng};
@@ -22,16 +25,25 @@ pub enum SplitMode {
     Swap,
     Interpolate,
     Sample,
+    /// Both parts from the prior (models whose specified part has one).
+    Random,
+    /// Each image decoded with the reference code (models that learned one).
+    Reference,
 }
 
 impl SplitMode {
-    const ALL: [SplitMode; 3] = [SplitMode::Swap, SplitMode::Interpolate, SplitMode::Sample];
+    const ALL: [SplitMode; 5] = [SplitMode::Swap, SplitMode::Interpolate, SplitMode::Sample, SplitMode::Random, SplitMode::Reference];
 
-    fn name(self) -> &'static str {
+    /// Its button, or `None` where `model` cannot do it.
+    fn name(self, model: &ExplorableModel) -> Option<&'static str> {
+        let split = model.model.split()?;
+        let prior = split.specified_prior();
         match self {
-            SplitMode::Swap => "swap grid",
-            SplitMode::Interpolate => "interpolate",
-            SplitMode::Sample => "sample styles",
+            SplitMode::Swap => Some(if prior { "attribute transfer" } else { "swap grid" }),
+            SplitMode::Interpolate => Some("interpolate"),
+            SplitMode::Sample => Some(if prior { "conditional synthesis" } else { "sample styles" }),
+            SplitMode::Random => prior.then_some("random grid"),
+            SplitMode::Reference => split.reference().is_some().then_some("reference style"),
         }
     }
 }
@@ -44,6 +56,7 @@ struct Key {
     count: usize,
     draw: u64,
     dropped: u64,
+    dropped_to_rows: bool,
 }
 
 /// A computed grid with the images it came from.
@@ -62,8 +75,10 @@ pub struct SplitView {
     pub count: usize,
     /// Shuffle count: which images of the data are drawn.
     pub draw: u64,
-    /// Files dropped on the view: they supply the classes (columns), the data the styles.
+    /// Files dropped on the view: they supply the columns' factors (class s, target e), or
+    /// with `dropped_to_rows` the rows' (z); the data the other side.
     pub dropped: Vec<HostImage>,
+    pub dropped_to_rows: bool,
     dropped_generation: u64,
     requested: Option<Key>,
     job: LatestJob<Result<SplitResult, String>>,
@@ -78,7 +93,7 @@ pub struct SplitView {
 
 impl Default for SplitView {
     fn default() -> Self {
-        Self { mode: SplitMode::Swap, count: 6, draw: 0, dropped: vec![], dropped_generation: 0, requested: None, job: LatestJob::default(), result: None, error: None, received: 0, trained_on: None, output: CachedGrid::default() }
+        Self { mode: SplitMode::Swap, count: 6, draw: 0, dropped: vec![], dropped_to_rows: false, dropped_generation: 0, requested: None, job: LatestJob::default(), result: None, error: None, received: 0, trained_on: None, output: CachedGrid::default() }
     }
 }
 
@@ -99,7 +114,10 @@ fn compute(model: &ExplorableModel, mode: SplitMode, style_from: Vec<HostImage>,
             let (Some(a), Some(b)) = (style_from.first(), class_from.first()) else { return Err("no images".into()) };
             interpolation_grid(model, a, b, class_from.len().max(2))?
         }
+        SplitMode::Sample if model.model.split().is_some_and(|s| s.specified_prior()) => conditional_grid(model, &style_from, class_from.len(), draw)?,
         SplitMode::Sample => sample_grid(model, &class_from, style_from.len(), draw)?,
+        SplitMode::Random => random_grid(model, 3, 3, draw)?,
+        SplitMode::Reference => reference_grid(model, &style_from)?,
     };
     Ok(SplitResult { mode, style_from, class_from, grid })
 }
@@ -111,13 +129,20 @@ impl SplitView {
             self.received += 1;
         }
         let Some(model) = state.model.current().filter(|m| m.offers(Capability::Split)) else { return };
-        let key = Key { model_generation: state.model.generation, data_generation: state.data.generation, mode: self.mode, count: self.count, draw: self.draw, dropped: self.dropped_generation };
+        if self.mode.name(&model).is_none() {
+            self.mode = SplitMode::Swap;
+        }
+        let key = Key { model_generation: state.model.generation, data_generation: state.data.generation, mode: self.mode, count: self.count, draw: self.draw, dropped: self.dropped_generation, dropped_to_rows: self.dropped_to_rows };
         if self.requested.as_ref() == Some(&key) {
             return;
         }
         let n = self.count.max(2);
-        let style_from = draw_images(state, n, self.draw.wrapping_mul(2));
-        let class_from = if self.dropped.is_empty() { draw_images(state, n, self.draw.wrapping_mul(2) + 1) } else { self.dropped.clone() };
+        let drawn = |side: u64| draw_images(state, n, self.draw.wrapping_mul(2) + side);
+        let (style_from, class_from) = match (self.dropped.is_empty(), self.dropped_to_rows) {
+            (true, _) => (drawn(0), drawn(1)),
+            (false, false) => (drawn(0), self.dropped.clone()),
+            (false, true) => (self.dropped.clone(), drawn(1)),
+        };
         if style_from.is_empty() || class_from.is_empty() {
             return;
         }
@@ -147,12 +172,24 @@ impl SplitView {
                 }
             }
             SplitMode::Swap | SplitMode::Sample => {
+                // Headers where the grid took an image: both sides in the swap; in sampling
+                // the side that was not drawn (conditional synthesis: the rows).
+                let conditional = r.mode == SplitMode::Sample && r.grid.rows == r.style_from.len() && r.grid.columns != r.class_from.len();
+                let column_headers = r.mode == SplitMode::Swap || !conditional;
+                let row_headers = r.mode == SplitMode::Swap || conditional;
                 out.push(blank.clone());
-                out.extend(r.class_from.iter().cloned());
+                out.extend((0..r.grid.columns).map(|c| if column_headers { r.class_from.get(c).cloned().unwrap_or_else(|| blank.clone()) } else { blank.clone() }));
                 for row in 0..r.grid.rows {
-                    out.push(if r.mode == SplitMode::Swap { r.style_from[row].clone() } else { blank.clone() });
+                    out.push(if row_headers { r.style_from.get(row).cloned().unwrap_or_else(|| blank.clone()) } else { blank.clone() });
                     out.extend((0..r.grid.columns).filter_map(|c| r.grid.cell(row, c).cloned()));
                 }
+            }
+            SplitMode::Random => return (r.grid.images.clone(), r.grid.columns),
+            SplitMode::Reference => {
+                // The inputs, their reconstructions, and the same in the reference style.
+                out.extend(r.style_from.iter().take(r.grid.columns).cloned());
+                out.extend(r.grid.images.iter().cloned());
+                return (out, r.grid.columns);
             }
         }
         (out, columns)
@@ -171,10 +208,14 @@ impl SplitView {
     fn caption(&self, model: &ExplorableModel) -> String {
         let (names, (z, s)) = model.split().map_or((None, (0, 0)), |(n, d)| (Some(n), d));
         let (style, class) = names.map_or(("style", "class"), |n| (n.unspecified, n.specified));
+        let prior = model.model.split().is_some_and(|s| s.specified_prior());
         match self.mode {
             SplitMode::Swap => format!("cell = the {style} of the image on the left of its row ({z}-d) with the {class} of the image above its column ({s}-d); the diagonal of the same images is each one's reconstruction"),
             SplitMode::Interpolate => format!("{style} from the top-left image (row 1) to the bottom-right one's (last row); {class} likewise across the columns; corners: the two reconstructions"),
+            SplitMode::Sample if prior => format!("each row keeps the {style} of the image on its left; each column draws one {class} from N(0, I), the same down the column (Shuffle draws new ones)"),
             SplitMode::Sample => format!("each column keeps the {class} of the image above it; each row draws a {style} from N(0, I)"),
+            SplitMode::Random => format!("three panels, each with one {class} from N(0, I); the same position in every panel has the same {style}, also drawn (Shuffle draws new ones)"),
+            SplitMode::Reference => format!("top: images of the data; middle: their reconstructions; bottom: each image's {style} with the learned reference {class} e_r, the image in the reference pool's style"),
         }
     }
 }
@@ -185,11 +226,11 @@ impl View for SplitView {
     }
 
     fn name(&self) -> &'static str {
-        "Class/style"
+        "Factor swap"
     }
 
     fn on_dropped(&mut self, paths: &[std::path::PathBuf], _pointer: Option<egui::Pos2>, state: &mut AppState) -> bool {
-        let Some(images) = images_dropped_on("Class/style", paths, state) else { return false };
+        let Some(images) = images_dropped_on("Factor swap", paths, state) else { return false };
         if !images.is_empty() {
             self.dropped = images.into_iter().map(|d| d.image).take(12).collect();
             self.dropped_generation += 1;
@@ -199,11 +240,13 @@ impl View for SplitView {
 
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         egui::CentralPanel::default().show(ui, |ui| {
-            let Some(model) = super::model_offering_ui(ui, state, Capability::Split, "Class/style") else { return };
+            let Some(model) = super::model_offering_ui(ui, state, Capability::Split, "Factor swap") else { return };
             self.update(state);
             ui.horizontal(|ui| {
                 for mode in SplitMode::ALL {
-                    ui.selectable_value(&mut self.mode, mode, mode.name());
+                    if let Some(name) = mode.name(&model) {
+                        ui.selectable_value(&mut self.mode, mode, name);
+                    }
                 }
                 ui.separator();
                 ui.add(egui::Slider::new(&mut self.count, 2..=10).text("images per side"));
@@ -227,10 +270,18 @@ impl View for SplitView {
                 }
             }
             ui.label(self.caption(&model));
-            ui.label(if self.dropped.is_empty() {
-                "Drop image files here to take their class (an unseen class, another dataset); the styles come from the data.".to_string()
-            } else {
-                format!("{} dropped file(s) give the classes; the styles come from the data.", self.dropped.len())
+            let (names, _) = model.split().unzip();
+            let (style, class) = names.map_or(("style", "class"), |n| (n.unspecified, n.specified));
+            ui.horizontal(|ui| {
+                ui.label(if self.dropped.is_empty() {
+                    format!("Drop image files here: they give the {} (an unseen class, another dataset); the data gives the other side.", if self.dropped_to_rows { style } else { class })
+                } else {
+                    format!("{} dropped file(s) give the {}; the data gives the other side.", self.dropped.len(), if self.dropped_to_rows { style } else { class })
+                });
+                let swap = ui.checkbox(&mut self.dropped_to_rows, format!("dropped files give the {style} (rows)")).on_hover_text(format!("off: dropped files give the {class} (columns)"));
+                if swap.changed() {
+                    self.dropped_generation += 1;
+                }
             });
             if let Some(e) = &self.error {
                 ui.colored_label(ui.visuals().error_fg_color, e);
@@ -241,7 +292,7 @@ impl View for SplitView {
             let key = (format!("split-{:?}", r.mode), self.received);
             self.output.ui(ui, key, || images.clone(), columns, width);
             if ui.button("Export PNG…").clicked() {
-                state.export_png(images, columns, "class-style.png");
+                state.export_png(images, columns, "factor-swap.png");
             }
         });
         if self.job.busy() {

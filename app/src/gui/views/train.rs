@@ -50,7 +50,7 @@ pub fn form_config(state: &AppState) -> TrainConfig {
     }
     let mut c = match &state.start_weights {
         Some(weights) => TrainConfig { model, ..weights.config.clone() },
-        None => TrainConfig::new(model, state.data.spec.clone()),
+        None => TrainConfig::fresh(model, state.data.spec.clone()),
     };
     c.data = state.data.spec.clone();
     c.lr = f.lr;

@@ -202,10 +202,10 @@ impl TraverseView {
     fn sliders_ui(&mut self, ui: &mut egui::Ui, state: &AppState) {
         let Some(t) = &self.traversal else { return };
         let mut changed = false;
-        let what = if t.part_code.is_some() { format!("part {} appearance", self.part) } else { "latent".into() };
+        let name = dim_namer(t.part_code.is_some().then_some(self.part), state);
         for &dim in &t.order {
             if let Some(v) = self.edited.get_mut(dim) {
-                let label = format!("{what} {dim} (KL {:.2})", t.kl[dim]);
+                let label = format!("{} (KL {:.2})", name(dim), t.kl[dim]);
                 changed |= ui.add(egui::Slider::new(v, -4.0..=4.0).fixed_decimals(2).text(label)).changed();
             }
         }
@@ -221,9 +221,10 @@ impl TraverseView {
     fn grid_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         let Some(t) = &self.traversal else { return };
         let what = if t.part_code.is_some() { format!("part {}'s appearance dimensions", self.part) } else { "latents".into() };
+        let name = dim_namer(t.part_code.is_some().then_some(self.part), state);
         ui.label(format!(
             "Rows: {what} by KL, most informative first ({}); columns: value from {:.1} to {:.1}, the others at the posterior mean.",
-            t.order.iter().map(|d| format!("{d}: {:.2}", t.kl[*d])).collect::<Vec<_>>().join(", "),
+            t.order.iter().map(|&d| format!("{}: {:.2}", short_name(&name(d)), t.kl[d])).collect::<Vec<_>>().join(", "),
             -self.range,
             self.range
         ));
@@ -344,4 +345,19 @@ impl View for TraverseView {
             ui.ctx().request_repaint();
         }
     }
+}
+
+/// What a traversed dimension is called: a part's appearance dimension, or the model's name
+/// for a latent ("latent 3", the reference-based VAE's "e3" and "z5").
+fn dim_namer(part: Option<usize>, state: &AppState) -> impl Fn(usize) -> String + use<> {
+    let model = state.model.current().cloned();
+    move |dim| match part {
+        Some(p) => format!("part {p} appearance {dim}"),
+        None => model.as_ref().and_then(|m| m.model.latents().map(|l| l.dim_name(dim))).unwrap_or_else(|| format!("latent {dim}")),
+    }
+}
+
+/// A dimension's name without its kind's word ("latent 3" → "3", "e3" stays).
+fn short_name(name: &str) -> &str {
+    name.rsplit(' ').next().unwrap_or(name)
 }

@@ -101,6 +101,7 @@ impl FamilyConfig for BetaVaeConfig {
         capabilities: &[Capability::Latents, Capability::PriorSamples],
         batch_size: None,
         lr: None,
+        adam_betas: None,
         data: "fashion-mnist",
         needs_channels: None,
         shipped: None,

@@ -84,6 +84,7 @@ impl FamilyConfig for CycleVaeConfig {
         // The official code's batch of 64 and learning rate 1e-4.
         batch_size: Some(64),
         lr: Some(1e-4),
+        adam_betas: None,
         data: "mnist",
         needs_channels: None,
         shipped: Some("cycle-vae-mnist"),

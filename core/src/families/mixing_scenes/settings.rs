@@ -98,6 +98,7 @@ impl FamilyConfig for MixingScenesConfig {
         // The thesis's batch of 12 references (each brings 4 candidates) and lr_G 2e-4.
         batch_size: Some(12),
         lr: Some(2e-4),
+        adam_betas: None,
         data: "scenes",
         needs_channels: Some(3),
         shipped: Some("mixing-scenes-small"),

@@ -92,6 +92,7 @@ impl FamilyConfig for PatchVaeConfig {
         capabilities: &[Capability::PriorSamples, Capability::Parts],
         batch_size: None,
         lr: None,
+        adam_betas: None,
         data: "fashion-mnist",
         needs_channels: None,
         shipped: Some("patchvae-fashion-mnist"),

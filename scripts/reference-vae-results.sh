@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The MNIST half of Table 1 of the reference-based VAE paper (Ruiz et al.; digest
+# reference-vae.md §4.3), on the reference-style MNIST: every objective of the
+# reference-vae family trained on the same networks and data, then `patchwork eval
+# factors` (linear regressors to R, G, B, scale and width, fitted on one half of the test
+# split, MAE on the other) on e for Rb-VAE and sRb-VAE, on all latents for the baselines,
+# and on z as the paper's ablation. Prints a markdown table.
+#
+#   bash scripts/reference-vae-results.sh                       # the CPU budget in docs/results.md
+#   DATA=reference-style:idx:data/mnist EPOCHS=30 SIZE=64 WIDTH=32 DEVICE=gpu bash scripts/reference-vae-results.sh   # the paper's
+#
+# OUT keeps the runs (default runs/reference-vae-table); REUSE=1 evaluates them as they are.
+set -euo pipefail
+
+PATCHWORK=${PATCHWORK:-"cargo run --release --locked --quiet --"}
+DATA=${DATA:-reference-style}
+EPOCHS=${EPOCHS:-10}
+SIZE=${SIZE:-32}
+WIDTH=${WIDTH:-16}
+SEED=${SEED:-1}
+DEVICE=${DEVICE:-cpu}
+OUT=${OUT:-runs/reference-vae-table}
+OBJECTIVES=${OBJECTIVES:-"srb-vae rb-vae vae beta-vae dip-vae-i"}
+mkdir -p "$OUT"
+
+for objective in $OBJECTIVES; do
+  run="$OUT/$objective"
+  if [ "${REUSE:-0}" != 1 ]; then
+    rm -rf "$run"
+    t0=$(date +%s)
+    # shellcheck disable=SC2086
+    $PATCHWORK train --model reference-vae --objective "$objective" --data "$DATA" --size "$SIZE" --width "$WIDTH" \
+      --epochs "$EPOCHS" --seed "$SEED" --device "$DEVICE" --out "$run" 2> "$run.log" || { cat "$run.log" >&2; exit 1; }
+    echo "$(( $(date +%s) - t0 ))" > "$run.seconds"
+  fi
+done
+
+row() { # objective, features, label
+  local json
+  json=$($PATCHWORK eval factors --checkpoint "$OUT/$1" --features "$2" --device "$DEVICE" --json)
+  python3 - "$3" "$(cat "$OUT/$1.seconds" 2>/dev/null || echo '?')" "$json" <<'PY'
+import json, sys
+label, seconds, r = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+mae = {f["factor"]: f["mae"] for f in r["factors"]}
+cells = " | ".join(f"{mae[k]:.3f}" for k in ["red", "green", "blue", "scale", "width"])
+print(f"| {label} | {r['features']} ({r['dims']}-d) | {cells} | **{r['average']:.3f}** | {seconds} s |")
+PY
+}
+
+echo "| method | features | R | G | B | scale | width | avg | training |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for objective in vae beta-vae dip-vae-i; do
+  case " $OBJECTIVES " in *" $objective "*) row "$objective" all "$objective";; esac
+done
+for objective in rb-vae srb-vae; do
+  case " $OBJECTIVES " in *" $objective "*) row "$objective" e "$objective"; row "$objective" z "$objective, z (ablation)";; esac
+done
