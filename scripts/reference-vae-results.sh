@@ -14,7 +14,7 @@ set -euo pipefail
 
 PATCHWORK=${PATCHWORK:-"cargo run --release --locked --quiet --"}
 DATA=${DATA:-reference-style}
-EPOCHS=${EPOCHS:-10}
+EPOCHS=${EPOCHS:-4}
 SIZE=${SIZE:-32}
 WIDTH=${WIDTH:-16}
 SEED=${SEED:-1}

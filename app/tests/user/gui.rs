@@ -757,6 +757,30 @@ fn a_reference_vae_shows_its_pools_transfers_attributes_synthesises_and_decodes_
     let r = view::<SplitView>(&mut h, "Factor swap").result.clone().unwrap();
     assert_eq!((r.mode, r.grid.rows, r.grid.columns), (SplitMode::Swap, 6, 6));
     h.get(by().label_contains("the common z of the image on the left of its row (4-d) with the target e of the image above its column (4-d)"));
+    // One transfer: click two thumbnails (A, then B); the result is B's z with A's e, and
+    // Swap roles turns it around.
+    let grid = view::<SplitView>(&mut h, "Factor swap").thumbnails.last_rect.expect("thumbnails drawn");
+    for column in [0.5, 1.5] {
+        let cell = egui::pos2(grid.left() + grid.width() * column / 4.0, grid.top() + 5.0);
+        h.hover_at(cell);
+        h.step();
+        h.drag_at(cell);
+        h.step();
+        h.drop_at(cell);
+        h.run_steps(1);
+    }
+    settle::<SplitView>(&mut h, "Factor swap", |v| v.busy() || v.pair.result.is_none());
+    let pair = &view::<SplitView>(&mut h, "Factor swap").pair;
+    let (a, b) = (pair.specified_from.image.clone().unwrap(), pair.unspecified_from.image.clone().unwrap());
+    assert_eq!((a.label.as_str(), b.label.as_str()), ("reference-style mnist #0", "reference-style mnist #1"));
+    let model = h.state().state.model.current().unwrap().clone();
+    let expected = patchwork_core::analysis::split::swap_grid(&model, &[b.image.clone()], &[a.image.clone()]).unwrap().images[0].clone();
+    assert_eq!(view::<SplitView>(&mut h, "Factor swap").pair.result.as_ref(), Some(&expected));
+    h.get_by_label("Swap roles").click();
+    h.run_steps(1);
+    settle::<SplitView>(&mut h, "Factor swap", |v| v.busy());
+    let turned = patchwork_core::analysis::split::swap_grid(&model, &[a.image], &[b.image]).unwrap().images[0].clone();
+    assert_eq!(view::<SplitView>(&mut h, "Factor swap").pair.result.as_ref(), Some(&turned));
     for (button, mode, rows, columns) in [("conditional synthesis", SplitMode::Sample, 6, 6), ("random grid", SplitMode::Random, 3, 9), ("reference style", SplitMode::Reference, 2, 6)] {
         h.get_by_label(button).click();
         h.run_steps(1);

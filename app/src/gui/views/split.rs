@@ -14,7 +14,7 @@ use patchwork_core::capabilities::Capability;
 use patchwork_core::data::HostImage;
 use rand::{Rng, SeedableRng};
 
-use crate::gui::image_drop::images_dropped_on;
+use crate::gui::image_drop::{DraggedImage, ImageSlot, images_dropped_on, place_in_pair, thumbnail_strip_ui};
 use crate::gui::images::CachedGrid;
 use crate::gui::jobs::{LatestJob, store};
 use crate::gui::{AppState, View};
@@ -89,11 +89,107 @@ pub struct SplitView {
     /// The checkpoint last asked what data it trained on, and the answer.
     trained_on: Option<(std::path::PathBuf, Option<String>)>,
     output: CachedGrid,
+    /// One transfer: A gives the specified factors (class s, target e), B the rest (z).
+    pub pair: PairTransfer,
+    pub thumbnails: CachedGrid,
+}
+
+/// Attribute transfer between two images the user picks: Dec(z of B, s or e of A).
+#[derive(Default)]
+pub struct PairTransfer {
+    /// A: the specified factors' image.
+    pub specified_from: ImageSlot,
+    /// B: the image whose z is kept.
+    pub unspecified_from: ImageSlot,
+    generation: u64,
+    requested: Option<(u64, u64)>,
+    job: LatestJob<Result<HostImage, String>>,
+    pub result: Option<HostImage>,
+    pub error: Option<String>,
+    received: u64,
+    shown: CachedGrid,
+}
+
+impl PairTransfer {
+    pub fn busy(&self) -> bool {
+        self.job.busy()
+    }
+
+    /// Puts an image in the slot under the pointer, else the first empty one.
+    pub fn place(&mut self, image: DraggedImage, pointer: Option<egui::Pos2>) {
+        place_in_pair(&mut self.specified_from, &mut self.unspecified_from, image, pointer);
+        self.generation += 1;
+    }
+
+    /// A becomes B and B becomes A.
+    pub fn swap_roles(&mut self) {
+        let (a, b) = (self.specified_from.image.take(), self.unspecified_from.image.take());
+        if let Some(b) = b {
+            self.specified_from.set(b);
+        }
+        if let Some(a) = a {
+            self.unspecified_from.set(a);
+        }
+        self.generation += 1;
+    }
+
+    fn update(&mut self, model: &ExplorableModel, model_generation: u64) {
+        if let Some(outcome) = self.job.poll() {
+            store(outcome, &mut self.result, &mut self.error);
+            self.received += 1;
+        }
+        let (Some(a), Some(b)) = (&self.specified_from.image, &self.unspecified_from.image) else { return };
+        let key = (model_generation, self.generation);
+        if self.requested == Some(key) {
+            return;
+        }
+        self.requested = Some(key);
+        let (model, a, b) = (model.clone(), a.image.clone(), b.image.clone());
+        self.job.request(move || swap_grid(&model, &[b], &[a])?.images.into_iter().next().ok_or_else(|| "nothing decoded".to_string()));
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, model: &ExplorableModel, generation: u64) {
+        self.update(model, generation);
+        let (names, _) = model.split().unzip();
+        let (style, class) = names.map_or(("style", "class"), |n| (n.unspecified, n.specified));
+        ui.horizontal(|ui| {
+            let side = 96.0;
+            if self.specified_from.ui(ui, &format!("{class} from (A)"), side) {
+                self.generation += 1;
+            }
+            if self.unspecified_from.ui(ui, &format!("{style} from (B)"), side) {
+                self.generation += 1;
+            }
+            ui.vertical(|ui| {
+                if ui.button("Swap roles").on_hover_text("A's image becomes B's and B's A's").clicked() {
+                    self.swap_roles();
+                }
+                if self.job.busy() {
+                    ui.spinner();
+                }
+            });
+            ui.vertical(|ui| {
+                ui.strong(format!("B with A's {class}"));
+                match &self.result {
+                    Some(image) => {
+                        let image = image.clone();
+                        self.shown.ui(ui, ("pair".into(), self.received), || vec![image], 1, side);
+                    }
+                    None => {
+                        ui.label(format!("Drag a thumbnail onto each slot: the result is B's {style} with A's {class}."));
+                    }
+                }
+            });
+        });
+        if let Some(e) = &self.error {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+        }
+    }
 }
 
 impl Default for SplitView {
     fn default() -> Self {
-        Self { mode: SplitMode::Swap, count: 6, draw: 0, dropped: vec![], dropped_to_rows: false, dropped_generation: 0, requested: None, job: LatestJob::default(), result: None, error: None, received: 0, trained_on: None, output: CachedGrid::default() }
+        Self { mode: SplitMode::Swap, count: 6, draw: 0, dropped: vec![], dropped_to_rows: false, dropped_generation: 0, requested: None, job: LatestJob::default(), result: None, error: None, received: 0, trained_on: None, output: CachedGrid::default(), pair: PairTransfer::default(), thumbnails: CachedGrid::default() }
     }
 }
 
@@ -152,7 +248,7 @@ impl SplitView {
     }
 
     pub fn busy(&self) -> bool {
-        self.job.busy()
+        self.job.busy() || self.pair.busy()
     }
 
     /// The grid as shown: a blank corner, the class sources along the top, each row's style
@@ -229,9 +325,15 @@ impl View for SplitView {
         "Factor swap"
     }
 
-    fn on_dropped(&mut self, paths: &[std::path::PathBuf], _pointer: Option<egui::Pos2>, state: &mut AppState) -> bool {
+    fn on_dropped(&mut self, paths: &[std::path::PathBuf], pointer: Option<egui::Pos2>, state: &mut AppState) -> bool {
         let Some(images) = images_dropped_on("Factor swap", paths, state) else { return false };
-        if !images.is_empty() {
+        // One file over a pair slot goes into it; others give a side of the grid.
+        let over_slot = pointer.is_some_and(|p| [&self.pair.specified_from, &self.pair.unspecified_from].iter().any(|s| s.rect.is_some_and(|r| r.contains(p))));
+        if over_slot && self.mode == SplitMode::Swap {
+            for image in images {
+                self.pair.place(image, pointer);
+            }
+        } else if !images.is_empty() {
             self.dropped = images.into_iter().map(|d| d.image).take(12).collect();
             self.dropped_generation += 1;
         }
@@ -239,6 +341,11 @@ impl View for SplitView {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        if self.mode == SplitMode::Swap && state.model.current().is_some_and(|m| m.offers(Capability::Split)) {
+            if let Some(image) = thumbnail_strip_ui(ui, "factor-swap-thumbnails", "Drag a thumbnail onto A or B (click: fills the next slot)", &mut self.thumbnails, state) {
+                self.pair.place(image, None);
+            }
+        }
         egui::CentralPanel::default().show(ui, |ui| {
             let Some(model) = super::model_offering_ui(ui, state, Capability::Split, "Factor swap") else { return };
             self.update(state);
@@ -268,6 +375,10 @@ impl View for SplitView {
                 if data != state.data.spec && ui.button(format!("Use the data it trained on ({data})")).clicked() {
                     state.open_spec(&data);
                 }
+            }
+            if self.mode == SplitMode::Swap {
+                self.pair.ui(ui, &model, state.model.generation);
+                ui.separator();
             }
             ui.label(self.caption(&model));
             let (names, _) = model.split().unzip();
