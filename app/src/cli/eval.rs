@@ -200,10 +200,10 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
             super::print_report(args.json, &r, || {
                 let rows: Vec<String> = r.factors.iter().map(|f| format!("  {:<6} MAE {:.3}  (predicting the mean: {:.3})", f.factor, f.mae, f.constant_mae)).collect();
                 format!(
-                    "{} on {} ({:?} features, {}-d; fitted on {} test images, scored on {}; targets on [0, 1]; {}):\n{}\n  average MAE {:.3} (lower is better)",
+                    "{} on {} ({} features, {}-d; fitted on {} test images, scored on {}; targets on [0, 1]; {}):\n{}\n  average MAE {:.3} (lower is better)",
                     args.checkpoint.display(),
                     r.data,
-                    r.features,
+                    r.features.name(),
                     r.dims,
                     r.fit_images,
                     r.test_images,

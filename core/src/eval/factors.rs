@@ -34,6 +34,16 @@ pub enum Features {
     All,
 }
 
+impl Features {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Target => "e",
+            Self::Common => "z",
+            Self::All => "all",
+        }
+    }
+}
+
 impl std::str::FromStr for Features {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

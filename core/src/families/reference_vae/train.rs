@@ -268,13 +268,15 @@ impl Trainable for ReferenceVae {
         Ok(Arc::new(Subset::new(source, pools.unlabelled, "unlabelled pool")))
     }
 
-    /// Opens the reference pool of the run's data.
-    fn prepare(config: &ReferenceVaeConfig, _source: &SharedSource, data: &str, _seed: u64, _resume: Option<&std::path::Path>, progress: &dyn Fn(&str, f32)) -> anyhow::Result<ReferencePool> {
+    /// Opens the reference pool of the run's data. Images that come without a data spec
+    /// (`patchwork bench`'s noise) serve as both pools.
+    fn prepare(config: &ReferenceVaeConfig, source: &SharedSource, data: &str, _seed: u64, _resume: Option<&std::path::Path>, progress: &dyn Fn(&str, f32)) -> anyhow::Result<ReferencePool> {
         if !config.objective.uses_reference() {
             return Ok(ReferencePool(None));
         }
+        let Ok(spec) = data.parse::<DataSpec>() else { return Ok(ReferencePool(Some(source.clone()))) };
         progress("reference pool", 0.0);
-        let all = data.parse::<DataSpec>()?.open(Split::Train, config.image_size)?;
+        let all = spec.open(Split::Train, config.image_size)?;
         let pools = PoolIndices::of(all.as_ref());
         if pools.reference.is_empty() {
             anyhow::bail!("{data}: the reference pool holds no image");
