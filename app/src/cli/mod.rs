@@ -38,6 +38,49 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// List the wgpu adapters and say which device `auto` picks.
     Devices,
+    /// Write a grid of a data source's images as a PNG: the first images (of each pool, for
+    /// two pools), or for the reference-style MNIST each digit's generation steps.
+    Preview(PreviewArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PreviewArgs {
+    /// The data, as `train --data` takes it.
+    #[arg(long)]
+    pub data: String,
+    /// The PNG to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Images (digits, for the reference-style MNIST) shown.
+    #[arg(long, default_value_t = 8)]
+    pub count: usize,
+}
+
+/// `patchwork preview`: the reference-style MNIST's steps (rows: digit, Canny outline = a
+/// reference image, two unlabelled copies) or the first images of each pool or source.
+fn preview(args: &PreviewArgs) -> anyhow::Result<()> {
+    use patchwork_core::data::pools::{PoolIndices, is_two_pool};
+    use patchwork_core::data::{DataSpec, Split, reference_style};
+    let spec: DataSpec = args.data.parse()?;
+    let (images, columns) = match &spec {
+        DataSpec::ReferenceStyle(base) => {
+            let base = base.open(Split::Train, 28)?;
+            let steps = reference_style::steps_of(&base, &(0..args.count).collect::<Vec<_>>());
+            // One digit per column, its steps down the rows.
+            let rows = steps.first().map_or(0, Vec::len);
+            ((0..rows).flat_map(|r| steps.iter().map(move |column| column[r].clone())).collect::<Vec<_>>(), steps.len())
+        }
+        _ => {
+            let source = spec.open(Split::Train, 64)?;
+            let pools = if is_two_pool(source.info()) { PoolIndices::of(source.as_ref()) } else { PoolIndices { unlabelled: (0..source.len()).collect(), reference: vec![] } };
+            let shown: Vec<usize> = pools.unlabelled.iter().take(args.count).chain(pools.reference.iter().take(args.count)).copied().collect();
+            let images: Vec<_> = shown.iter().map(|&i| patchwork_core::data::fit::resize_crop(&source.get(i).image, 64).to_rgb()).collect();
+            (images, args.count.max(1))
+        }
+    };
+    crate::gui::images::save_grid_png(&images, columns, &args.out)?;
+    println!("{}: {} images, {columns} per row", args.out.display(), images.len());
+    Ok(())
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -49,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Train(args)) => train::run(args),
         Some(Command::Eval(cmd)) => eval::run(cmd),
         Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Preview(args)) => preview(&args),
         Some(Command::Devices) => {
             let adapters = patchwork_core::device::list_adapters();
             if adapters.is_empty() {

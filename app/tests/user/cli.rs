@@ -227,3 +227,49 @@ fn model_flags_come_from_each_familys_settings_and_other_families_flags_are_refu
     let err = text(&patchwork().args(["train", "--device", "cpu", "--model", "patchvae", "--sampling", "soft"]).output().unwrap());
     assert!(err.contains("--sampling soft: expected bernoulli, categorical or hard"), "{err}");
 }
+
+#[test]
+fn a_reference_vae_trains_on_two_pools_then_eval_factors_bench_and_preview_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("srb");
+    let small = ["--size", "32", "--width", "4", "--e-dim", "4", "--z-dim", "4"];
+    let trained = patchwork().args(["train", "--model", "reference-vae", "--max-steps", "4", "--batch", "8", "--device", "cpu", "--out"]).arg(&out).args(small).output().unwrap();
+    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    // The paper's Adam betas and its data by default.
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint/config.json")).unwrap()).unwrap();
+    assert_eq!((config["adam_beta1"].as_f64(), config["adam_beta2"].as_f64(), config["data"].as_str()), (Some(0.5), Some(0.99), Some("reference-style")));
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    for term in ["adversarial", "recon_unlabelled", "recon_reference", "latent_unlabelled", "latent_reference", "discriminators", "d_accuracy", "d_reference_accuracy", "e_effect"] {
+        assert!(metrics.contains(&format!("\"{term}\"")), "{term} logged");
+    }
+    for (features, dims) in [("e", 4), ("z", 4), ("all", 8)] {
+        let eval = patchwork().args(["eval", "factors", "--limit", "200", "--device", "cpu", "--json", "--features", features, "--checkpoint"]).arg(&out).output().unwrap();
+        assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+        assert_eq!((report["dims"].as_u64(), report["fit_images"].as_u64(), report["test_images"].as_u64()), (Some(dims), Some(100), Some(100)));
+        let names: Vec<&str> = report["factors"].as_array().unwrap().iter().map(|f| f["factor"].as_str().unwrap()).collect();
+        assert_eq!(names, ["red", "green", "blue", "scale", "width"]);
+        assert!(report["average"].as_f64().unwrap() < 0.5);
+    }
+    // Data without factors is refused by name.
+    let refused = patchwork().args(["eval", "factors", "--data", "mnist", "--device", "cpu", "--checkpoint"]).arg(&out).output().unwrap();
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("mnist: its images have no ground-truth factors"));
+    // One pool alone is refused, with what to use instead.
+    let one_pool = patchwork().args(["train", "--model", "reference-vae", "--data", "mnist", "--max-steps", "1", "--device", "cpu", "--out"]).arg(dir.path().join("one")).args(small).output().unwrap();
+    let err = String::from_utf8_lossy(&one_pool.stderr);
+    assert!(!one_pool.status.success() && err.contains("trains on two pools") && err.contains("pools:REFERENCE|UNLABELLED"), "{err}");
+    // An empty folder as a pool gets a clear error naming it.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let pools = format!("pools:folder:{}|mnist", empty.display());
+    let no_pool = patchwork().args(["train", "--model", "reference-vae", "--data", &pools, "--max-steps", "1", "--device", "cpu", "--out"]).arg(dir.path().join("empty-run")).args(small).output().unwrap();
+    let err = String::from_utf8_lossy(&no_pool.stderr);
+    assert!(!no_pool.status.success() && err.contains(&empty.display().to_string()), "{err}");
+    let bench = patchwork().args(["bench", "--model", "reference-vae", "--batch", "4", "--runs", "1", "--steps", "1", "--warmup", "1", "--device", "cpu", "--json"]).args(small).output().unwrap();
+    assert!(bench.status.success(), "{}", String::from_utf8_lossy(&bench.stderr));
+    let preview = dir.path().join("steps.png");
+    let shown = patchwork().args(["preview", "--data", "reference-style", "--count", "3", "--out"]).arg(&preview).output().unwrap();
+    assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
+    let png = image::open(&preview).unwrap();
+    assert_eq!((png.width(), png.height()), (3 * 64 + 2, 4 * 64 + 3), "three digits, four steps each");
+}

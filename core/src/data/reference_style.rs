@@ -195,6 +195,23 @@ impl ImageSource for ReferenceStyle {
     }
 }
 
+/// The generator's steps for some digits of `base`, as columns of a grid: the digit
+/// upscaled to 64×64, its Canny outline (a reference image), then two unlabelled copies
+/// (dilated, coloured, shrunk) — the before/after of docs/results.md.
+pub fn steps_of(base: &SharedSource, digits: &[usize]) -> Vec<Vec<HostImage>> {
+    digits
+        .iter()
+        .filter(|&&d| d < base.len())
+        .map(|&digit| {
+            let image = base.get(digit).image;
+            let upscaled = image::imageops::resize(&image.to_dynamic().to_luma8(), SIZE as u32, SIZE as u32, FilterType::Triangle);
+            let edges = outline(&image);
+            let grey = |g: &GrayImage| HostImage::new(SIZE, SIZE, 1, g.as_raw().clone()).to_rgb();
+            vec![grey(&upscaled), grey(&edges), styled(&edges, &Style::draw(digit, 0)), styled(&edges, &Style::draw(digit, 1))]
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
