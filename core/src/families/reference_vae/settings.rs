@@ -10,7 +10,9 @@ const OBJECTIVES: &[&str] = &["srb-vae", "rb-vae", "vae", "beta-vae", "dip-vae-i
 const REDUCTIONS: &[&str] = &["mean", "sum"];
 const POOL_BATCHES: &[&str] = &["per-pool", "total"];
 const WEIGHT: Kind = Kind::Number { min: 0.0, max: 1000.0, speed: 0.1 };
-const LIVE: Role = Role::Live { logged: true };
+/// Live, but not plotted with every step: the measures (discriminator accuracies, e_effect)
+/// share that plot and are what a user watches; the weights are in config.json.
+const LIVE: Role = Role::Live { logged: false };
 
 static SETTINGS: [Setting; 15] = [
     Setting::new(
