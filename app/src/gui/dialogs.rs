@@ -12,6 +12,10 @@ use patchwork_core::data::HostImage;
 pub enum PathPurpose {
     OpenCheckpoint,
     OpenDataFolder,
+    /// The reference pool's folder of two pools; the unlabelled pool's is asked next.
+    OpenReferencePool,
+    /// The unlabelled pool's folder, with the reference pool's chosen before.
+    OpenUnlabelledPool { reference: PathBuf },
     SaveRunTo,
     RunsFolder,
     ExportPng { images: Vec<HostImage>, columns: usize, suggested: String },
@@ -23,6 +27,8 @@ impl PathPurpose {
         match self {
             PathPurpose::OpenCheckpoint => "Open a checkpoint folder",
             PathPurpose::OpenDataFolder => "Open an image folder",
+            PathPurpose::OpenReferencePool => "Two pools, 1 of 2: the reference folder (the target factors constant: neutral faces, plain digits)",
+            PathPurpose::OpenUnlabelledPool { .. } => "Two pools, 2 of 2: the unlabelled folder (the factors varying)",
             PathPurpose::SaveRunTo => "Save the run's checkpoint to a folder",
             PathPurpose::RunsFolder => "Folder for new runs",
             PathPurpose::ExportPng { .. } => "Export PNG",

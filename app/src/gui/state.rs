@@ -366,6 +366,8 @@ impl AppState {
         match purpose {
             PathPurpose::OpenCheckpoint => self.open_checkpoint(&path),
             PathPurpose::OpenDataFolder => self.open_paths(vec![path]),
+            PathPurpose::OpenReferencePool => self.request_path(PathPurpose::OpenUnlabelledPool { reference: path }),
+            PathPurpose::OpenUnlabelledPool { reference } => self.open_spec(&format!("pools:folder:{}|folder:{}", reference.display(), path.display())),
             PathPurpose::SaveRunTo => {
                 if let Some(session) = &self.session {
                     session.send(patchwork_core::train::TrainCommand::SaveNow(Some(path.clone())));

@@ -851,6 +851,42 @@ fn where_no_file_dialog_can_open_the_window_says_so_and_takes_a_typed_path() {
     h.get_by_label("Cancel").click();
     watchdog.frames(&mut h, 2, "Cancel");
     assert!(h.state().state.path_prompt.is_none());
+    // Two pools…: the reference folder, then the unlabelled one, typed in turn.
+    let folders = tempfile::tempdir().unwrap();
+    let (reference, unlabelled) = (folders.path().join("neutral"), folders.path().join("all"));
+    for (dir, n) in [(&reference, 3u8), (&unlabelled, 5)] {
+        std::fs::create_dir(dir).unwrap();
+        for i in 0..n {
+            image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([x as u8 * 16, y as u8 * 16, i * 40])).save(dir.join(format!("{i}.png"))).unwrap();
+        }
+    }
+    h.get_by_label("Two pools…").click();
+    for (dir, what) in [(&reference, "the reference folder"), (&unlabelled, "the unlabelled folder")] {
+        let start = Instant::now();
+        while h.state().state.path_prompt.is_none() {
+            assert!(start.elapsed() < Duration::from_secs(30), "no path field for {what}");
+            watchdog.frames(&mut h, 1, what);
+        }
+        watchdog.frames(&mut h, 1, what);
+        h.get(by().label_contains(what));
+        let field = h.get(by().role(egui::accesskit::Role::TextInput));
+        field.focus();
+        watchdog.frames(&mut h, 1, what);
+        h.get(by().role(egui::accesskit::Role::TextInput)).type_text(&dir.display().to_string());
+        watchdog.frames(&mut h, 1, what);
+        h.key_press(egui::Key::Enter);
+        watchdog.frames(&mut h, 2, what);
+    }
+    let start = Instant::now();
+    while !h.state().state.data.spec.starts_with("pools:") || h.state().state.data.source.is_none() {
+        assert!(start.elapsed() < Duration::from_secs(30), "the two pools did not open: {:?}", h.state().state.data.error);
+        watchdog.frames(&mut h, 1, "two pools");
+    }
+    assert_eq!(h.state().state.data.spec, format!("pools:folder:{}|folder:{}", reference.display(), unlabelled.display()));
+    watchdog.frames(&mut h, 2, "two pools");
+    // Both pools side by side, with their counts (each folder's training split: 90 %).
+    h.get(by().label_contains("unlabelled pool: "));
+    h.get(by().label_contains("reference pool: "));
 }
 
 #[test]

@@ -49,6 +49,9 @@ impl View for DataView {
             if ui.button("Open folder…").clicked() {
                 state.request_path(crate::gui::dialogs::PathPurpose::OpenDataFolder);
             }
+            if ui.button("Two pools…").on_hover_text("two image folders as the reference and unlabelled pools of the reference-based VAE (you are asked for the reference folder, then the unlabelled one)").clicked() {
+                state.request_path(crate::gui::dialogs::PathPurpose::OpenReferencePool);
+            }
             ui.label("or drop image files / folders on the window");
         });
         if let Some(err) = &state.data.error {
