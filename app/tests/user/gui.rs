@@ -774,7 +774,7 @@ fn a_reference_vae_shows_its_pools_transfers_attributes_synthesises_and_decodes_
     let (a, b) = (pair.specified_from.image.clone().unwrap(), pair.unspecified_from.image.clone().unwrap());
     assert_eq!((a.label.as_str(), b.label.as_str()), ("reference-style mnist #0", "reference-style mnist #1"));
     let model = h.state().state.model.current().unwrap().clone();
-    let expected = patchwork_core::analysis::split::swap_grid(&model, &[b.image.clone()], &[a.image.clone()]).unwrap().images[0].clone();
+    let expected = patchwork_core::analysis::split::swap_grid(&model, std::slice::from_ref(&b.image), std::slice::from_ref(&a.image)).unwrap().images[0].clone();
     assert_eq!(view::<SplitView>(&mut h, "Factor swap").pair.result.as_ref(), Some(&expected));
     h.get_by_label("Swap roles").click();
     h.run_steps(1);

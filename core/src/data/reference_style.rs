@@ -37,7 +37,7 @@ pub const FACTOR_RANGES: [(f32, f32); 5] = [(0.0, 1.0), (0.0, 1.0), (0.0, 1.0), 
 /// Which digits go to the reference pool.
 const POOL_SEED: u64 = 0x7ef_e7e1;
 /// Seeds the transformations of each (digit, copy).
-const STYLE_SEED: u64 = 0x57_1e_5eed;
+const STYLE_SEED: u64 = 0x571e_5eed;
 /// Canny's hysteresis thresholds, on imageproc's 0–1140 gradient scale.
 const CANNY_LOW: f32 = 50.0;
 const CANNY_HIGH: f32 = 150.0;

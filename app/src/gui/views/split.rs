@@ -225,7 +225,7 @@ impl SplitView {
             self.received += 1;
         }
         let Some(model) = state.model.current().filter(|m| m.offers(Capability::Split)) else { return };
-        if self.mode.name(&model).is_none() {
+        if self.mode.name(model).is_none() {
             self.mode = SplitMode::Swap;
         }
         let key = Key { model_generation: state.model.generation, data_generation: state.data.generation, mode: self.mode, count: self.count, draw: self.draw, dropped: self.dropped_generation, dropped_to_rows: self.dropped_to_rows };

@@ -114,7 +114,7 @@ impl FamilyConfig for ReferenceVaeConfig {
         adam_betas: Some((0.5, 0.99)),
         data: "reference-style",
         needs_channels: None,
-        shipped: None,
+        shipped: Some("reference-vae-mnist"),
         bench: BenchSettings { batch: 36, warmup_steps: 2, runs: 3, steps_per_run: 3 },
         bench_each: None,
     };

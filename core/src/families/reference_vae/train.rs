@@ -556,7 +556,7 @@ mod tests {
         // e_r goes through a checkpoint's record and back.
         let dir = tempfile::tempdir().unwrap();
         model.clone().save_file(dir.path().join("model")).unwrap();
-        let loaded = config.init(&device).try_load_file(&dir.path().join(crate::checkpoint::MODEL_FILE)).unwrap();
+        let loaded = config.init(&device).try_load_file(dir.path().join(crate::checkpoint::MODEL_FILE)).unwrap();
         assert_eq!(loaded.generator.reference.val().into_data().convert::<f32>().try_to_vec::<f32>().unwrap(), vec![0.5, -1.0, 2.0, 0.25]);
     }
 }
