@@ -38,16 +38,7 @@ mkdir -p "$DEST.tmp"
 cp "$RUN/checkpoint/config.json" "$RUN/checkpoint/model.bpk" "$DEST.tmp/"
 # The metric history keeps every EVERY-th step (and the last): the full one is 10 MB.
 EVERY=${EVERY:-50}
-python3 - "$RUN/checkpoint/state.json" "$DEST.tmp/state.json" "$EVERY" <<'PY'
-import json, sys
-state = json.load(open(sys.argv[1]))
-every = int(sys.argv[3])
-rows = state["history"]
-state["history"] = [r for i, r in enumerate(rows) if r["step"] % every == 0 or i == len(rows) - 1]
-head = json.dumps({**state, "history": []}, indent=2, ensure_ascii=False)
-lines = ",\n    ".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in state["history"])
-open(sys.argv[2], "w").write(head.replace('"history": []', '"history": [\n    ' + lines + '\n  ]', 1))
-PY
+python3 scripts/trim-history.py "$RUN/checkpoint/state.json" "$DEST.tmp/state.json" "$EVERY"
 probe=$($PATCHWORK eval disentangle --checkpoint "$DEST.tmp" --device cpu --seed "$SEED" | sed "s#$DEST.tmp#$DEST#")
 recon=$($PATCHWORK eval recon --checkpoint "$DEST.tmp" --device cpu | sed "s#$DEST.tmp#$DEST#")
 last=$(tail -1 "$RUN/metrics.jsonl")

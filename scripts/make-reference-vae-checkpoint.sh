@@ -8,6 +8,8 @@
 #   bash scripts/make-reference-vae-checkpoint.sh
 #   REUSE=1 RUN=runs/reference-vae-table/srb-vae bash scripts/make-reference-vae-checkpoint.sh   # ship the results table's sRb-VAE run
 #
+# EXTRA adds flags to the training command (and to the command written in the README).
+#
 # The default is the CPU budget (32×32, width 16: a quarter of the paper's channels, 4
 # epochs); SIZE=64 WIDTH=32 EPOCHS=30 DATA=reference-style:idx:data/mnist is the paper's.
 set -euo pipefail
@@ -21,8 +23,9 @@ WIDTH=${WIDTH:-16}
 SEED=${SEED:-1}
 RUN=${RUN:-runs/reference-vae-mnist}
 DEST=${DEST:-checkpoints/reference-vae-mnist}
+EXTRA=${EXTRA:-}
 
-train_cmd="patchwork train --model reference-vae --objective srb-vae --data $DATA --size $SIZE --width $WIDTH --epochs $EPOCHS --seed $SEED --device $DEVICE --out $RUN"
+train_cmd="patchwork train --model reference-vae --objective srb-vae --data $DATA --size $SIZE --width $WIDTH --epochs $EPOCHS --seed $SEED --device $DEVICE --out $RUN${EXTRA:+ $EXTRA}"
 if [ "${REUSE:-0}" != 1 ]; then
   rm -rf "$RUN"
   # shellcheck disable=SC2086
@@ -34,16 +37,7 @@ rm -rf "$DEST.tmp"
 mkdir -p "$DEST.tmp"
 cp "$RUN/checkpoint/config.json" "$RUN/checkpoint/model.bpk" "$DEST.tmp/"
 EVERY=${EVERY:-20}
-python3 - "$RUN/checkpoint/state.json" "$DEST.tmp/state.json" "$EVERY" <<'PY'
-import json, sys
-state = json.load(open(sys.argv[1]))
-every = int(sys.argv[3])
-rows = state["history"]
-state["history"] = [r for i, r in enumerate(rows) if r["step"] % every == 0 or i == len(rows) - 1]
-head = json.dumps({**state, "history": []}, indent=2, ensure_ascii=False)
-lines = ",\n    ".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) for r in state["history"])
-open(sys.argv[2], "w").write(head.replace('"history": []', '"history": [\n    ' + lines + '\n  ]', 1))
-PY
+python3 scripts/trim-history.py "$RUN/checkpoint/state.json" "$DEST.tmp/state.json" "$EVERY"
 on_e=$($PATCHWORK eval factors --checkpoint "$DEST.tmp" --features e --device cpu | sed "s#$DEST.tmp#$DEST#")
 on_z=$($PATCHWORK eval factors --checkpoint "$DEST.tmp" --features z --device cpu | sed "s#$DEST.tmp#$DEST#")
 recon=$($PATCHWORK eval recon --checkpoint "$DEST.tmp" --device cpu | sed "s#$DEST.tmp#$DEST#")

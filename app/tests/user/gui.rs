@@ -44,6 +44,12 @@ fn harness() -> Harness<'static, PatchworkApp> {
     Harness::builder().with_size(egui::vec2(1280.0, 820.0)).build_ui_state(|ui, app: &mut PatchworkApp| app.frame_ui(ui), app)
 }
 
+/// Trains a run into `out` with `patchwork train ARGS --device cpu`, as a user would first.
+fn train_with_the_cli(out: &std::path::Path, args: &[&str]) {
+    let trained = std::process::Command::new(env!("CARGO_BIN_EXE_patchwork")).arg("train").args(args).args(["--device", "cpu", "--out"]).arg(out).output().unwrap();
+    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+}
+
 /// Steps frames until `done` holds, or fails after `timeout`.
 fn step_until(h: &mut Harness<'static, PatchworkApp>, timeout: Duration, what: &str, done: impl Fn(&PatchworkApp) -> bool) {
     let start = Instant::now();
@@ -670,12 +676,7 @@ fn class_style_view_swaps_interpolates_and_samples_a_cycle_vae_and_takes_dropped
     use patchwork::gui::views::split::{SplitMode, SplitView};
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("cycle");
-    let trained = std::process::Command::new(env!("CARGO_BIN_EXE_patchwork"))
-        .args(["train", "--model", "cycle-vae", "--data", "mnist", "--max-steps", "20", "--batch", "16", "--device", "cpu", "--out"])
-        .arg(&run)
-        .output()
-        .unwrap();
-    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    train_with_the_cli(&run, &["--model", "cycle-vae", "--data", "mnist", "--max-steps", "20", "--batch", "16"]);
     let mut h = harness();
     h.run_steps(2);
     step_until(&mut h, Duration::from_secs(60), "the shipped PatchVAE", |a| a.state.model.current().is_some());
@@ -732,12 +733,7 @@ fn a_reference_vae_shows_its_pools_transfers_attributes_synthesises_and_decodes_
     use patchwork::gui::views::split::{SplitMode, SplitView};
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("srb");
-    let trained = std::process::Command::new(env!("CARGO_BIN_EXE_patchwork"))
-        .args(["train", "--model", "reference-vae", "--size", "32", "--width", "4", "--e-dim", "4", "--z-dim", "4", "--max-steps", "3", "--batch", "4", "--device", "cpu", "--out"])
-        .arg(&run)
-        .output()
-        .unwrap();
-    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    train_with_the_cli(&run, &["--model", "reference-vae", "--size", "32", "--width", "4", "--e-dim", "4", "--z-dim", "4", "--max-steps", "3", "--batch", "4"]);
     let mut h = harness();
     h.run_steps(2);
     step_until(&mut h, Duration::from_secs(60), "the shipped PatchVAE", |a| a.state.model.current().is_some());

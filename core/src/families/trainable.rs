@@ -170,6 +170,18 @@ pub fn normal_noise(rng: &mut StdRng, n: usize) -> Vec<f32> {
     out
 }
 
+/// `[b, d]` standard normal noise on `device`, from the host RNG (see [`normal_noise`]).
+pub fn normal_tensor(rng: &mut StdRng, b: usize, d: usize, device: &Device) -> Tensor<2> {
+    Tensor::<2>::from_data(TensorData::new(normal_noise(rng, b * d), [b, d]), device)
+}
+
+/// The rows of a `[b, d]` tensor on the host.
+pub fn host_rows(t: Tensor<2>) -> Vec<Vec<f32>> {
+    let [b, d] = t.dims();
+    let values: Vec<f32> = t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
+    (0..b).map(|i| values.get(i * d..(i + 1) * d).map(<[f32]>::to_vec).unwrap_or_default()).collect()
+}
+
 /// `n` uniform draws in [0, 1), from the host RNG (see [`normal_noise`]).
 pub fn uniform_noise(rng: &mut StdRng, n: usize) -> Vec<f32> {
     use rand::Rng;

@@ -89,6 +89,8 @@ pub struct SplitView {
     /// The checkpoint last asked what data it trained on, and the answer.
     trained_on: Option<(std::path::PathBuf, Option<String>)>,
     output: CachedGrid,
+    /// The grid as drawn (headers and cells) for the result received last, and its columns.
+    shown: Option<(u64, Vec<HostImage>, usize)>,
     /// One transfer: A gives the specified factors (class s, target e), B the rest (z).
     pub pair: PairTransfer,
     pub thumbnails: CachedGrid,
@@ -189,7 +191,7 @@ impl PairTransfer {
 
 impl Default for SplitView {
     fn default() -> Self {
-        Self { mode: SplitMode::Swap, count: 6, draw: 0, dropped: vec![], dropped_to_rows: false, dropped_generation: 0, requested: None, job: LatestJob::default(), result: None, error: None, received: 0, trained_on: None, output: CachedGrid::default(), pair: PairTransfer::default(), thumbnails: CachedGrid::default() }
+        Self { mode: SplitMode::Swap, count: 6, draw: 0, dropped: vec![], dropped_to_rows: false, dropped_generation: 0, requested: None, job: LatestJob::default(), result: None, error: None, received: 0, trained_on: None, output: CachedGrid::default(), shown: None, pair: PairTransfer::default(), thumbnails: CachedGrid::default() }
     }
 }
 
@@ -256,6 +258,14 @@ impl SplitView {
     fn laid_out(r: &SplitResult) -> (Vec<HostImage>, usize) {
         let Some(first) = r.grid.images.first() else { return (vec![], 1) };
         let blank = HostImage::new(first.width, first.height, first.channels, vec![0; first.width * first.height * first.channels]);
+        // Headers at the cells' size and channels (the data's images may be larger: the
+        // reference-style MNIST is 64×64 for a 32×32 model).
+        let fit = |image: &HostImage| {
+            let sized = if (image.width, image.height) == (first.width, first.height) { image.clone() } else { patchwork_core::data::fit::resize_crop(image, first.width) };
+            if sized.channels == first.channels { sized } else if first.channels == 3 { sized.to_rgb() } else { blank.clone() }
+        };
+        let (style_from, class_from): (Vec<HostImage>, Vec<HostImage>) = (r.style_from.iter().map(fit).collect(), r.class_from.iter().map(fit).collect());
+        let r = &SplitResult { mode: r.mode, style_from, class_from, grid: r.grid.clone() };
         let columns = r.grid.columns + 1;
         let mut out = Vec::with_capacity(columns * (r.grid.rows + 1));
         match r.mode {
@@ -385,7 +395,7 @@ impl View for SplitView {
             let (style, class) = names.map_or(("style", "class"), |n| (n.unspecified, n.specified));
             ui.horizontal(|ui| {
                 ui.label(if self.dropped.is_empty() {
-                    format!("Drop image files here: they give the {} (an unseen class, another dataset); the data gives the other side.", if self.dropped_to_rows { style } else { class })
+                    format!("Drop image files here: they give the {} (images it never saw, another dataset); the data gives the other side.", if self.dropped_to_rows { style } else { class })
                 } else {
                     format!("{} dropped file(s) give the {}; the data gives the other side.", self.dropped.len(), if self.dropped_to_rows { style } else { class })
                 });
@@ -398,12 +408,18 @@ impl View for SplitView {
                 ui.colored_label(ui.visuals().error_fg_color, e);
             }
             let Some(r) = &self.result else { return };
-            let (images, columns) = Self::laid_out(r);
+            // Laid out once per result, not per frame (headers are resized).
+            if self.shown.as_ref().is_none_or(|(received, ..)| *received != self.received) {
+                let (images, columns) = Self::laid_out(r);
+                self.shown = Some((self.received, images, columns));
+            }
+            let Some((_, images, columns)) = &self.shown else { return };
+            let columns = *columns;
             let width = ui.available_width().min(columns as f32 * 72.0);
             let key = (format!("split-{:?}", r.mode), self.received);
             self.output.ui(ui, key, || images.clone(), columns, width);
             if ui.button("Export PNG…").clicked() {
-                state.export_png(images, columns, "factor-swap.png");
+                state.export_png(images.clone(), columns, "factor-swap.png");
             }
         });
         if self.job.busy() {

@@ -18,7 +18,7 @@ use super::{CycleVae, CycleVaeConfig, ReverseCycle, kl_sum, mse_01};
 use crate::capabilities::{Explorable, FactorSplit, LatentCode, SplitCode, SplitNames};
 use crate::data::loader::assemble;
 use crate::data::{HostImage, SharedSource, Subset};
-use crate::families::trainable::{explorable_from_trainable, Preparation, StepError, StepInput, StepLoss, Trainable, loss_values, normal_noise, to_host_images};
+use crate::families::trainable::{explorable_from_trainable, Preparation, StepError, StepInput, StepLoss, Trainable, loss_values, normal_tensor, host_rows, to_host_images};
 use crate::train::StepReport;
 
 /// The training images by class, for the pair sampler: same-class partners for the
@@ -119,10 +119,6 @@ pub fn without_held_out(source: SharedSource, classes: u64, keep: usize) -> anyh
     Ok(Arc::new(Subset::new(source, indices, &label)))
 }
 
-/// `[b, d]` standard normal noise on `device`.
-fn noise(rng: &mut StdRng, b: usize, d: usize, device: &Device) -> Tensor<2> {
-    Tensor::<2>::from_data(TensorData::new(normal_noise(rng, b * d), [b, d]), device)
-}
 
 impl Trainable for CycleVae {
     type Config = CycleVaeConfig;
@@ -137,7 +133,7 @@ impl Trainable for CycleVae {
     fn loss(&self, x: Tensor<4>, config: &CycleVaeConfig, _step: u64, rng: &mut StdRng) -> StepLoss {
         let [b, c, h, w] = x.dims();
         let post = self.encode(x.clone());
-        let z = post.mu.clone() + noise(rng, b, self.style_dim, &x.device()) * post.logvar.clone().mul_scalar(0.5).exp();
+        let z = post.mu.clone() + normal_tensor(rng, b, self.style_dim, &x.device()) * post.logvar.clone().mul_scalar(0.5).exp();
         let recon = mse_01(self.decode(z, post.class), x).mul_scalar(config.reconstruction_coef);
         let kl = kl_sum(post.mu, post.logvar).mul_scalar(config.kl_coef / (b * c * h * w) as f64);
         StepLoss { total: recon.clone() + kl.clone(), terms: vec![("recon", recon), ("kl", kl)], schedules: vec![] }
@@ -188,7 +184,7 @@ impl Trainable for CycleVae {
         let partners: Vec<usize> = input.indices.iter().map(|&i| index.partner(i, input.rng)).collect();
         let x2 = images(&partners);
         let (p1, p2) = (self.encode(x1.clone()), self.encode(x2.clone()));
-        let sample = |p: &super::SplitPosterior, rng: &mut StdRng| p.mu.clone() + noise(rng, b, self.style_dim, &device) * p.logvar.clone().mul_scalar(0.5).exp();
+        let sample = |p: &super::SplitPosterior, rng: &mut StdRng| p.mu.clone() + normal_tensor(rng, b, self.style_dim, &device) * p.logvar.clone().mul_scalar(0.5).exp();
         let (z1, z2) = (sample(&p1, input.rng), sample(&p2, input.rng));
         let recon = (mse_01(self.decode(z1, p2.class.clone()), x1.clone()) + mse_01(self.decode(z2, p1.class.clone()), x2)).mul_scalar(config.reconstruction_coef);
         let kl = (kl_sum(p1.mu.clone(), p1.logvar.clone()) + kl_sum(p2.mu, p2.logvar)).mul_scalar(config.kl_coef / (b * c * h * w) as f64);
@@ -201,7 +197,7 @@ impl Trainable for CycleVae {
             let others: Vec<usize> = input.indices.iter().map(|&i| index.other(i, input.rng)).collect();
             let x3 = images(&others);
             let p3 = self.encode(x3.clone());
-            let z = noise(input.rng, b, self.style_dim, &device);
+            let z = normal_tensor(input.rng, b, self.style_dim, &device);
             let g1 = self.decode(z.clone(), p1.class.clone().detach()).detach();
             let g3 = self.decode(z, p3.class.clone().detach()).detach();
             let (q1, q3) = (self.encode(g1), self.encode(g3));
@@ -248,11 +244,6 @@ impl Explorable for Explored {
     }
 }
 
-fn rows(t: Tensor<2>) -> Vec<Vec<f32>> {
-    let [b, d] = t.dims();
-    let values: Vec<f32> = t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
-    (0..b).map(|i| values.get(i * d..(i + 1) * d).map(<[f32]>::to_vec).unwrap_or_default()).collect()
-}
 
 impl FactorSplit for Explored {
     fn names(&self) -> SplitNames {
@@ -265,7 +256,7 @@ impl FactorSplit for Explored {
 
     fn encode(&self, x: Tensor<4>) -> Vec<SplitCode> {
         let post = self.model.encode(x);
-        let (mu, var, class) = (rows(post.mu), rows(post.logvar.exp()), rows(post.class));
+        let (mu, var, class) = (host_rows(post.mu), host_rows(post.logvar.exp()), host_rows(post.class));
         mu.into_iter().zip(var).zip(class).map(|((mu, var), specified)| SplitCode { unspecified: LatentCode { mu, var }, specified }).collect()
     }
 

@@ -7,7 +7,7 @@ use crate::families::settings::{Configurable, Kind, Role, Setting, Value, choice
 use crate::families::{FamilyConfig, FamilyInfo};
 
 const OBJECTIVES: &[&str] = &["srb-vae", "rb-vae", "vae", "beta-vae", "dip-vae-i"];
-const REDUCTIONS: &[&str] = &["mean", "sum"];
+const REDUCTIONS: &[&str] = &["sum", "mean"];
 const POOL_BATCHES: &[&str] = &["per-pool", "total"];
 const WEIGHT: Kind = Kind::Number { min: 0.0, max: 1000.0, speed: 0.1 };
 /// Live, but not plotted with every step: the measures (discriminator accuracies, e_effect)
@@ -35,7 +35,7 @@ static SETTINGS: [Setting; 15] = [
         "ℓ1 over pixels",
         Kind::Choice(REDUCTIONS),
         Role::Objective,
-        "how ℓ1/b is reduced over an image's pixels, which the paper does not say\nmean: the mean over pixels, PyTorch's L1Loss default (default: with sum, an sRb-VAE learned to ignore e)\nsum: the likelihood as written, ~10⁴ times the other terms",
+        "how ℓ1/b is reduced over an image's pixels, which the paper does not say\nsum: the likelihood as written (default; with the mean, Rb-VAE's and the baselines' posteriors collapsed)\nmean: the mean over pixels, PyTorch's L1Loss default (it weighs sRb-VAE's adversarial and latent terms ~10⁴ times more)",
     ),
     Setting::new("reconstruction_weight", "reconstruction-weight", "λ Eq. 10", WEIGHT, LIVE, "sRb-VAE: weight of Eq. 10's reconstruction terms beside Eq. 8's adversarial ones (the paper gives none: 1)"),
     Setting::new("image_terms", "no-image-terms", "Eq. 10 image terms", Kind::Switch, Role::Objective, "sRb-VAE: ℓ1/b reconstruction of the images of both pools (the paper's; off: its ablation)"),

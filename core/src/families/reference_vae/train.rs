@@ -24,7 +24,7 @@ use crate::capabilities::{Explorable, FactorSplit, LatentCode, LatentSpace, Prio
 use crate::data::loader::assemble;
 use crate::data::pools::{PoolIndices, is_two_pool};
 use crate::data::{DataSpec, HostImage, SharedSource, Split, Subset};
-use crate::families::trainable::{Preparation, StepError, StepInput, StepLoss, Trainable, explorable_from_trainable, loss_values, normal_noise, to_host_images};
+use crate::families::trainable::{Preparation, StepError, StepInput, StepLoss, Trainable, explorable_from_trainable, loss_values, normal_tensor, host_rows, to_host_images};
 use crate::nn::losses::{gaussian_kl, reparameterize};
 use crate::train::StepReport;
 
@@ -48,14 +48,10 @@ impl Preparation for ReferencePool {
     }
 }
 
-/// `[b, d]` standard normal noise on `device`.
-fn noise(rng: &mut StdRng, b: usize, d: usize, device: &Device) -> Tensor<2> {
-    Tensor::<2>::from_data(TensorData::new(normal_noise(rng, b * d), [b, d]), device)
-}
 
 fn sample(q: &Gaussian, rng: &mut StdRng) -> Tensor<2> {
     let [b, d] = q.mu.dims();
-    reparameterize(q.mu.clone(), q.logvar.clone(), noise(rng, b, d, &q.mu.device()))
+    reparameterize(q.mu.clone(), q.logvar.clone(), normal_tensor(rng, b, d, &q.mu.device()))
 }
 
 /// −E log σ(logit) for label 1, −E log(1 − σ(logit)) for label 0.
@@ -79,7 +75,7 @@ fn accuracy(real: Tensor<1>, fake: Tensor<1>) -> Tensor<1> {
 /// near 0 is the degenerate solution in which G ignores e.
 fn e_effect(model: &ReferenceVae, z: Tensor<2>, decoded: Tensor<4>, rng: &mut StdRng) -> Tensor<1> {
     let [b, _] = z.dims();
-    let redrawn = model.decode(z.detach(), noise(rng, b, model.target_dim, &decoded.device()));
+    let redrawn = model.decode(z.detach(), normal_tensor(rng, b, model.target_dim, &decoded.device()));
     (redrawn.detach() - decoded.detach()).abs().mean().div_scalar(2.0)
 }
 
@@ -159,7 +155,7 @@ impl ReferenceVae {
         let qz_r = self.common.forward(x_r.clone());
         let (z_u, e_u, z_r) = (sample(&qz_u, rng), sample(&qe_u, rng), sample(&qz_r, rng));
         // Generator side: prior latents with their generated images.
-        let (z_p, e_p, z_pr) = (noise(rng, m, self.common_dim, &device), noise(rng, m, self.target_dim, &device), noise(rng, m_r, self.common_dim, &device));
+        let (z_p, e_p, z_pr) = (normal_tensor(rng, m, self.common_dim, &device), normal_tensor(rng, m, self.target_dim, &device), normal_tensor(rng, m_r, self.common_dim, &device));
         let e_r = self.generator.reference_codes(m_r);
         let x_p = self.decode(z_p.clone(), e_p.clone());
         let x_pr = self.decode(z_pr.clone(), e_r.clone());
@@ -243,7 +239,7 @@ impl Trainable for ReferenceVae {
         if n == 0 {
             return vec![];
         }
-        to_host_images(self.decode(noise(rng, n, self.common_dim, device), noise(rng, n, self.target_dim, device)))
+        to_host_images(self.decode(normal_tensor(rng, n, self.common_dim, device), normal_tensor(rng, n, self.target_dim, device)))
     }
 
     fn explorable(self, config: &ReferenceVaeConfig, _prepared: &ReferencePool) -> Arc<dyn Explorable> {
@@ -343,11 +339,6 @@ impl Explorable for Explored {
     }
 }
 
-fn rows(t: Tensor<2>) -> Vec<Vec<f32>> {
-    let [b, d] = t.dims();
-    let values: Vec<f32> = t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default();
-    (0..b).map(|i| values.get(i * d..(i + 1) * d).map(<[f32]>::to_vec).unwrap_or_default()).collect()
-}
 
 /// `v` cut or padded with zeros to `d` values.
 fn fit(v: &[f32], d: usize) -> Vec<f32> {
@@ -392,8 +383,8 @@ impl LatentSpace for Explored {
 
     fn encode(&self, x: Tensor<4>) -> Vec<LatentCode> {
         let (qz, qe) = self.model.encode(x);
-        let mu = rows(Tensor::cat(vec![qe.mu, qz.mu], 1));
-        let var = rows(Tensor::cat(vec![qe.logvar, qz.logvar], 1).exp());
+        let mu = host_rows(Tensor::cat(vec![qe.mu, qz.mu], 1));
+        let var = host_rows(Tensor::cat(vec![qe.logvar, qz.logvar], 1).exp());
         mu.into_iter().zip(var).map(|(mu, var)| LatentCode { mu, var }).collect()
     }
 
@@ -418,7 +409,7 @@ impl FactorSplit for Explored {
 
     fn encode(&self, x: Tensor<4>) -> Vec<SplitCode> {
         let (qz, qe) = self.model.encode(x);
-        let (mu, var, e) = (rows(qz.mu), rows(qz.logvar.exp()), rows(qe.mu));
+        let (mu, var, e) = (host_rows(qz.mu), host_rows(qz.logvar.exp()), host_rows(qe.mu));
         mu.into_iter().zip(var).zip(e).map(|((mu, var), specified)| SplitCode { unspecified: LatentCode { mu, var }, specified }).collect()
     }
 
