@@ -789,6 +789,8 @@ fn a_reference_vae_shows_its_pools_transfers_attributes_synthesises_and_decodes_
     h.run_steps(1);
     settle::<SplitView>(&mut h, "Factor swap", |v| v.busy() || v.result.as_ref().is_none_or(|r| r.mode != SplitMode::Sample));
     let before = view::<SplitView>(&mut h, "Factor swap").result.clone().unwrap();
+    assert!(before.class_from.is_empty() && before.style_from.len() == 6, "conditional synthesis: the rows' images, e's drawn for the columns");
+    h.get(by().label_contains("each column draws one target e from N(0, I)"));
     h.get_by_label("Shuffle").click();
     h.run_steps(1);
     settle::<SplitView>(&mut h, "Factor swap", |v| v.busy());

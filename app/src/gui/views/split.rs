@@ -212,7 +212,11 @@ fn compute(model: &ExplorableModel, mode: SplitMode, style_from: Vec<HostImage>,
             let (Some(a), Some(b)) = (style_from.first(), class_from.first()) else { return Err("no images".into()) };
             interpolation_grid(model, a, b, class_from.len().max(2))?
         }
-        SplitMode::Sample if model.model.split().is_some_and(|s| s.specified_prior()) => conditional_grid(model, &style_from, class_from.len(), draw)?,
+        SplitMode::Sample if model.model.split().is_some_and(|s| s.specified_prior()) => {
+            // The columns' codes are drawn, not taken from images: no column sources.
+            let grid = conditional_grid(model, &style_from, class_from.len(), draw)?;
+            return Ok(SplitResult { mode, style_from, class_from: vec![], grid });
+        }
         SplitMode::Sample => sample_grid(model, &class_from, style_from.len(), draw)?,
         SplitMode::Random => random_grid(model, 3, 3, draw)?,
         SplitMode::Reference => reference_grid(model, &style_from)?,
@@ -280,7 +284,7 @@ impl SplitView {
             SplitMode::Swap | SplitMode::Sample => {
                 // Headers where the grid took an image: both sides in the swap; in sampling
                 // the side that was not drawn (conditional synthesis: the rows).
-                let conditional = r.mode == SplitMode::Sample && r.grid.rows == r.style_from.len() && r.grid.columns != r.class_from.len();
+                let conditional = r.mode == SplitMode::Sample && r.class_from.is_empty();
                 let column_headers = r.mode == SplitMode::Swap || !conditional;
                 let row_headers = r.mode == SplitMode::Swap || conditional;
                 out.push(blank.clone());
