@@ -27,8 +27,10 @@ use crate::device::ResolvedDevice;
 #[serde(rename_all = "kebab-case")]
 pub enum Features {
     /// The split's specified part (the reference-based VAE's e).
+    #[serde(rename = "e")]
     Target,
     /// The split's unspecified part (z).
+    #[serde(rename = "z")]
     Common,
     /// Every latent.
     All,
