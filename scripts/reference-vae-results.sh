@@ -21,13 +21,18 @@ SEED=${SEED:-1}
 DEVICE=${DEVICE:-cpu}
 OUT=${OUT:-runs/reference-vae-table}
 # Runs, one per line: name, objective, extra flags. Every objective with the likelihood as
-# written (ℓ1/b summed over pixels, the default), and sRb-VAE again with the mean.
+# written (ℓ1/b summed over pixels, the default), sRb-VAE again with the mean, and the
+# baselines' weights at the ends of the paper's sweep [1, 50] (β = 1 is the VAE).
 RUNS=${RUNS:-"srb-vae srb-vae
 rb-vae rb-vae
 vae vae
 beta-vae beta-vae
 dip-vae-i dip-vae-i
-srb-vae-mean srb-vae --pixel-reduction mean"}
+srb-vae-mean srb-vae --pixel-reduction mean
+beta-vae-16 beta-vae --beta 16
+beta-vae-50 beta-vae --beta 50
+dip-vae-i-1 dip-vae-i --dip-lambda 1
+dip-vae-i-50 dip-vae-i --dip-lambda 50"}
 mkdir -p "$OUT"
 
 while read -r name objective flags; do
@@ -76,3 +81,9 @@ for objective in rb-vae srb-vae; do
   if has "$objective"; then row "$objective" e "$objective"; row "$objective" z "$objective, z (ablation)"; paper "$objective"; fi
 done
 if has srb-vae-mean; then row srb-vae-mean e "srb-vae, ℓ1/b as a mean"; row srb-vae-mean z "srb-vae, ℓ1/b as a mean, z"; fi
+# Further runs (a sweep of β or λ_od): all latents for the baselines, e otherwise.
+while read -r name objective flags; do
+  case " vae beta-vae dip-vae-i rb-vae srb-vae srb-vae-mean " in *" $name "*) continue;; esac
+  [ -n "$name" ] || continue
+  case "$objective" in vae|beta-vae|dip-vae-i) row "$name" all "$objective $flags";; *) row "$name" e "$objective $flags";; esac
+done <<< "$RUNS"
