@@ -804,6 +804,13 @@ fn a_reference_vae_shows_its_pools_transfers_attributes_synthesises_and_decodes_
     assert_eq!(t.rows.len(), 8, "4 e's and 4 z's");
     h.get(by().role(egui::accesskit::Role::Slider).label_contains("e0 ("));
     h.get(by().role(egui::accesskit::Role::Slider).label_contains("z3 ("));
+    // e alone: its four sliders, no z's.
+    h.get_by_label("e only (4)").click();
+    h.run_steps(2);
+    let sliders: Vec<String> = h.get_all(by().role(egui::accesskit::Role::Slider)).filter_map(|s| s.accesskit_node().label()).filter(|l| l.contains("(KL")).collect();
+    assert_eq!(sliders.len(), 4, "{sliders:?}");
+    assert!(sliders.iter().all(|l| l.starts_with('e')), "{sliders:?}");
+    assert_eq!(traverse_view(&mut h).group, Some("e"));
 }
 
 #[test]

@@ -101,6 +101,11 @@ pub trait LatentSpace {
     fn dim_name(&self, dim: usize) -> String {
         format!("latent {dim}")
     }
+    /// Named groups of dimensions where the vector joins two kinds of factor (the
+    /// reference-based VAE's e and z), for showing one kind alone; none by default.
+    fn dim_groups(&self) -> Vec<(&'static str, std::ops::Range<usize>)> {
+        vec![]
+    }
     /// Posteriors of a batch in [−1, 1].
     fn encode(&self, x: Tensor<4>) -> Vec<LatentCode>;
     /// Images decoded from latent vectors (shorter ones are padded with zeros).

@@ -53,6 +53,8 @@ pub struct TraverseView {
     grid: CachedGrid,
     samples_grid: CachedGrid,
     manifold_grid: CachedGrid,
+    /// The group of dimensions shown (the reference VAE's "e" or "z"), or all.
+    pub group: Option<&'static str>,
 }
 
 impl Default for TraverseView {
@@ -64,6 +66,7 @@ impl Default for TraverseView {
             part: 0,
             range: 3.0,
             steps: 9,
+            group: None,
             grid_job: LatestJob::default(),
             requested: None,
             traversal: None,
@@ -203,7 +206,8 @@ impl TraverseView {
         let Some(t) = &self.traversal else { return };
         let mut changed = false;
         let name = dim_namer(t.part_code.is_some().then_some(self.part), state);
-        for &dim in &t.order {
+        let shown = shown_dims(self.group, t, state);
+        for &dim in t.order.iter().filter(|d| shown(**d)) {
             if let Some(v) = self.edited.get_mut(dim) {
                 let label = format!("{} (KL {:.2})", name(dim), t.kl[dim]);
                 changed |= ui.add(egui::Slider::new(v, -4.0..=4.0).fixed_decimals(2).text(label)).changed();
@@ -222,14 +226,25 @@ impl TraverseView {
         let Some(t) = &self.traversal else { return };
         let what = if t.part_code.is_some() { format!("part {}'s appearance dimensions", self.part) } else { "latents".into() };
         let name = dim_namer(t.part_code.is_some().then_some(self.part), state);
+        let groups = if t.part_code.is_some() { vec![] } else { state.model.current().and_then(|m| m.model.latents().map(|l| l.dim_groups())).unwrap_or_default() };
+        if !groups.is_empty() {
+            ui.horizontal(|ui| {
+                ui.label("dimensions:");
+                ui.selectable_value(&mut self.group, None, "all");
+                for (group, range) in &groups {
+                    ui.selectable_value(&mut self.group, Some(*group), format!("{group} only ({})", range.len()));
+                }
+            });
+        }
+        let shown = shown_dims(self.group, t, state);
         ui.label(format!(
             "Rows: {what} by KL, most informative first ({}); columns: value from {:.1} to {:.1}, the others at the posterior mean.",
-            t.order.iter().map(|&d| format!("{}: {:.2}", short_name(&name(d)), t.kl[d])).collect::<Vec<_>>().join(", "),
+            t.order.iter().filter(|d| shown(**d)).map(|&d| format!("{}: {:.2}", short_name(&name(d)), t.kl[d])).collect::<Vec<_>>().join(", "),
             -self.range,
             self.range
         ));
-        let images: Vec<HostImage> = t.rows.iter().flatten().cloned().collect();
-        let key = ("traverse".to_string(), self.received);
+        let images: Vec<HostImage> = t.order.iter().zip(&t.rows).filter(|(d, _)| shown(**d)).flat_map(|(_, row)| row.iter().cloned()).collect();
+        let key = (format!("traverse-{:?}", self.group), self.received);
         let width = (ui.available_width() - 10.0).min(64.0 * self.steps as f32);
         self.grid.ui(ui, key, || images.clone(), self.steps, width);
         if ui.button("Export grid PNG…").clicked() {
@@ -360,4 +375,13 @@ fn dim_namer(part: Option<usize>, state: &AppState) -> impl Fn(usize) -> String 
 /// A dimension's name without its kind's word ("latent 3" → "3", "e3" stays).
 fn short_name(name: &str) -> &str {
     name.rsplit(' ').next().unwrap_or(name)
+}
+
+/// Whether a traversal shows dimension `dim`: all of them, or those of the chosen group.
+fn shown_dims(group: Option<&'static str>, t: &Traversal, state: &AppState) -> impl Fn(usize) -> bool + use<> {
+    let range = match (group, &t.part_code) {
+        (Some(group), None) => state.model.current().and_then(|m| m.model.latents().map(|l| l.dim_groups())).and_then(|groups| groups.into_iter().find(|(g, _)| *g == group)).map(|(_, r)| r),
+        _ => None,
+    };
+    move |dim| range.as_ref().is_none_or(|r| r.contains(&dim))
 }

@@ -381,6 +381,11 @@ impl LatentSpace for Explored {
         if dim < de { format!("e{dim}") } else { format!("z{}", dim - de) }
     }
 
+    fn dim_groups(&self) -> Vec<(&'static str, std::ops::Range<usize>)> {
+        let de = self.model.target_dim;
+        vec![("e", 0..de), ("z", de..de + self.model.common_dim)]
+    }
+
     fn encode(&self, x: Tensor<4>) -> Vec<LatentCode> {
         let (qz, qe) = self.model.encode(x);
         let mu = host_rows(Tensor::cat(vec![qe.mu, qz.mu], 1));
