@@ -93,6 +93,15 @@ fn opens_on_fashion_mnist_then_trains_pauses_and_resumes() {
     }
     h.get_by_label("Train").click();
     h.run_steps(1);
+    // The plots over time, on a log x axis.
+    h.get_by_label("time").click();
+    h.get_by_label("log x").click();
+    h.run_steps(2);
+    let train: &mut patchwork::gui::views::train::TrainView = view(&mut h, "Train");
+    assert_eq!((train.x_axis, train.log_x), (patchwork::gui::views::train::XAxis::Minutes, true));
+    h.get_by_label("step").click();
+    h.get_by_label("log x").click();
+    h.run_steps(1);
     h.get_by_label("Pause").click();
     h.run_steps(1);
     step_until(&mut h, Duration::from_secs(60), "pause", |a| a.state.session.as_ref().is_some_and(|s| s.status == RunStatus::Paused));

@@ -17,6 +17,40 @@ pub struct TrainView {
     samples: CachedGrid,
     log_scale: bool,
     smoothing: f64,
+    /// What the plots' x axis counts.
+    pub x_axis: XAxis,
+    /// A log scale on x as well (early steps, where most of the change is).
+    pub log_x: bool,
+}
+
+/// The x axis of the Train view's plots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum XAxis {
+    #[default]
+    Step,
+    /// Minutes of training since the run started (its `elapsed`).
+    Minutes,
+}
+
+impl XAxis {
+    pub fn label(self, log: bool) -> &'static str {
+        match (self, log) {
+            (XAxis::Step, false) => "step",
+            (XAxis::Step, true) => "log10 step",
+            (XAxis::Minutes, false) => "minutes of training",
+            (XAxis::Minutes, true) => "log10 minutes of training",
+        }
+    }
+
+    /// Where a step's metrics sit on this axis; `None` where a log axis has no place for
+    /// it (zero).
+    pub fn of(self, m: &StepMetrics, log: bool) -> Option<f64> {
+        let x = match self {
+            XAxis::Step => m.step as f64,
+            XAxis::Minutes => m.elapsed / 60.0,
+        };
+        if log { (x > 0.0).then(|| x.log10()) } else { Some(x) }
+    }
 }
 
 /// Builds the run the form describes: a new network from the form, or, when the run
@@ -349,29 +383,35 @@ impl TrainView {
         ui.horizontal(|ui| {
             ui.checkbox(&mut self.log_scale, "log scale");
             ui.add(egui::Slider::new(&mut self.smoothing, 0.0..=0.99).text("smoothing"));
+            ui.label("x:");
+            ui.selectable_value(&mut self.x_axis, XAxis::Step, "step");
+            ui.selectable_value(&mut self.x_axis, XAxis::Minutes, "time").on_hover_text("minutes of training since the run started");
+            ui.checkbox(&mut self.log_x, "log x");
             ui.label(format!("{} parameters", session.parameters));
         });
         let log = self.log_scale;
         let smoothing = self.smoothing;
+        let (x_axis, log_x) = (self.x_axis, self.log_x);
+        let x_label = x_axis.label(log_x);
         let series = |name: &str, value: &dyn Fn(&StepMetrics) -> Option<f64>, log: bool| -> Line<'static> {
-            let points: Vec<[f64; 2]> = session.history.iter().filter_map(|m| value(m).map(|v| [m.step as f64, if log { v.max(1e-12).log10() } else { v }])).collect();
+            let points: Vec<[f64; 2]> = session.history.iter().filter_map(|m| Some([x_axis.of(m, log_x)?, value(m).map(|v| if log { v.max(1e-12).log10() } else { v })?])).collect();
             Line::new(name.to_string(), PlotPoints::from(super::smooth(&points, smoothing)))
         };
         let plotted = PlottedMetrics::of(&session.history);
         let y_label = if log { "log10 value" } else { "value" };
-        Plot::new("losses").height(220.0).legend(Legend::default()).x_axis_label("step").y_axis_label(y_label).show(ui, |plot| {
+        Plot::new("losses").height(220.0).legend(Legend::default()).x_axis_label(x_label).y_axis_label(y_label).show(ui, |plot| {
             for name in &plotted.losses {
                 plot.line(series(name, &|m| m.loss(name), log));
             }
         });
-        Plot::new("schedules").height(110.0).legend(Legend::default()).x_axis_label("step").y_axis_label("log10").show(ui, |plot| {
+        Plot::new("schedules").height(110.0).legend(Legend::default()).x_axis_label(x_label).y_axis_label("log10").show(ui, |plot| {
             plot.line(series("learning rate", &|m| Some(m.lr), true));
             for name in &plotted.schedules {
                 plot.line(series(name, &|m| m.term(name), true));
             }
         });
         if !plotted.settings.is_empty() {
-            Plot::new("live-settings").height(110.0).legend(Legend::default()).x_axis_label("step").y_axis_label("value").show(ui, |plot| {
+            Plot::new("live-settings").height(110.0).legend(Legend::default()).x_axis_label(x_label).y_axis_label("value").show(ui, |plot| {
                 for name in &plotted.settings {
                     plot.line(series(name, &|m| m.term(name), false));
                 }
@@ -478,6 +518,16 @@ mod tests {
 
     use super::*;
     use crate::gui::state::{Settings, TrainForm};
+
+    #[test]
+    fn the_x_axis_counts_steps_or_minutes_and_a_log_axis_leaves_out_zero() {
+        let m = |step: u64, elapsed: f64| StepMetrics { step, elapsed, ..StepMetrics::default() };
+        assert_eq!(XAxis::Step.of(&m(100, 30.0), false), Some(100.0));
+        assert_eq!(XAxis::Minutes.of(&m(100, 30.0), false), Some(0.5));
+        assert_eq!(XAxis::Step.of(&m(100, 30.0), true), Some(2.0));
+        assert_eq!(XAxis::Step.of(&m(0, 0.0), true), None, "log 0 has no place");
+        assert_eq!(XAxis::Minutes.label(true), "log10 minutes of training");
+    }
 
     #[test]
     fn loss_weights_and_schedules_are_not_plotted_as_losses() {
