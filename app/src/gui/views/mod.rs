@@ -138,9 +138,39 @@ pub fn smooth(values: &[[f64; 2]], alpha: f64) -> Vec<[f64; 2]> {
         .collect()
 }
 
+/// The trailing minimum and maximum of `values` over `window` points, for the band drawn
+/// under a smoothed curve (TensorBoard's raw-value envelope): (x, min, max) per point.
+pub fn min_max_band(values: &[[f64; 2]], window: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let window = window.max(1);
+    let mut out = (Vec::with_capacity(values.len()), Vec::with_capacity(values.len()), Vec::with_capacity(values.len()));
+    for (i, &[x, _]) in values.iter().enumerate() {
+        let recent = &values[i.saturating_sub(window - 1)..=i];
+        out.0.push(x);
+        out.1.push(recent.iter().map(|p| p[1]).fold(f64::INFINITY, f64::min));
+        out.2.push(recent.iter().map(|p| p[1]).fold(f64::NEG_INFINITY, f64::max));
+    }
+    out
+}
+
+/// The number of points a smoothing factor `alpha` averages over, roughly: 1 / (1 − α).
+pub fn smoothing_window(alpha: f64) -> usize {
+    (1.0 / (1.0 - alpha.clamp(0.0, 0.999))).round().clamp(1.0, 1000.0) as usize
+}
+
 #[cfg(test)]
 mod tests {
-    use super::smooth;
+    use super::{min_max_band, smooth, smoothing_window};
+
+    #[test]
+    fn the_band_holds_the_raw_values_of_each_trailing_window() {
+        let points: Vec<[f64; 2]> = [3.0, 1.0, 4.0, 1.0, 5.0].iter().enumerate().map(|(i, &y)| [i as f64, y]).collect();
+        let (xs, lo, hi) = min_max_band(&points, 2);
+        assert_eq!(xs, vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(lo, vec![3.0, 1.0, 1.0, 1.0, 1.0]);
+        assert_eq!(hi, vec![3.0, 3.0, 4.0, 4.0, 5.0]);
+        assert_eq!(smoothing_window(0.0), 1);
+        assert_eq!(smoothing_window(0.9), 10);
+    }
 
     #[test]
     fn smoothing_keeps_constants_and_follows_the_start() {

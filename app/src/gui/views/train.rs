@@ -399,9 +399,21 @@ impl TrainView {
         };
         let plotted = PlottedMetrics::of(&session.history);
         let y_label = if log { "log10 value" } else { "value" };
+        // With smoothing, each loss also gets the band of its raw values' trailing min and
+        // max over the smoothing window, in its line's colour.
+        let raw = |name: &str, log: bool| -> Vec<[f64; 2]> {
+            session.history.iter().filter_map(|m| Some([x_axis.of(m, log_x)?, m.loss(name).map(|v| if log { v.max(1e-12).log10() } else { v })?])).collect()
+        };
+        let window = super::smoothing_window(smoothing);
         Plot::new("losses").height(220.0).legend(Legend::default()).x_axis_label(x_label).y_axis_label(y_label).show(ui, |plot| {
-            for name in &plotted.losses {
-                plot.line(series(name, &|m| m.loss(name), log));
+            for (i, name) in plotted.losses.iter().enumerate() {
+                let colour = series_colour(i);
+                plot.line(series(name, &|m| m.loss(name), log).color(colour));
+                if window > 1 {
+                    // Unnamed, so the legend keeps one entry per loss in its line's colour.
+                    let (xs, lo, hi) = super::min_max_band(&raw(name, log), window);
+                    plot.add(egui_plot::FilledArea::new("", &xs, &lo, &hi).fill_color(colour.linear_multiply(0.15)));
+                }
             }
         });
         Plot::new("schedules").height(110.0).legend(Legend::default()).x_axis_label(x_label).y_axis_label("log10").show(ui, |plot| {
@@ -444,6 +456,21 @@ impl TrainView {
             self.samples.ui(ui, key("samples"), || samples.clone(), 8, width);
         }
     }
+}
+
+/// The colour of the `i`-th loss curve (and its band): distinct hues around the wheel.
+fn series_colour(i: usize) -> egui::Color32 {
+    const HUES: [egui::Color32; 8] = [
+        egui::Color32::from_rgb(230, 85, 85),
+        egui::Color32::from_rgb(90, 150, 235),
+        egui::Color32::from_rgb(120, 200, 90),
+        egui::Color32::from_rgb(225, 170, 60),
+        egui::Color32::from_rgb(180, 110, 220),
+        egui::Color32::from_rgb(70, 200, 200),
+        egui::Color32::from_rgb(235, 130, 200),
+        egui::Color32::from_rgb(170, 170, 170),
+    ];
+    HUES[i % HUES.len()]
 }
 
 /// The progress bar's text: where the run is, how fast, and while it runs, when it ends.
