@@ -21,9 +21,14 @@ struct NoiseSource {
     len: usize,
 }
 
+/// Classes the noise images are spread over, for families that train on pairs of a class
+/// (the cycle VAE).
+const NOISE_CLASSES: usize = 10;
+
 impl NoiseSource {
     fn new(len: usize, channels: usize, size: usize) -> Self {
-        let info = SourceInfo { name: "noise".into(), channels, size: Some((size, size)), class_names: vec![], factor_names: vec![], skipped: vec![] };
+        let class_names = (0..NOISE_CLASSES).map(|c| format!("noise {c}")).collect();
+        let info = SourceInfo { name: "noise".into(), channels, size: Some((size, size)), class_names, factor_names: vec![], skipped: vec![] };
         Self { info, len }
     }
 }
@@ -40,7 +45,7 @@ impl ImageSource for NoiseSource {
         let (c, (h, w)) = (self.info.channels, self.info.size.unwrap_or((32, 32)));
         let mut rng = rand::rngs::StdRng::seed_from_u64(index as u64);
         let pixels = (0..c * h * w).map(|_| rng.random::<u8>()).collect();
-        Sample { image: HostImage::new(w, h, c, pixels), label: None, factors: vec![] }
+        Sample { image: HostImage::new(w, h, c, pixels), label: Some((index % NOISE_CLASSES) as u32), factors: vec![] }
     }
 }
 
@@ -226,4 +231,26 @@ pub fn explorer_latency(model: &ModelConfig, device: &ResolvedDevice, repetition
         decode_one_ms,
         traversal_row_ms,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_benchmarks_on_noise_images() {
+        let device = crate::device::resolve(crate::device::DeviceChoice::Cpu).unwrap();
+        for &kind in crate::families::FamilyKind::ALL {
+            let mut config = kind.default_config(kind.info().needs_channels.unwrap_or(1));
+            // The smallest network each family allows, where it has a size or width to set.
+            for (name, value) in [("image_size", 32), ("width", 4), ("latent", 4)] {
+                let _ = config.set(name, crate::families::Value::Count(value));
+            }
+            if config.validate().is_err() {
+                config = kind.default_config(kind.info().needs_channels.unwrap_or(1));
+            }
+            let report = run(&config, &device, BenchSettings { batch: 4, warmup_steps: 1, runs: 1, steps_per_run: 1 }).unwrap_or_else(|e| panic!("{kind}: {e}"));
+            assert!(report.train_images_per_sec > 0.0, "{kind}");
+        }
+    }
 }
