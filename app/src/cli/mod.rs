@@ -59,7 +59,7 @@ pub struct PreviewArgs {
 /// `patchwork preview`: the reference-style MNIST's steps (rows: digit, Canny outline = a
 /// reference image, two unlabelled copies) or the first images of each pool or source.
 fn preview(args: &PreviewArgs) -> anyhow::Result<()> {
-    use patchwork_core::data::pools::{PoolIndices, is_two_pool};
+    use patchwork_core::data::pools::PoolIndices;
     use patchwork_core::data::{DataSpec, Split, reference_style};
     let spec: DataSpec = args.data.parse()?;
     let (images, columns) = match &spec {
@@ -72,7 +72,7 @@ fn preview(args: &PreviewArgs) -> anyhow::Result<()> {
         }
         _ => {
             let source = spec.open(Split::Train, 64)?;
-            let pools = if is_two_pool(source.info()) { PoolIndices::of(source.as_ref()) } else { PoolIndices { unlabelled: (0..source.len()).collect(), reference: vec![] } };
+            let pools = PoolIndices::of(source.as_ref());
             let shown: Vec<usize> = pools.unlabelled.iter().take(args.count).chain(pools.reference.iter().take(args.count)).copied().collect();
             let images: Vec<_> = shown.iter().map(|&i| patchwork_core::data::fit::resize_crop(&source.get(i).image, 64).to_rgb()).collect();
             (images, args.count.max(1))

@@ -66,8 +66,7 @@ pub fn interpolation_grid(model: &ExplorableModel, top_left: &HostImage, bottom_
 pub fn sample_grid(model: &ExplorableModel, class_from: &[HostImage], rows: usize, seed: u64) -> Result<SplitGrid, String> {
     let s = codes(model, class_from)?;
     let (z_dims, _) = model.split().map(|(_, dims)| dims).ok_or("no split")?;
-    let mut rng = step_rng(seed, 0);
-    let zs: Vec<Vec<f32>> = (0..rows).map(|_| crate::families::trainable::normal_noise(&mut rng, z_dims)).collect();
+    let zs = prior_draws(rows, z_dims, seed);
     let pairs: Vec<(Vec<f32>, Vec<f32>)> = zs.iter().flat_map(|z| s.iter().map(move |sc| (z.clone(), sc.specified.clone()))).collect();
     Ok(SplitGrid { rows, columns: s.len(), images: decode(model, &pairs)? })
 }

@@ -29,8 +29,12 @@ pub struct PoolIndices {
 
 impl PoolIndices {
     /// Reads the pool of every image of `source` (labels only: no image is decoded where
-    /// the source knows its labels without).
+    /// the source knows its labels without). A source that is not two pools is all
+    /// unlabelled (its labels are classes, not pools).
     pub fn of(source: &dyn ImageSource) -> Self {
+        if !is_two_pool(source.info()) {
+            return Self { unlabelled: (0..source.len()).collect(), reference: vec![] };
+        }
         let mut pools = Self::default();
         for i in 0..source.len() {
             match source.label(i) {
@@ -127,7 +131,7 @@ mod tests {
         }
         fn get(&self, _index: usize) -> Sample {
             let (h, w) = self.0.size.unwrap_or((8, 8));
-            Sample { image: HostImage::new(w, h, self.0.channels, vec![0; w * h * self.0.channels]), label: Some(7), factors: vec![] }
+            Sample { image: HostImage::new(w, h, self.0.channels, vec![0; w * h * self.0.channels]), label: Some(1), factors: vec![] }
         }
     }
 
@@ -145,6 +149,9 @@ mod tests {
         assert_eq!(labels, [0, 0, 0, 0, 0, 1, 1].map(Some).to_vec());
         let indices = PoolIndices::of(&pools);
         assert_eq!((indices.unlabelled, indices.reference), ((0..5).collect(), vec![5, 6]));
+        // A labelled set that is not two pools: its label 1 is a class, not the reference pool.
+        let digits = PoolIndices::of(plain("digits", 1, 8, 3).as_ref());
+        assert_eq!((digits.unlabelled, digits.reference), (vec![0, 1, 2], vec![]));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::analysis::explorable::ExplorableModel;
-use crate::data::pools::REFERENCE;
+use crate::data::pools::PoolIndices;
 use crate::data::{DataSpec, HostImage, SharedSource, Split, reference_style};
 use crate::device::ResolvedDevice;
 
@@ -175,8 +175,9 @@ fn features(model: &ExplorableModel, images: &[HostImage], which: Features) -> a
 
 /// The test images with factors (the reference pool, if any, left out), up to `limit`.
 fn probe_images(source: &SharedSource, limit: Option<usize>) -> Vec<usize> {
-    let n = limit.unwrap_or(usize::MAX);
-    (0..source.len()).filter(|&i| source.label(i) != Some(REFERENCE) || !crate::data::pools::is_two_pool(source.info())).take(n).collect()
+    let mut unlabelled = PoolIndices::of(source.as_ref()).unlabelled;
+    unlabelled.truncate(limit.unwrap_or(usize::MAX));
+    unlabelled
 }
 
 /// Each factor's [0, 1] range: the generator's on the reference-style MNIST, else the

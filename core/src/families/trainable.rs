@@ -175,6 +175,12 @@ pub fn normal_tensor(rng: &mut StdRng, b: usize, d: usize, device: &Device) -> T
     Tensor::<2>::from_data(TensorData::new(normal_noise(rng, b * d), [b, d]), device)
 }
 
+/// `v` cut, or padded with zeros, to `d` values: a code of another size decodes as the
+/// model's own.
+pub fn padded(v: &[f32], d: usize) -> impl Iterator<Item = f32> + '_ {
+    v.iter().copied().chain(std::iter::repeat(0.0)).take(d)
+}
+
 /// The rows of a `[b, d]` tensor on the host.
 pub fn host_rows(t: Tensor<2>) -> Vec<Vec<f32>> {
     let [b, d] = t.dims();

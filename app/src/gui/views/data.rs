@@ -15,6 +15,8 @@ pub struct DataView {
     pub grid: CachedGrid,
     /// The two pools of a two-pool source, side by side.
     pub pool_grids: [CachedGrid; 2],
+    /// The pools of the open data, read once per data generation (not every frame).
+    pools: Option<(u64, PoolIndices)>,
     /// The thumbnail whose menu is open.
     menu_for: Option<usize>,
 }
@@ -126,7 +128,10 @@ impl DataView {
     /// A two-pool source (reference-based training): the unlabelled and the reference pool
     /// side by side with their counts; hovering a thumbnail shows its ground-truth factors.
     fn pools_ui(&mut self, ui: &mut egui::Ui, state: &AppState, source: &SharedSource) {
-        let pools = PoolIndices::of(source.as_ref());
+        if self.pools.as_ref().is_none_or(|(generation, _)| *generation != state.data.generation) {
+            self.pools = Some((state.data.generation, PoolIndices::of(source.as_ref())));
+        }
+        let Some((_, pools)) = &self.pools else { return };
         let width = ((ui.available_width() - 24.0) / 2.0).min(540.0);
         ui.columns(2, |columns| {
             for (side, (ui, (title, indices))) in columns.iter_mut().zip([("unlabelled pool", &pools.unlabelled), ("reference pool", &pools.reference)]).enumerate() {

@@ -152,8 +152,7 @@ impl PairTransfer {
 
     fn ui(&mut self, ui: &mut egui::Ui, model: &ExplorableModel, generation: u64) {
         self.update(model, generation);
-        let (names, _) = model.split().unzip();
-        let (style, class) = names.map_or(("style", "class"), |n| (n.unspecified, n.specified));
+        let (style, class) = part_names(model);
         ui.horizontal(|ui| {
             let side = 96.0;
             if self.specified_from.ui(ui, &format!("{class} from (A)"), side) {
@@ -193,6 +192,12 @@ impl Default for SplitView {
     fn default() -> Self {
         Self { mode: SplitMode::Swap, count: 6, draw: 0, dropped: vec![], dropped_to_rows: false, dropped_generation: 0, requested: None, job: LatestJob::default(), result: None, error: None, received: 0, trained_on: None, output: CachedGrid::default(), shown: None, pair: PairTransfer::default(), thumbnails: CachedGrid::default() }
     }
+}
+
+/// What the model calls its two parts, (unspecified, specified): ("style z", "class s"),
+/// ("common z", "target e").
+fn part_names(model: &ExplorableModel) -> (&'static str, &'static str) {
+    model.split().map_or(("style", "class"), |(n, _)| (n.unspecified, n.specified))
 }
 
 /// `n` images of the data, drawn from `seed`.
@@ -316,8 +321,8 @@ impl SplitView {
     }
 
     fn caption(&self, model: &ExplorableModel) -> String {
-        let (names, (z, s)) = model.split().map_or((None, (0, 0)), |(n, d)| (Some(n), d));
-        let (style, class) = names.map_or(("style", "class"), |n| (n.unspecified, n.specified));
+        let (z, s) = model.split().map_or((0, 0), |(_, dims)| dims);
+        let (style, class) = part_names(model);
         let prior = model.model.split().is_some_and(|s| s.specified_prior());
         match self.mode {
             SplitMode::Swap => format!("cell = the {style} of the image on the left of its row ({z}-d) with the {class} of the image above its column ({s}-d); the diagonal of the same images is each one's reconstruction"),
@@ -395,8 +400,7 @@ impl View for SplitView {
                 ui.separator();
             }
             ui.label(self.caption(&model));
-            let (names, _) = model.split().unzip();
-            let (style, class) = names.map_or(("style", "class"), |n| (n.unspecified, n.specified));
+            let (style, class) = part_names(&model);
             ui.horizontal(|ui| {
                 ui.label(if self.dropped.is_empty() {
                     format!("Drop image files here: they give the {} (images it never saw, another dataset); the data gives the other side.", if self.dropped_to_rows { style } else { class })

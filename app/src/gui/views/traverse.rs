@@ -226,7 +226,7 @@ impl TraverseView {
         let Some(t) = &self.traversal else { return };
         let what = if t.part_code.is_some() { format!("part {}'s appearance dimensions", self.part) } else { "latents".into() };
         let name = dim_namer(t.part_code.is_some().then_some(self.part), state);
-        let groups = if t.part_code.is_some() { vec![] } else { state.model.current().and_then(|m| m.model.latents().map(|l| l.dim_groups())).unwrap_or_default() };
+        let groups = dim_groups(t, state);
         if !groups.is_empty() {
             ui.horizontal(|ui| {
                 ui.label("dimensions:");
@@ -377,11 +377,17 @@ fn short_name(name: &str) -> &str {
     name.rsplit(' ').next().unwrap_or(name)
 }
 
+/// The model's named groups of latent dimensions (the reference VAE's e and z); none for a
+/// part's appearance.
+fn dim_groups(t: &Traversal, state: &AppState) -> Vec<(&'static str, std::ops::Range<usize>)> {
+    if t.part_code.is_some() {
+        return vec![];
+    }
+    state.model.current().and_then(|m| m.model.latents().map(|l| l.dim_groups())).unwrap_or_default()
+}
+
 /// Whether a traversal shows dimension `dim`: all of them, or those of the chosen group.
 fn shown_dims(group: Option<&'static str>, t: &Traversal, state: &AppState) -> impl Fn(usize) -> bool + use<> {
-    let range = match (group, &t.part_code) {
-        (Some(group), None) => state.model.current().and_then(|m| m.model.latents().map(|l| l.dim_groups())).and_then(|groups| groups.into_iter().find(|(g, _)| *g == group)).map(|(_, r)| r),
-        _ => None,
-    };
+    let range = group.and_then(|group| dim_groups(t, state).into_iter().find(|(g, _)| *g == group)).map(|(_, r)| r);
     move |dim| range.as_ref().is_none_or(|r| r.contains(&dim))
 }

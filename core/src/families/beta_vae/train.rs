@@ -93,7 +93,7 @@ impl LatentSpace for Explored {
             return vec![];
         }
         let z = model.latent;
-        let flat: Vec<f32> = codes.iter().flat_map(|c| c.iter().copied().chain(std::iter::repeat(0.0)).take(z)).collect();
+        let flat: Vec<f32> = codes.iter().flat_map(|c| crate::families::trainable::padded(c, z)).collect();
         let t = Tensor::<2>::from_data(TensorData::new(flat, [codes.len(), z]), device);
         to_host_images(BetaVae::to_image(model.decode_logits(t), config.recon))
     }

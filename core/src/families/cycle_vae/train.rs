@@ -18,7 +18,7 @@ use super::{CycleVae, CycleVaeConfig, ReverseCycle, kl_sum, mse_01};
 use crate::capabilities::{Explorable, FactorSplit, LatentCode, SplitCode, SplitNames};
 use crate::data::loader::assemble;
 use crate::data::{HostImage, SharedSource, Subset};
-use crate::families::trainable::{explorable_from_trainable, Preparation, StepError, StepInput, StepLoss, Trainable, loss_values, normal_tensor, host_rows, to_host_images};
+use crate::families::trainable::{explorable_from_trainable, Preparation, StepError, StepInput, StepLoss, Trainable, loss_values, normal_tensor, host_rows, padded, to_host_images};
 use crate::train::StepReport;
 
 /// The training images by class, for the pair sampler: same-class partners for the
@@ -262,9 +262,8 @@ impl FactorSplit for Explored {
 
     fn decode(&self, codes: &[(Vec<f32>, Vec<f32>)]) -> Vec<HostImage> {
         let (zd, sd) = self.dims();
-        let fit = |v: &Vec<f32>, d: usize| v.iter().copied().chain(std::iter::repeat(0.0)).take(d).collect::<Vec<f32>>();
-        let z: Vec<f32> = codes.iter().flat_map(|(z, _)| fit(z, zd)).collect();
-        let s: Vec<f32> = codes.iter().flat_map(|(_, s)| fit(s, sd)).collect();
+        let z: Vec<f32> = codes.iter().flat_map(|(z, _)| padded(z, zd)).collect();
+        let s: Vec<f32> = codes.iter().flat_map(|(_, s)| padded(s, sd)).collect();
         let device = self.device();
         let z = Tensor::<2>::from_data(TensorData::new(z, [codes.len(), zd]), &device);
         let s = Tensor::<2>::from_data(TensorData::new(s, [codes.len(), sd]), &device);

@@ -24,7 +24,7 @@ use crate::capabilities::{Explorable, FactorSplit, LatentCode, LatentSpace, Prio
 use crate::data::loader::assemble;
 use crate::data::pools::{PoolIndices, is_two_pool};
 use crate::data::{DataSpec, HostImage, SharedSource, Split, Subset};
-use crate::families::trainable::{Preparation, StepError, StepInput, StepLoss, Trainable, explorable_from_trainable, loss_values, normal_tensor, host_rows, to_host_images};
+use crate::families::trainable::{Preparation, StepError, StepInput, StepLoss, Trainable, explorable_from_trainable, loss_values, normal_tensor, host_rows, padded, to_host_images};
 use crate::nn::losses::{gaussian_kl, reparameterize};
 use crate::train::StepReport;
 
@@ -141,6 +141,14 @@ impl ReferenceVae {
         recon_u + recon_r + kl_z + kl_e
     }
 
+    /// One Adam step of every network on `total` (the baselines, Rb-VAE), its terms read first.
+    fn step_on(&mut self, optimizer: &mut ModuleOptimizer, lr: f64, total: Tensor<1>, terms: Terms) -> Result<StepReport, StepError> {
+        let report = terms.read(total.clone())?;
+        let grads = GradientsParams::from_grads(total.backward(), self);
+        *self = optimizer.step(lr, self.clone(), grads);
+        Ok(report)
+    }
+
     /// One sRb-VAE step (Algorithm 1 with Eq. 10's terms).
     fn srb_step(&mut self, optimizer: &mut ModuleOptimizer, x_u: Tensor<4>, x_r: Tensor<4>, config: &ReferenceVaeConfig, lr: f64, rng: &mut StdRng) -> Result<StepReport, StepError> {
         let (Some(d), Some(d_ref)) = (&self.d, &self.d_reference) else {
@@ -193,10 +201,7 @@ impl ReferenceVae {
         let mut grads = total.backward();
         let parts = [GradientsParams::from_module(&mut grads, &self.target), GradientsParams::from_module(&mut grads, &self.common), GradientsParams::from_module(&mut grads, &self.generator)];
         let mut d_grads = d_loss.backward();
-        let d_parts = match (&self.d, &self.d_reference) {
-            (Some(d), Some(d_ref)) => [GradientsParams::from_module(&mut d_grads, d), GradientsParams::from_module(&mut d_grads, d_ref)],
-            _ => return Err(StepError::Failed("the discriminators went missing during the step".into())),
-        };
+        let d_parts = [GradientsParams::from_module(&mut d_grads, d), GradientsParams::from_module(&mut d_grads, d_ref)];
         for part in parts.into_iter().chain(d_parts) {
             *self = optimizer.step(lr, self.clone(), part);
         }
@@ -243,7 +248,7 @@ impl Trainable for ReferenceVae {
     }
 
     fn explorable(self, config: &ReferenceVaeConfig, _prepared: &ReferencePool) -> Arc<dyn Explorable> {
-        Arc::new(Explored { model: self, config: config.clone() })
+        Arc::new(Explored::new(self, config.clone()))
     }
 
     /// The unlabelled pool (the baselines train on any data, all of it unlabelled).
@@ -295,10 +300,7 @@ impl Trainable for ReferenceVae {
         if !config.objective.uses_reference() {
             let mut terms = Terms::default();
             let total = self.baseline_loss(x_u, config, rng, &mut terms);
-            let report = terms.read(total.clone())?;
-            let grads = GradientsParams::from_grads(total.backward(), self);
-            *self = optimizer.step(input.lr, self.clone(), grads);
-            return Ok(report);
+            return self.step_on(optimizer, input.lr, total, terms);
         }
         let Some(pool) = input.prepared.0.as_ref().filter(|p| !p.is_empty()) else {
             return Err(StepError::Failed("the reference-based VAE draws from a reference pool, and none was prepared".into()));
@@ -310,10 +312,7 @@ impl Trainable for ReferenceVae {
             _ => {
                 let mut terms = Terms::default();
                 let total = self.rb_loss(x_u, x_r, config, rng, &mut terms);
-                let report = terms.read(total.clone())?;
-                let grads = GradientsParams::from_grads(total.backward(), self);
-                *self = optimizer.step(input.lr, self.clone(), grads);
-                Ok(report)
+                self.step_on(optimizer, input.lr, total, terms)
             }
         }
     }
@@ -324,6 +323,15 @@ impl Trainable for ReferenceVae {
 struct Explored {
     model: ReferenceVae,
     config: ReferenceVaeConfig,
+    /// e_r on the host, read once: the views ask for it every frame.
+    reference: Option<Vec<f32>>,
+}
+
+impl Explored {
+    fn new(model: ReferenceVae, config: ReferenceVaeConfig) -> Self {
+        let reference = config.objective.uses_reference().then(|| model.generator.reference.val().into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default());
+        Self { model, config, reference }
+    }
 }
 
 impl Explorable for Explored {
@@ -340,18 +348,13 @@ impl Explorable for Explored {
 }
 
 
-/// `v` cut or padded with zeros to `d` values.
-fn fit(v: &[f32], d: usize) -> Vec<f32> {
-    v.iter().copied().chain(std::iter::repeat(0.0)).take(d).collect()
-}
-
 impl Explored {
     fn decode_pairs(&self, pairs: impl Iterator<Item = (Vec<f32>, Vec<f32>)>) -> Vec<HostImage> {
         let (dz, de) = (self.model.common_dim, self.model.target_dim);
         let (mut z, mut e, mut n) = (vec![], vec![], 0);
         for (zi, ei) in pairs {
-            z.extend(fit(&zi, dz));
-            e.extend(fit(&ei, de));
+            z.extend(padded(&zi, dz));
+            e.extend(padded(&ei, de));
             n += 1;
         }
         if n == 0 {
@@ -397,7 +400,7 @@ impl LatentSpace for Explored {
         let de = self.model.target_dim;
         let dims = LatentSpace::dims(self);
         self.decode_pairs(codes.iter().map(|c| {
-            let full = fit(c, dims);
+            let full: Vec<f32> = padded(c, dims).collect();
             (full[de..].to_vec(), full[..de].to_vec())
         }))
     }
@@ -428,7 +431,7 @@ impl FactorSplit for Explored {
     }
 
     fn reference(&self) -> Option<Vec<f32>> {
-        self.config.objective.uses_reference().then(|| self.model.generator.reference.val().into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default())
+        self.reference.clone()
     }
 }
 
@@ -541,7 +544,7 @@ mod tests {
         let config = config();
         let mut model = crate::nn::init_seeded(&device, 6, |d| config.init(d));
         model.generator.reference = burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(vec![0.5f32, -1.0, 2.0, 0.25], [4]), &device));
-        let explored = Explored { model: model.clone(), config: config.clone() };
+        let explored = Explored::new(model.clone(), config.clone());
         let (source, _) = pools();
         let x = batch(&source, &[0, 1], &device);
         let codes = FactorSplit::encode(&explored, x.clone());
