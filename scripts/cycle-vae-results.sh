@@ -30,7 +30,7 @@ echo "|---|---|---|---|---|---|"
 for v in "${variants[@]}"; do
   IFS='|' read -r name label flags <<< "$v"
   run="runs/$name"
-  cmd="patchwork train --model cycle-vae --data mnist $flags --max-steps $STEPS --seed $SEED --device $DEVICE --out $run"
+  cmd="patchwork train --model cycle-vae --data mnist $flags --max-steps $STEPS --lr-schedule constant --seed $SEED --device $DEVICE --out $run"
   if [ "${REUSE:-0}" != 1 ]; then
     rm -rf "$run"
     # shellcheck disable=SC2086

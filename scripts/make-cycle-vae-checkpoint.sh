@@ -21,7 +21,7 @@ RUN=${RUN:-runs/cycle-vae-mnist}
 DEST=${DEST:-checkpoints/cycle-vae-mnist}
 THREADS=${THREADS:-}
 
-train_cmd="patchwork train --model cycle-vae --data mnist --max-steps $STEPS --seed $SEED --device $DEVICE --out $RUN $EXTRA"
+train_cmd="patchwork train --model cycle-vae --data mnist --max-steps $STEPS --lr-schedule constant --seed $SEED --device $DEVICE --out $RUN $EXTRA"
 if [ "${REUSE:-0}" != 1 ]; then
   rm -rf "$RUN"
   t0=$(date +%s)

@@ -189,7 +189,19 @@ pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
                     r.specified_name,
                     r.specified.train,
                     r.specified.test
-                )
+                ) + &r.held_out.as_ref().map_or(String::new(), |h| {
+                    let classes: Vec<String> = h.classes.iter().map(u32::to_string).collect();
+                    format!(
+                        "\n  held out of training ({}, {} test images): {} test {:.2}%, {} test {:.2}% (the other classes': {:.2}%)",
+                        classes.join(", "),
+                        h.test_images,
+                        r.unspecified_name,
+                        h.unspecified_test,
+                        r.specified_name,
+                        h.specified_test,
+                        h.specified_test_seen
+                    )
+                })
             })
         }
         EvalCommand::Factors(args) => {

@@ -3,6 +3,7 @@
 mod bench;
 mod eval;
 mod model_args;
+mod split;
 mod train;
 
 use std::path::PathBuf;
@@ -41,6 +42,13 @@ pub enum Command {
     /// Write a grid of a data source's images as a PNG: the first images (of each pool, for
     /// two pools), or for the reference-style MNIST each digit's generation steps.
     Preview(PreviewArgs),
+    /// A model with a class/style split: the swap grid of test images as a PNG, cell =
+    /// Dec(z of its row's image, s of its column's), e.g. with a few-shot run's held-out
+    /// classes giving s.
+    SwapGrid(split::SwapGridArgs),
+    /// A model with a class/style split: new labelled images (each class's s with styles
+    /// drawn from N(0, I), the report's data augmentation) written as class folders.
+    SampleClasses(split::SampleClassesArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -93,6 +101,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Eval(cmd)) => eval::run(cmd),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Preview(args)) => preview(&args),
+        Some(Command::SwapGrid(args)) => split::swap_grid_command(&args),
+        Some(Command::SampleClasses(args)) => split::sample_classes_command(&args),
         Some(Command::Devices) => {
             let adapters = patchwork_core::device::list_adapters();
             if adapters.is_empty() {

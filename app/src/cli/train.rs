@@ -26,13 +26,21 @@ pub struct TrainArgs {
     pub batch: Option<usize>,
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Learning-rate schedule: constant (the papers') or cosine (annealed from --lr to
-    /// --lr-min over the run's steps: its epochs, or --max-steps when that ends it first).
+    /// Learning-rate schedule: constant (most papers'), cosine (annealed from --lr to
+    /// --lr-min over the run's steps: its epochs, or --max-steps when that ends it first) or
+    /// step (× --lr-gamma every --lr-step-epochs epochs, PyTorch's StepLR). Default: the
+    /// family's (the cycle-consistent VAE: step, ×0.1 every 80 epochs; the others constant).
     #[arg(long)]
     pub lr_schedule: Option<String>,
     /// Where a cosine schedule ends (default 0).
     #[arg(long)]
     pub lr_min: Option<f64>,
+    /// Epochs between a step schedule's decays (default 80, the cycle-consistent VAE's code).
+    #[arg(long)]
+    pub lr_step_epochs: Option<u64>,
+    /// A step schedule's factor at each decay (default 0.1).
+    #[arg(long)]
+    pub lr_gamma: Option<f64>,
     #[arg(long)]
     pub seed: Option<u64>,
     /// Stop after this many steps.
@@ -98,19 +106,41 @@ fn fresh_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     Ok(config)
 }
 
-/// The learning-rate schedule the flags ask for; `base` (that of --config or --init) when
-/// they ask for none.
+/// The learning-rate schedule the flags ask for; `base` (that of --config, --init or the
+/// family) where they ask for none, with the parameters they give changed.
 fn lr_schedule(args: &TrainArgs, base: Option<LrSchedule>) -> anyhow::Result<Option<LrSchedule>> {
-    let base_min = base.map(|LrSchedule::Cosine { lr_min }| lr_min);
-    match (args.lr_schedule.as_deref(), args.lr_min) {
-        (None, None) => Ok(base),
-        (Some("constant"), None) => Ok(None),
-        (Some("constant"), Some(_)) => anyhow::bail!("--lr-min goes with --lr-schedule cosine"),
-        (Some("cosine"), lr_min) => Ok(Some(LrSchedule::Cosine { lr_min: lr_min.or(base_min).unwrap_or(0.0) })),
-        (None, Some(lr_min)) if base_min.is_some() => Ok(Some(LrSchedule::Cosine { lr_min })),
-        (None, Some(_)) => anyhow::bail!("--lr-min goes with --lr-schedule cosine"),
-        (Some(other), _) => anyhow::bail!("--lr-schedule {other}: expected constant or cosine"),
+    let kind = match (args.lr_schedule.as_deref(), base) {
+        (Some(kind), _) => kind,
+        (None, None) => "constant",
+        (None, Some(LrSchedule::Cosine { .. })) => "cosine",
+        (None, Some(LrSchedule::Step { .. })) => "step",
+    };
+    if !["constant", "cosine", "step"].contains(&kind) {
+        anyhow::bail!("--lr-schedule {kind}: expected constant, cosine or step");
     }
+    if kind != "cosine" && args.lr_min.is_some() {
+        anyhow::bail!("--lr-min goes with --lr-schedule cosine (this run's is {kind})");
+    }
+    if kind != "step" && (args.lr_step_epochs.is_some() || args.lr_gamma.is_some()) {
+        anyhow::bail!("--lr-step-epochs and --lr-gamma go with --lr-schedule step (this run's is {kind})");
+    }
+    Ok(match (kind, base) {
+        ("cosine", base) => {
+            let base_min = match base {
+                Some(LrSchedule::Cosine { lr_min }) => lr_min,
+                _ => 0.0,
+            };
+            Some(LrSchedule::Cosine { lr_min: args.lr_min.unwrap_or(base_min) })
+        }
+        ("step", base) => {
+            let (every, gamma) = match base {
+                Some(LrSchedule::Step { every_epochs, gamma }) => (every_epochs, gamma),
+                _ => (80, 0.1),
+            };
+            Some(LrSchedule::Step { every_epochs: args.lr_step_epochs.unwrap_or(every), gamma: args.lr_gamma.unwrap_or(gamma) })
+        }
+        _ => None,
+    })
 }
 
 /// The config of a resumed run: the checkpoint's, with the changes the flags ask for
@@ -124,6 +154,8 @@ fn resumed_config(args: &TrainArgs, dir: &std::path::Path) -> anyhow::Result<(Tr
         ("--data", args.data.is_some()),
         ("--lr-schedule", args.lr_schedule.is_some()),
         ("--lr-min", args.lr_min.is_some()),
+        ("--lr-step-epochs", args.lr_step_epochs.is_some()),
+        ("--lr-gamma", args.lr_gamma.is_some()),
         ("--batch", args.batch.is_some()),
         ("--seed", args.seed.is_some()),
         ("--model", args.model.model.is_some()),
@@ -259,4 +291,37 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
     handle.join();
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Line {
+        #[command(flatten)]
+        train: TrainArgs,
+    }
+
+    fn config(line: &str) -> anyhow::Result<TrainConfig> {
+        let args = Line::try_parse_from(std::iter::once("train").chain(line.split_whitespace()))?.train;
+        fresh_config(&args)
+    }
+
+    #[test]
+    fn the_schedule_flags_give_the_familys_schedule_or_the_one_asked_for() {
+        let step = |every_epochs, gamma| Some(LrSchedule::Step { every_epochs, gamma });
+        assert_eq!(config("--model cycle-vae --data mnist").unwrap().lr_schedule, step(80, 0.1), "the code's StepLR by default");
+        assert_eq!(config("--model cycle-vae --data mnist --lr-gamma 0.5").unwrap().lr_schedule, step(80, 0.5));
+        assert_eq!(config("--model cycle-vae --data mnist --lr-schedule constant").unwrap().lr_schedule, None);
+        assert_eq!(config("--model beta-vae --data mnist").unwrap().lr_schedule, None);
+        assert_eq!(config("--model beta-vae --data mnist --lr-schedule step --lr-step-epochs 3").unwrap().lr_schedule, step(3, 0.1));
+        assert_eq!(config("--model beta-vae --data mnist --lr-schedule cosine --lr-min 1e-5").unwrap().lr_schedule, Some(LrSchedule::Cosine { lr_min: 1e-5 }));
+        assert!(config("--model beta-vae --data mnist --lr-gamma 0.5").unwrap_err().to_string().contains("go with --lr-schedule step"));
+        assert!(config("--model cycle-vae --data mnist --lr-min 1e-5").unwrap_err().to_string().contains("--lr-min goes with --lr-schedule cosine"));
+        assert!(config("--model beta-vae --data mnist --lr-schedule constant --lr-gamma 0.5").unwrap_err().to_string().contains("go with --lr-schedule step"));
+        assert!(config("--model beta-vae --data mnist --lr-schedule step --lr-gamma 2").unwrap_err().to_string().contains("factor"));
+        assert!(config("--model beta-vae --data mnist --lr-schedule linear").unwrap_err().to_string().contains("constant, cosine or step"));
+    }
 }

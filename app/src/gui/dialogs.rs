@@ -20,6 +20,24 @@ pub enum PathPurpose {
     RunsFolder,
     ExportPng { images: Vec<HostImage>, columns: usize, suggested: String },
     ExportText { text: String, suggested: String, filter: (&'static str, &'static str) },
+    /// A folder for new labelled images of a split model (the Factor swap tab's sampling).
+    ExportLabelled(LabelledExport),
+}
+
+/// What "Export labelled…" makes once it has its folder: `per_class` new images of each
+/// class of `source`, from `model`.
+#[derive(Clone)]
+pub struct LabelledExport {
+    pub model: patchwork_core::analysis::explorable::ExplorableModel,
+    pub source: patchwork_core::data::SharedSource,
+    pub per_class: usize,
+    pub seed: u64,
+}
+
+impl std::fmt::Debug for LabelledExport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LabelledExport({} of each class of {})", self.per_class, self.source.info().name)
+    }
 }
 
 impl PathPurpose {
@@ -33,6 +51,7 @@ impl PathPurpose {
             PathPurpose::RunsFolder => "Folder for new runs",
             PathPurpose::ExportPng { .. } => "Export PNG",
             PathPurpose::ExportText { .. } => "Export",
+            PathPurpose::ExportLabelled(_) => "A new or empty folder for the labelled images (one sub-folder per class)",
         }
     }
 

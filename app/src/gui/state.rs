@@ -23,15 +23,17 @@ use patchwork_core::data::HostImage;
 pub enum ScheduleChoice {
     Constant,
     Cosine,
+    Step,
 }
 
 impl ScheduleChoice {
-    pub const ALL: [ScheduleChoice; 2] = [ScheduleChoice::Constant, ScheduleChoice::Cosine];
+    pub const ALL: [ScheduleChoice; 3] = [ScheduleChoice::Constant, ScheduleChoice::Cosine, ScheduleChoice::Step];
 
     pub fn name(self) -> &'static str {
         match self {
             ScheduleChoice::Constant => "constant",
             ScheduleChoice::Cosine => "cosine",
+            ScheduleChoice::Step => "step",
         }
     }
 }
@@ -48,6 +50,9 @@ pub struct TrainForm {
     pub lr_schedule: ScheduleChoice,
     /// Where a cosine schedule ends.
     pub lr_min: f64,
+    /// A step schedule's epochs between decays and its factor at each.
+    pub lr_step_epochs: u64,
+    pub lr_gamma: f64,
     pub epochs: u64,
     pub batch_size: usize,
     pub seed: u64,
@@ -115,6 +120,9 @@ impl TrainForm {
         if entering.lr.is_some() || leaving.lr.is_some() {
             self.lr = entering.lr.unwrap_or(defaults.lr);
         }
+        if entering.lr_schedule.is_some() || leaving.lr_schedule.is_some() {
+            self.set_schedule(entering.lr_schedule);
+        }
         self.model = model;
     }
 
@@ -123,15 +131,31 @@ impl TrainForm {
         self.model = config.model.kind();
         *self.config_mut() = config.model.clone();
         (self.lr, self.epochs, self.batch_size, self.seed) = (config.lr, config.epochs, config.batch_size, config.seed);
-        (self.lr_schedule, self.lr_min) = match config.lr_schedule {
-            Some(LrSchedule::Cosine { lr_min }) => (ScheduleChoice::Cosine, lr_min),
-            None => (ScheduleChoice::Constant, 0.0),
+        self.set_schedule(config.lr_schedule);
+    }
+
+    /// Shows `schedule` in the form; the other kinds' parameters keep their values.
+    fn set_schedule(&mut self, schedule: Option<LrSchedule>) {
+        self.lr_schedule = match schedule {
+            None => ScheduleChoice::Constant,
+            Some(LrSchedule::Cosine { lr_min }) => {
+                self.lr_min = lr_min;
+                ScheduleChoice::Cosine
+            }
+            Some(LrSchedule::Step { every_epochs, gamma }) => {
+                (self.lr_step_epochs, self.lr_gamma) = (every_epochs, gamma);
+                ScheduleChoice::Step
+            }
         };
     }
 
     /// The learning-rate schedule the form describes.
     pub fn schedule(&self) -> Option<LrSchedule> {
-        (self.lr_schedule == ScheduleChoice::Cosine).then_some(LrSchedule::Cosine { lr_min: self.lr_min })
+        match self.lr_schedule {
+            ScheduleChoice::Constant => None,
+            ScheduleChoice::Cosine => Some(LrSchedule::Cosine { lr_min: self.lr_min }),
+            ScheduleChoice::Step => Some(LrSchedule::Step { every_epochs: self.lr_step_epochs, gamma: self.lr_gamma }),
+        }
     }
 }
 
@@ -144,6 +168,8 @@ impl Default for TrainForm {
             lr: 1e-3,
             lr_schedule: ScheduleChoice::Constant,
             lr_min: 0.0,
+            lr_step_epochs: 80,
+            lr_gamma: 0.1,
             epochs: 5,
             batch_size: 64,
             seed: 42,
@@ -383,6 +409,15 @@ impl AppState {
                 Ok(()) => DialogOutcome::Message(format!("saved {}", path.display())),
                 Err(e) => DialogOutcome::Message(format!("not saved: {e:#}")),
             }),
+            PathPurpose::ExportLabelled(export) => self.dialogs.request(move || {
+                let written = patchwork_core::analysis::split::labelled_samples(&export.model, &export.source, export.per_class, export.seed)
+                    .map_err(|e| anyhow::anyhow!(e))
+                    .and_then(|samples| patchwork_core::data::folder::write_class_folders(&path, &export.source.info().class_names, &samples));
+                DialogOutcome::Message(match written {
+                    Ok(n) => format!("wrote {n} labelled images to {} (open it as data: it has one folder per class)", path.display()),
+                    Err(e) => format!("not written: {e:#}"),
+                })
+            }),
         }
     }
 
@@ -478,6 +513,11 @@ impl AppState {
         self.request_path(PathPurpose::ExportPng { images, columns, suggested: suggested.to_string() });
     }
 
+    /// Asks for a folder, then writes new labelled images into it (see `LabelledExport`).
+    pub fn export_labelled(&mut self, export: super::dialogs::LabelledExport) {
+        self.request_path(PathPurpose::ExportLabelled(export));
+    }
+
     /// Asks where to save text (CSV), then writes it atomically.
     pub fn export_text(&mut self, text: String, suggested: &str, filter: (&'static str, &'static str)) {
         self.request_path(PathPurpose::ExportText { text, suggested: suggested.to_string(), filter });
@@ -522,6 +562,11 @@ mod tests {
         form.switch_model(kind("patchvae"));
         let defaults = TrainForm::default();
         assert_eq!((form.model, form.batch_size, form.lr, form.image_size()), (kind("patchvae"), defaults.batch_size, defaults.lr, 32));
+        // The cycle-consistent VAE brings its code's StepLR; leaving it, the schedule is constant again.
+        form.switch_model(kind("cycle-vae"));
+        assert_eq!((form.lr, form.schedule()), (1e-4, Some(LrSchedule::Step { every_epochs: 80, gamma: 0.1 })));
+        form.switch_model(kind("beta-vae"));
+        assert_eq!(form.schedule(), None);
     }
 
     #[test]

@@ -180,7 +180,7 @@ fn bad_inputs_get_clear_errors() {
     assert!(err.contains("1 unreadable file(s) in the data skipped") && err.contains("broken.jpg"), "{err}");
     // Learning-rate schedules: a bad name and a minimum without a cosine are refused; a
     // cosine run anneals and saves its schedule.
-    for (flags, expected) in [(vec!["--lr-schedule", "linear"], "expected constant or cosine"), (vec!["--lr-min", "1e-5"], "--lr-min goes with --lr-schedule cosine")] {
+    for (flags, expected) in [(vec!["--lr-schedule", "linear"], "expected constant, cosine or step"), (vec!["--lr-min", "1e-5"], "--lr-min goes with --lr-schedule cosine")] {
         let out = patchwork().args(["train", "--device", "cpu", "--max-steps", "1"]).args(flags).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains(expected), "{err}");
@@ -272,4 +272,44 @@ fn a_reference_vae_trains_on_two_pools_then_eval_factors_bench_and_preview_run()
     assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
     let png = image::open(&preview).unwrap();
     assert_eq!((png.width(), png.height()), (3 * 64 + 2, 4 * 64 + 3), "three digits, four steps each");
+}
+
+#[test]
+fn a_cycle_vae_with_held_out_classes_is_probed_on_them_drawn_as_a_swap_grid_and_sampled_as_labelled_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("few-shot");
+    let trained = patchwork().args(["train", "--model", "cycle-vae", "--data", "mnist", "--holdout-classes", "7,8,9", "--holdout-examples", "1", "--max-steps", "4", "--batch", "16", "--device", "cpu", "--out"]).arg(&out).output().unwrap();
+    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("checkpoint/config.json")).unwrap()).unwrap();
+    assert_eq!(config["lr_schedule"]["step"]["every_epochs"], 80, "the code's StepLR by default");
+    // The probe's report has the held-out classes' own test accuracy.
+    let eval = patchwork().args(["eval", "disentangle", "--train-limit", "300", "--test-limit", "300", "--epochs", "2", "--device", "cpu", "--json", "--checkpoint"]).arg(&out).output().unwrap();
+    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    let held_out = &report["held_out"];
+    assert_eq!(held_out["classes"], serde_json::json!([7, 8, 9]));
+    assert!(held_out["test_images"].as_u64().unwrap() > 0 && held_out["specified_test"].as_f64().is_some(), "{report}");
+    // The swap grid: s of two test digits of each held-out class along the top, z of five others down the left.
+    let png = dir.path().join("grid.png");
+    let drawn = patchwork().args(["swap-grid", "--columns-from", "7,8,9", "--rows", "5", "--device", "cpu", "--checkpoint"]).arg(&out).arg("--out").arg(&png).output().unwrap();
+    assert!(drawn.status.success(), "{}", String::from_utf8_lossy(&drawn.stderr));
+    let grid = image::open(&png).unwrap();
+    assert_eq!((grid.width(), grid.height()), (7 * 28 + 6, 6 * 28 + 5), "a header column and six s columns, a header row and five z rows");
+    let refused = patchwork().args(["swap-grid", "--columns-from", "7,eight", "--device", "cpu", "--checkpoint"]).arg(&out).arg("--out").arg(&png).output().unwrap();
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("expected class numbers"));
+    // New labelled images, as folders that open as data with their classes; a second
+    // export into the same folder is refused rather than mixed in.
+    let labelled = dir.path().join("labelled");
+    let sampled = patchwork().args(["sample-classes", "--per-class", "3", "--device", "cpu", "--checkpoint"]).arg(&out).arg("--out").arg(&labelled).output().unwrap();
+    assert!(sampled.status.success(), "{}", String::from_utf8_lossy(&sampled.stderr));
+    let files: Vec<_> = std::fs::read_dir(labelled.join("7")).unwrap().collect();
+    assert_eq!(files.len(), 3);
+    let again = patchwork().args(["sample-classes", "--per-class", "3", "--device", "cpu", "--checkpoint"]).arg(&out).arg("--out").arg(&labelled).output().unwrap();
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("not empty"));
+    let retrained = patchwork().args(["train", "--model", "cycle-vae", "--max-steps", "1", "--batch", "8", "--device", "cpu", "--data"]).arg(format!("folder:{}", labelled.display())).arg("--out").arg(dir.path().join("on-labelled")).output().unwrap();
+    assert!(retrained.status.success(), "the export trains a cycle VAE: {}", String::from_utf8_lossy(&retrained.stderr));
+    // A model without the split is refused by name.
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints/patchvae-fashion-mnist");
+    let no_split = patchwork().args(["swap-grid", "--device", "cpu", "--checkpoint"]).arg(&shipped).arg("--out").arg(&png).output().unwrap();
+    assert!(String::from_utf8_lossy(&no_split.stderr).contains("has no class/style split"));
 }

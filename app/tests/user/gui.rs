@@ -718,6 +718,24 @@ fn class_style_view_swaps_interpolates_and_samples_a_cycle_vae_and_takes_dropped
         let r = view::<SplitView>(&mut h, "Factor swap").result.clone().unwrap();
         assert_eq!((r.mode, r.grid.rows, r.grid.images.len()), (mode, rows, rows * r.grid.columns));
     }
+    // Sampling exports new labelled images: a folder per class that opens as data again.
+    // SAFETY: set before this test's window asks for a folder: the window's own path field.
+    unsafe { std::env::set_var("PATCHWORK_FILE_DIALOG", "off") };
+    h.get_by_label("Export labelled…").click();
+    let start = Instant::now();
+    while h.state().state.path_prompt.is_none() {
+        assert!(start.elapsed() < Duration::from_secs(30), "Export labelled… asked for no folder");
+        h.run_steps(1);
+    }
+    h.run_steps(2);
+    let augmented = dir.path().join("augmented");
+    h.get(by().role(egui::accesskit::Role::TextInput)).type_text(&augmented.display().to_string());
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    step_until(&mut h, Duration::from_secs(60), "the labelled images", |a| a.state.message.as_deref().is_some_and(|s| s.contains("labelled images")));
+    use patchwork_core::data::ImageSource as _;
+    let back = patchwork_core::data::folder::FolderSource::open(&augmented, 28).unwrap();
+    assert_eq!((back.len(), back.info().class_names.len()), (1000, 10), "100 of each digit");
     // Dropped files give the classes (columns).
     h.get_by_label("swap grid").click();
     let files = tempfile::tempdir().unwrap();

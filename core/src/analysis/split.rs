@@ -23,6 +23,38 @@ impl SplitGrid {
     pub fn cell(&self, row: usize, column: usize) -> Option<&HostImage> {
         if row < self.rows && column < self.columns { self.images.get(row * self.columns + column) } else { None }
     }
+
+    /// The grid as a figure shows it: a blank corner, `column_headers` along the top and
+    /// `row_headers` down the left (a blank where a side has none), every header brought to
+    /// the cells' size and channels. Returns the images row-major and the figure's columns.
+    pub fn with_headers(&self, column_headers: Option<&[HostImage]>, row_headers: Option<&[HostImage]>) -> (Vec<HostImage>, usize) {
+        let Some(first) = self.images.first() else { return (vec![], 1) };
+        let blank = HostImage::new(first.width, first.height, first.channels, vec![0; first.width * first.height * first.channels]);
+        let fit = |image: &HostImage| fit_to(image, first, &blank);
+        let header = |headers: Option<&[HostImage]>, i: usize| headers.and_then(|h| h.get(i)).map_or_else(|| blank.clone(), fit);
+        let columns = self.columns + 1;
+        let mut out = Vec::with_capacity(columns * (self.rows + 1));
+        out.push(blank.clone());
+        out.extend((0..self.columns).map(|c| header(column_headers, c)));
+        for row in 0..self.rows {
+            out.push(header(row_headers, row));
+            out.extend((0..self.columns).filter_map(|c| self.cell(row, c).cloned()));
+        }
+        (out, columns)
+    }
+}
+
+/// `image` at `like`'s size and channels (the data's images may be larger than the model's:
+/// the reference-style MNIST is 64×64 for a 32×32 model); `blank` where channels can't match.
+pub fn fit_to(image: &HostImage, like: &HostImage, blank: &HostImage) -> HostImage {
+    let sized = if (image.width, image.height) == (like.width, like.height) { image.clone() } else { crate::data::fit::resize_crop(image, like.width) };
+    if sized.channels == like.channels {
+        sized
+    } else if like.channels == 3 {
+        sized.to_rgb()
+    } else {
+        blank.clone()
+    }
 }
 
 fn codes(model: &ExplorableModel, images: &[HostImage]) -> Result<Vec<SplitCode>, String> {
@@ -69,6 +101,33 @@ pub fn sample_grid(model: &ExplorableModel, class_from: &[HostImage], rows: usiz
     let zs = prior_draws(rows, z_dims, seed);
     let pairs: Vec<(Vec<f32>, Vec<f32>)> = zs.iter().flat_map(|z| s.iter().map(move |sc| (z.clone(), sc.specified.clone()))).collect();
     Ok(SplitGrid { rows, columns: s.len(), images: decode(model, &pairs)? })
+}
+
+/// New labelled images, the report's data augmentation: for every class of `source`,
+/// `per_class` images each decoded from the s of a random image of that class and a z drawn
+/// from N(0, I), all from `seed`. Returns (label, image) pairs, class by class.
+pub fn labelled_samples(model: &ExplorableModel, source: &crate::data::SharedSource, per_class: usize, seed: u64) -> Result<Vec<(u32, HostImage)>, String> {
+    use rand::Rng;
+    let name = source.info().name.clone();
+    let mut by_class: std::collections::BTreeMap<u32, Vec<usize>> = std::collections::BTreeMap::new();
+    for i in 0..source.len() {
+        let label = source.label(i).ok_or_else(|| format!("{name}: image {i} has no class; labelled samples need a labelled source"))?;
+        by_class.entry(label).or_default().push(i);
+    }
+    if by_class.is_empty() {
+        return Err(format!("{name} has no images"));
+    }
+    let (z_dims, _) = model.split().map(|(_, dims)| dims).ok_or_else(|| format!("a {} model has no class/style split", model.kind()))?;
+    let mut rng = step_rng(seed, 1);
+    let mut out = Vec::with_capacity(by_class.len() * per_class);
+    for (label, members) in by_class {
+        let picked: Vec<HostImage> = (0..per_class).map(|_| source.get(members[rng.random_range(0..members.len())]).image).collect();
+        let s = codes(model, &picked)?;
+        let zs = prior_draws(per_class, z_dims, seed.wrapping_add(label as u64 + 1));
+        let pairs: Vec<(Vec<f32>, Vec<f32>)> = zs.into_iter().zip(s).map(|(z, sc)| (z, sc.specified)).collect();
+        out.extend(decode(model, &pairs)?.into_iter().map(|image| (label, image)));
+    }
+    Ok(out)
 }
 
 /// `n` draws of a `d`-vector from N(0, I), from `seed`.

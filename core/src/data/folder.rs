@@ -53,6 +53,34 @@ pub fn decode_file(path: &Path) -> Result<HostImage, String> {
     Ok(HostImage::from_dynamic(&img))
 }
 
+/// Writes labelled images as a folder this source reads back with their classes:
+/// `dir/<class name>/<class name>-00000.png`, one sub-folder per class, names from
+/// `class_names` (the label's number where it has none). Refuses a `dir` that already holds
+/// files, so nothing is overwritten. Returns the images written.
+pub fn write_class_folders(dir: &Path, class_names: &[String], images: &[(u32, HostImage)]) -> anyhow::Result<usize> {
+    use anyhow::Context;
+    if std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
+        anyhow::bail!("{}: the folder is not empty; labelled images go into a new or empty folder", dir.display());
+    }
+    let mut counts = std::collections::BTreeMap::<u32, usize>::new();
+    for (label, image) in images {
+        let name = class_names.get(*label as usize).map_or_else(|| label.to_string(), |n| n.replace(['/', '\\'], "-"));
+        let folder = dir.join(&name);
+        std::fs::create_dir_all(&folder).with_context(|| format!("{}: cannot create the folder", folder.display()))?;
+        let n = counts.entry(*label).or_default();
+        let path = folder.join(format!("{name}-{n:05}.png"));
+        *n += 1;
+        let (w, h) = (image.width as u32, image.height as u32);
+        let written = match image.channels {
+            1 => image::GrayImage::from_raw(w, h, image.pixels.clone()).map(|i| i.save(&path)),
+            3 => image::RgbImage::from_raw(w, h, image.pixels.clone()).map(|i| i.save(&path)),
+            c => anyhow::bail!("{}: an image of {c} channels cannot be written as PNG", path.display()),
+        };
+        written.with_context(|| format!("{}: the image's pixels do not fill {w}×{h}", path.display()))?.with_context(|| format!("{}: cannot write", path.display()))?;
+    }
+    Ok(images.len())
+}
+
 impl FolderSource {
     /// Opens `root` (a folder, searched recursively, or a list of files) and decodes
     /// every image at `size × size`. Unreadable files are skipped and listed in
@@ -192,5 +220,22 @@ mod tests {
         assert!(err.contains("1 unreadable") && err.contains("x.jpg"), "{err}");
         let err = FolderSource::open(&dir.path().join("missing"), 8).err().unwrap().to_string();
         assert!(err.contains("no such file"), "{err}");
+    }
+
+    #[test]
+    fn labelled_images_written_as_class_folders_read_back_with_their_classes() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("augmented");
+        let grey = |v: u8| HostImage::new(4, 4, 1, vec![v; 16]);
+        let names = vec!["zero".to_string(), "one".to_string()];
+        let images = vec![(0, grey(10)), (1, grey(200)), (1, grey(201))];
+        assert_eq!(write_class_folders(&out, &names, &images).unwrap(), 3);
+        assert!(out.join("one/one-00001.png").is_file());
+        let back = FolderSource::open(&out, 4).unwrap();
+        assert_eq!(back.info().class_names, vec!["one", "zero"]);
+        let classes: Vec<(String, u8)> = (0..back.len()).map(|i| (back.info().class_names[back.label(i).unwrap() as usize].clone(), back.get(i).image.pixels[0])).collect();
+        assert_eq!(classes, vec![("one".into(), 200), ("one".into(), 201), ("zero".into(), 10)]);
+        let err = write_class_folders(&out, &names, &images).unwrap_err().to_string();
+        assert!(err.contains("not empty"), "nothing is overwritten: {err}");
     }
 }

@@ -57,6 +57,19 @@ pub struct DisentangleReport {
     pub specified_name: String,
     pub unspecified: Accuracy,
     pub specified: Accuracy,
+    /// For a model trained with classes held out (the few-shot setting): the same probes'
+    /// test accuracy on those classes' test images and on the others'.
+    pub held_out: Option<HeldOut>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HeldOut {
+    pub classes: Vec<u32>,
+    pub test_images: usize,
+    pub unspecified_test: f64,
+    pub specified_test: f64,
+    /// The test accuracy of s on the classes it trained on, beside.
+    pub specified_test_seen: f64,
 }
 
 /// One split's features: each image's z means and s, and its label.
@@ -101,18 +114,31 @@ fn batch(rows: &[Vec<f32>], indices: &[usize], device: &Device) -> Tensor<2> {
     Tensor::<2>::from_data(TensorData::new(values, [indices.len(), d]), device)
 }
 
-fn accuracy(net: &Mlp, rows: &[Vec<f32>], labels: &[u32], device: &Device) -> anyhow::Result<f64> {
-    let mut correct = 0usize;
+/// Whether the net names each row's label.
+fn hits(net: &Mlp, rows: &[Vec<f32>], labels: &[u32], device: &Device) -> anyhow::Result<Vec<bool>> {
+    let mut hits = Vec::with_capacity(rows.len());
     let all: Vec<usize> = (0..rows.len()).collect();
     for chunk in all.chunks(1024) {
         let predicted: Vec<i64> = net.forward(batch(rows, chunk, device)).argmax(1).into_data().convert::<i64>().try_to_vec::<i64>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        correct += predicted.iter().zip(chunk).filter(|(p, i)| **p == labels[**i] as i64).count();
+        hits.extend(predicted.iter().zip(chunk).map(|(p, i)| *p == labels[*i] as i64));
     }
-    Ok(100.0 * correct as f64 / rows.len().max(1) as f64)
+    Ok(hits)
+}
+
+/// The share in % of the hits whose label `keep` takes.
+fn percent(hits: &[bool], labels: &[u32], keep: impl Fn(u32) -> bool) -> f64 {
+    let kept: Vec<bool> = hits.iter().zip(labels).filter(|(_, l)| keep(**l)).map(|(h, _)| *h).collect();
+    100.0 * kept.iter().filter(|h| **h).count() as f64 / kept.len().max(1) as f64
+}
+
+/// A probe's scores: train and test accuracy, and whether it named each test image.
+struct Scores {
+    accuracy: Accuracy,
+    test_hits: Vec<bool>,
 }
 
 /// Trains the MLP on `train`'s rows and scores it on both splits.
-fn probe(train: (&[Vec<f32>], &[u32]), test: (&[Vec<f32>], &[u32]), classes: usize, s: &DisentangleSettings, device: &Device) -> anyhow::Result<Accuracy> {
+fn probe(train: (&[Vec<f32>], &[u32]), test: (&[Vec<f32>], &[u32]), classes: usize, s: &DisentangleSettings, device: &Device) -> anyhow::Result<Scores> {
     let ad = device.clone().autodiff();
     let d = train.0.first().map_or(0, Vec::len);
     let mut net = crate::nn::init_seeded(&ad, s.seed, |dev| Mlp { hidden: LinearConfig::new(d, s.hidden).init(dev), out: LinearConfig::new(s.hidden, classes).init(dev) });
@@ -127,7 +153,9 @@ fn probe(train: (&[Vec<f32>], &[u32]), test: (&[Vec<f32>], &[u32]), classes: usi
         }
     }
     let net = net.valid();
-    Ok(Accuracy { train: accuracy(&net, train.0, train.1, device)?, test: accuracy(&net, test.0, test.1, device)? })
+    let test_hits = hits(&net, test.0, test.1, device)?;
+    let accuracy = Accuracy { train: percent(&hits(&net, train.0, train.1, device)?, train.1, |_| true), test: percent(&test_hits, test.1, |_| true) };
+    Ok(Scores { accuracy, test_hits })
 }
 
 /// Probes the checkpoint at `checkpoint` (or a run folder's) on `data` (default: the data
@@ -162,9 +190,28 @@ pub fn run(checkpoint: &Path, data: Option<&DataSpec>, device: &ResolvedDevice, 
         test_images: test.labels.len(),
         unspecified_name: names.unspecified.into(),
         specified_name: names.specified.into(),
-        unspecified,
-        specified,
+        held_out: held_out_classes(&meta.config.model).map(|classes| {
+            let of = |l: u32| classes.contains(&l);
+            HeldOut {
+                test_images: test.labels.iter().filter(|l| of(**l)).count(),
+                unspecified_test: percent(&unspecified.test_hits, &test.labels, of),
+                specified_test: percent(&specified.test_hits, &test.labels, of),
+                specified_test_seen: percent(&specified.test_hits, &test.labels, |l| !of(l)),
+                classes,
+            }
+        }),
+        unspecified: unspecified.accuracy,
+        specified: specified.accuracy,
     })
+}
+
+/// The classes a model's run left out of training, if it left any out.
+fn held_out_classes(model: &crate::families::ModelConfig) -> Option<Vec<u32>> {
+    use crate::families::settings::Value;
+    match model.get("holdout_classes") {
+        Some(Value::Count(mask)) if mask != 0 => Some(crate::families::settings::classes_of(mask)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -187,10 +234,10 @@ mod tests {
             ((rows[..400].to_vec(), labels[..400].to_vec()), (rows[400..].to_vec(), labels[400..].to_vec()))
         };
         let ((tr, trl), (te, tel)) = split(&informative);
-        let good = probe((&tr, &trl), (&te, &tel), 4, &settings, &device).unwrap();
+        let good = probe((&tr, &trl), (&te, &tel), 4, &settings, &device).unwrap().accuracy;
         assert!(good.test > 95.0, "{good:?}");
         let ((tr, trl), (te, tel)) = split(&random);
-        let chance = probe((&tr, &trl), (&te, &tel), 4, &settings, &device).unwrap();
+        let chance = probe((&tr, &trl), (&te, &tel), 4, &settings, &device).unwrap().accuracy;
         assert!(chance.test < 40.0, "random features probe near 25 %: {chance:?}");
     }
 }

@@ -35,6 +35,8 @@ pub struct FamilyInfo {
     pub lr: Option<f64>,
     /// Adam's (β₁, β₂) for a fresh run, where they differ from `TrainConfig`'s (0.9, 0.999).
     pub adam_betas: Option<(f64, f64)>,
+    /// A fresh run's learning-rate schedule (`TrainConfig`'s default is none: constant).
+    pub lr_schedule: Option<crate::train::LrSchedule>,
     /// The data a fresh run trains on (`DataSpec` syntax).
     pub data: &'static str,
     /// The data's channels it needs, when it needs some (mixing scenes: colour); a picker

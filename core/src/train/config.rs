@@ -12,16 +12,38 @@ pub enum LrSchedule {
     /// Cosine annealing from `lr` at the first step to `lr_min` at the last, without
     /// restarts (Loshchilov & Hutter's SGDR; PyTorch's `CosineAnnealingLR`).
     Cosine { lr_min: f64 },
+    /// The rate times `gamma` after every `every_epochs` epochs (PyTorch's `StepLR`; the
+    /// cycle-consistent VAE's code decays ×0.1 at epoch 80 of its 100).
+    Step { every_epochs: u64, gamma: f64 },
 }
 
 impl LrSchedule {
-    /// The learning rate at `step` (0-based) of a run of `total_steps` whose base rate is `lr`.
-    pub fn lr_at(&self, lr: f64, step: u64, total_steps: u64) -> f64 {
+    /// The learning rate at `step` (0-based) of a run of `total_steps` whose base rate is
+    /// `lr` and whose epochs are `steps_per_epoch` steps.
+    pub fn lr_at(&self, lr: f64, step: u64, total_steps: u64, steps_per_epoch: u64) -> f64 {
         match *self {
             LrSchedule::Cosine { lr_min } => {
                 let progress = (step as f64 / total_steps.max(1) as f64).min(1.0);
                 lr_min + (lr - lr_min) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
             }
+            LrSchedule::Step { every_epochs, gamma } => {
+                let decays = step / (every_epochs.max(1) * steps_per_epoch.max(1));
+                lr * gamma.powi(decays.min(i32::MAX as u64) as i32)
+            }
+        }
+    }
+
+    /// Checks the schedule against the run's base rate `lr`.
+    pub fn validate(&self, lr: f64) -> Result<(), String> {
+        match *self {
+            LrSchedule::Cosine { lr_min } if !(lr_min.is_finite() && (0.0..lr).contains(&lr_min)) => {
+                Err(format!("lr_min must be at least 0 and below lr ({lr}), not {lr_min}"))
+            }
+            LrSchedule::Step { every_epochs: 0, .. } => Err("a step schedule decays every 1 epoch or more, not every 0".into()),
+            LrSchedule::Step { gamma, .. } if !(gamma.is_finite() && gamma > 0.0 && gamma <= 1.0) => {
+                Err(format!("a step schedule's factor must be in (0, 1], not {gamma}"))
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -66,6 +88,7 @@ impl TrainConfig {
         let mut config = Self::new(model, data);
         config.batch_size = info.batch_size.unwrap_or(config.batch_size);
         config.lr = info.lr.unwrap_or(config.lr);
+        config.lr_schedule = info.lr_schedule;
         (config.adam_beta1, config.adam_beta2) = info.adam_betas.unwrap_or((config.adam_beta1, config.adam_beta2));
         config
     }
@@ -89,10 +112,8 @@ impl TrainConfig {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(format!("lr must be a positive number, not {}", self.lr));
         }
-        if let Some(LrSchedule::Cosine { lr_min }) = self.lr_schedule
-            && !(lr_min.is_finite() && (0.0..self.lr).contains(&lr_min))
-        {
-            return Err(format!("lr_min must be at least 0 and below lr ({}), not {lr_min}", self.lr));
+        if let Some(schedule) = self.lr_schedule {
+            schedule.validate(self.lr)?;
         }
         if self.epochs == 0 && self.max_steps.is_none() {
             return Err("epochs must be at least 1".into());
@@ -110,10 +131,10 @@ mod tests {
     #[test]
     fn cosine_runs_from_lr_to_lr_min_and_refuses_a_minimum_above_lr() {
         let schedule = LrSchedule::Cosine { lr_min: 1e-4 };
-        assert_eq!(schedule.lr_at(1e-3, 0, 100), 1e-3);
-        assert!((schedule.lr_at(1e-3, 50, 100) - 5.5e-4).abs() < 1e-12);
-        assert!((schedule.lr_at(1e-3, 100, 100) - 1e-4).abs() < 1e-12);
-        assert!((schedule.lr_at(1e-3, 250, 100) - 1e-4).abs() < 1e-12, "stays at lr_min past the end");
+        assert_eq!(schedule.lr_at(1e-3, 0, 100, 10), 1e-3);
+        assert!((schedule.lr_at(1e-3, 50, 100, 10) - 5.5e-4).abs() < 1e-12);
+        assert!((schedule.lr_at(1e-3, 100, 100, 10) - 1e-4).abs() < 1e-12);
+        assert!((schedule.lr_at(1e-3, 250, 100, 10) - 1e-4).abs() < 1e-12, "stays at lr_min past the end");
         let config = |lr_min| TrainConfig::new(ModelConfig::BetaVae(BetaVaeConfig::new(VaeArch::Mlp)), "fashion-mnist".into()).with_lr_schedule(Some(LrSchedule::Cosine { lr_min }));
         assert_eq!(config(0.0).validate(), Ok(()));
         assert!(config(1e-3).validate().unwrap_err().contains("lr_min"));
@@ -122,5 +143,24 @@ mod tests {
         let json = burn::config::config_to_json(&config(0.0).with_lr_schedule(None));
         let without: String = json.lines().filter(|l| !l.contains("lr_schedule")).collect::<Vec<_>>().join("\n");
         assert_eq!(serde_json::from_str::<TrainConfig>(&without).unwrap().lr_schedule, None);
+    }
+
+    #[test]
+    fn step_decays_by_gamma_every_so_many_epochs_and_the_cycle_vae_takes_the_codes() {
+        let schedule = LrSchedule::Step { every_epochs: 80, gamma: 0.1 };
+        // 10 steps an epoch: epochs 0…79 at lr, 80…159 at lr/10, from 160 at lr/100.
+        assert_eq!(schedule.lr_at(1e-4, 0, 2000, 10), 1e-4);
+        assert_eq!(schedule.lr_at(1e-4, 799, 2000, 10), 1e-4);
+        assert!((schedule.lr_at(1e-4, 800, 2000, 10) - 1e-5).abs() < 1e-15);
+        assert!((schedule.lr_at(1e-4, 1600, 2000, 10) - 1e-6).abs() < 1e-15);
+        let config = |every_epochs, gamma| TrainConfig::new(ModelConfig::BetaVae(BetaVaeConfig::new(VaeArch::Mlp)), "fashion-mnist".into()).with_lr_schedule(Some(LrSchedule::Step { every_epochs, gamma }));
+        assert_eq!(config(80, 0.1).validate(), Ok(()));
+        assert!(config(0, 0.1).validate().unwrap_err().contains("every 0"));
+        assert!(config(80, 1.5).validate().unwrap_err().contains("factor"));
+        assert!(config(80, f64::NAN).validate().is_err());
+        let cycle = TrainConfig::fresh("cycle-vae".parse::<crate::families::FamilyKind>().unwrap().default_config(1), "mnist".into());
+        assert_eq!(cycle.lr_schedule, Some(schedule));
+        let beta = TrainConfig::fresh(ModelConfig::BetaVae(BetaVaeConfig::new(VaeArch::Mlp)), "mnist".into());
+        assert_eq!(beta.lr_schedule, None);
     }
 }

@@ -289,7 +289,7 @@ impl<'a, M: Trainable> Run<'a, M> {
     /// The learning rate of the next step: the run's, along its schedule.
     fn lr_now(&self) -> f64 {
         match &self.config.lr_schedule {
-            Some(schedule) => schedule.lr_at(self.config.lr, self.state.step, self.total_steps()),
+            Some(schedule) => schedule.lr_at(self.config.lr, self.state.step, self.total_steps(), self.loader.steps_per_epoch),
             None => self.config.lr,
         }
     }

@@ -9,7 +9,7 @@
 //! view (an unseen class, another dataset), which take either side.
 
 use patchwork_core::analysis::explorable::{ExplorableModel, ModelOrigin};
-use patchwork_core::analysis::split::{SplitGrid, conditional_grid, interpolation_grid, random_grid, reference_grid, sample_grid, swap_grid};
+use patchwork_core::analysis::split::{SplitGrid, conditional_grid, fit_to, interpolation_grid, random_grid, reference_grid, sample_grid, swap_grid};
 use patchwork_core::capabilities::Capability;
 use patchwork_core::data::HostImage;
 use rand::{Rng, SeedableRng};
@@ -88,6 +88,8 @@ pub struct SplitView {
     received: u64,
     /// The checkpoint last asked what data it trained on, and the answer.
     trained_on: Option<(std::path::PathBuf, Option<String>)>,
+    /// How many images of each class "Export labelled…" writes.
+    export_per_class: usize,
     output: CachedGrid,
     /// The grid as drawn (headers and cells) for the result received last, and its columns.
     shown: Option<(u64, Vec<HostImage>, usize)>,
@@ -190,7 +192,7 @@ impl PairTransfer {
 
 impl Default for SplitView {
     fn default() -> Self {
-        Self { mode: SplitMode::Swap, count: 6, draw: 0, dropped: vec![], dropped_to_rows: false, dropped_generation: 0, requested: None, job: LatestJob::default(), result: None, error: None, received: 0, trained_on: None, output: CachedGrid::default(), shown: None, pair: PairTransfer::default(), thumbnails: CachedGrid::default() }
+        Self { mode: SplitMode::Swap, count: 6, draw: 0, dropped: vec![], dropped_to_rows: false, dropped_generation: 0, requested: None, job: LatestJob::default(), result: None, error: None, received: 0, trained_on: None, export_per_class: 100, output: CachedGrid::default(), shown: None, pair: PairTransfer::default(), thumbnails: CachedGrid::default() }
     }
 }
 
@@ -266,48 +268,34 @@ impl SplitView {
     /// source on its left (interpolation: the two corner images on the diagonal's ends).
     fn laid_out(r: &SplitResult) -> (Vec<HostImage>, usize) {
         let Some(first) = r.grid.images.first() else { return (vec![], 1) };
-        let blank = HostImage::new(first.width, first.height, first.channels, vec![0; first.width * first.height * first.channels]);
-        // Headers at the cells' size and channels (the data's images may be larger: the
-        // reference-style MNIST is 64×64 for a 32×32 model).
-        let fit = |image: &HostImage| {
-            let sized = if (image.width, image.height) == (first.width, first.height) { image.clone() } else { patchwork_core::data::fit::resize_crop(image, first.width) };
-            if sized.channels == first.channels { sized } else if first.channels == 3 { sized.to_rgb() } else { blank.clone() }
-        };
-        let (style_from, class_from): (Vec<HostImage>, Vec<HostImage>) = (r.style_from.iter().map(fit).collect(), r.class_from.iter().map(fit).collect());
-        let r = &SplitResult { mode: r.mode, style_from, class_from, grid: r.grid.clone() };
-        let columns = r.grid.columns + 1;
-        let mut out = Vec::with_capacity(columns * (r.grid.rows + 1));
         match r.mode {
             SplitMode::Interpolate => {
-                out.push(blank.clone());
-                out.extend((0..r.grid.columns).map(|c| if c + 1 == r.grid.columns { r.class_from[0].clone() } else { blank.clone() }));
-                for row in 0..r.grid.rows {
-                    out.push(if row == 0 { r.style_from[0].clone() } else { blank.clone() });
-                    out.extend((0..r.grid.columns).filter_map(|c| r.grid.cell(row, c).cloned()));
+                // The two corner images at the ends of the diagonal.
+                let (mut out, columns) = r.grid.with_headers(None, None);
+                let blank = out[0].clone();
+                if let (Some(a), Some(b)) = (r.style_from.first(), r.class_from.first()) {
+                    out[r.grid.columns] = fit_to(b, first, &blank);
+                    out[columns] = fit_to(a, first, &blank);
                 }
+                (out, columns)
             }
             SplitMode::Swap | SplitMode::Sample => {
                 // Headers where the grid took an image: both sides in the swap; in sampling
                 // the side that was not drawn (conditional synthesis: the rows).
                 let conditional = r.mode == SplitMode::Sample && r.class_from.is_empty();
-                let column_headers = r.mode == SplitMode::Swap || !conditional;
-                let row_headers = r.mode == SplitMode::Swap || conditional;
-                out.push(blank.clone());
-                out.extend((0..r.grid.columns).map(|c| if column_headers { r.class_from.get(c).cloned().unwrap_or_else(|| blank.clone()) } else { blank.clone() }));
-                for row in 0..r.grid.rows {
-                    out.push(if row_headers { r.style_from.get(row).cloned().unwrap_or_else(|| blank.clone()) } else { blank.clone() });
-                    out.extend((0..r.grid.columns).filter_map(|c| r.grid.cell(row, c).cloned()));
-                }
+                let column_headers = (r.mode == SplitMode::Swap || !conditional).then_some(r.class_from.as_slice());
+                let row_headers = (r.mode == SplitMode::Swap || conditional).then_some(r.style_from.as_slice());
+                r.grid.with_headers(column_headers, row_headers)
             }
-            SplitMode::Random => return (r.grid.images.clone(), r.grid.columns),
+            SplitMode::Random => (r.grid.images.clone(), r.grid.columns),
             SplitMode::Reference => {
                 // The inputs, their reconstructions, and the same in the reference style.
-                out.extend(r.style_from.iter().take(r.grid.columns).cloned());
+                let blank = HostImage::new(first.width, first.height, first.channels, vec![0; first.pixels.len()]);
+                let mut out: Vec<HostImage> = r.style_from.iter().take(r.grid.columns).map(|i| fit_to(i, first, &blank)).collect();
                 out.extend(r.grid.images.iter().cloned());
-                return (out, r.grid.columns);
+                (out, r.grid.columns)
             }
         }
-        (out, columns)
     }
 
     /// The data spec the model trained on, read once per checkpoint.
@@ -426,9 +414,19 @@ impl View for SplitView {
             let width = ui.available_width().min(columns as f32 * 72.0);
             let key = (format!("split-{:?}", r.mode), self.received);
             self.output.ui(ui, key, || images.clone(), columns, width);
-            if ui.button("Export PNG…").clicked() {
-                state.export_png(images.clone(), columns, "factor-swap.png");
-            }
+            ui.horizontal(|ui| {
+                if ui.button("Export PNG…").clicked() {
+                    state.export_png(images.clone(), columns, "factor-swap.png");
+                }
+                let labelled = state.data.source.as_ref().filter(|s| r.mode == SplitMode::Sample && !r.class_from.is_empty() && !s.is_empty() && s.label(0).is_some());
+                if let Some(source) = labelled {
+                    ui.add(egui::DragValue::new(&mut self.export_per_class).range(1..=10_000).suffix(" of each class"));
+                    let button = ui.button("Export labelled…").on_hover_text(format!("new images for every class of the data, each with the {class} of a random image of its class and a {style} drawn from N(0, I), written into a folder with one sub-folder per class (the report's data augmentation); open it as data to train on it"));
+                    if button.clicked() {
+                        state.export_labelled(crate::gui::dialogs::LabelledExport { model: model.clone(), source: source.clone(), per_class: self.export_per_class, seed: self.draw });
+                    }
+                }
+            });
         });
         if self.job.busy() {
             ui.ctx().request_repaint();

@@ -264,7 +264,7 @@ impl TrainView {
                 ui.label("learning rate").on_hover_text("Adam step size (papers: 1e-4 for long runs; 1e-3 learns faster in short ones)");
                 ui.add(egui::DragValue::new(&mut f.lr).range(1e-6..=1e-1).speed(1e-4).max_decimals(6));
                 ui.end_row();
-                ui.label("lr schedule").on_hover_text("constant: the learning rate throughout (the papers')\ncosine: annealed from it to the minimum over the run's steps (SGDR without restarts)");
+                ui.label("lr schedule").on_hover_text("constant: the learning rate throughout (most papers')\ncosine: annealed from it to the minimum over the run's steps (SGDR without restarts)\nstep: times the factor every so many epochs (PyTorch's StepLR; the cycle-consistent VAE's code: ×0.1 every 80)");
                 ui.horizontal(|ui| {
                     egui::ComboBox::from_id_salt("lr-schedule").selected_text(f.lr_schedule.name()).show_ui(ui, |ui| {
                         for s in ScheduleChoice::ALL {
@@ -274,6 +274,12 @@ impl TrainView {
                     if f.lr_schedule == ScheduleChoice::Cosine {
                         ui.label("to");
                         ui.add(egui::DragValue::new(&mut f.lr_min).range(0.0..=f.lr).speed(1e-5).max_decimals(7)).on_hover_text("the learning rate at the run's last step");
+                    }
+                    if f.lr_schedule == ScheduleChoice::Step {
+                        ui.label("×");
+                        ui.add(egui::DragValue::new(&mut f.lr_gamma).range(0.001..=1.0).speed(0.01).max_decimals(3)).on_hover_text("the factor at each decay");
+                        ui.label("every");
+                        ui.add(egui::DragValue::new(&mut f.lr_step_epochs).range(1..=10_000).suffix(" epochs")).on_hover_text("epochs between decays");
                     }
                 });
                 ui.end_row();
@@ -594,10 +600,13 @@ mod tests {
         let mut state = AppState::new(Settings::default());
         let mut beta = form("beta-vae", &[("arch", Value::Choice("higgins")), ("latent", Value::Count(7)), ("beta", Value::Number(2.5)), ("weighted", Value::Switch(true))]);
         (beta.lr, beta.lr_schedule, beta.lr_min, beta.epochs, beta.batch_size, beta.seed) = (3e-4, ScheduleChoice::Cosine, 1e-5, 9, 20, 5);
+        let mut cycle = form("cycle-vae", &[("style_dim", Value::Count(32))]);
+        (cycle.lr_step_epochs, cycle.lr_gamma) = (7, 0.5);
         let forms = [
             beta,
             form("patchvae", &[("parts", Value::Count(8)), ("part_dim", Value::Count(3)), ("beta_occ", Value::Number(0.3)), ("sampling", Value::Choice("hard")), ("gan", Value::Switch(true)), ("image_size", Value::Count(64))]),
             form("mixing-scenes", &[("preset", Value::Choice("full")), ("use_adv", Value::Switch(false)), ("lambda_cls", Value::Number(0.1)), ("rec_warmup", Value::Count(30)), ("warmup_collage", Value::Number(0.5))]),
+            cycle,
         ];
         for form in forms {
             state.settings.form = form;

@@ -102,6 +102,7 @@ impl FamilyConfig for BetaVaeConfig {
         batch_size: None,
         lr: None,
         adam_betas: None,
+        lr_schedule: None,
         data: "fashion-mnist",
         needs_channels: None,
         shipped: None,

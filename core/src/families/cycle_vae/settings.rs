@@ -5,6 +5,7 @@ use crate::bench::BenchSettings;
 use crate::capabilities::Capability;
 use crate::families::settings::{Configurable, Kind, Role, Setting, Value, choice, choice_of, count, number, switch};
 use crate::families::{FamilyConfig, FamilyInfo};
+use crate::train::LrSchedule;
 
 const REVERSE: &[&str] = &["l1", "wasserstein", "none"];
 const WEIGHT: Kind = Kind::Number { min: 0.0, max: 1000.0, speed: 0.1 };
@@ -85,6 +86,8 @@ impl FamilyConfig for CycleVaeConfig {
         batch_size: Some(64),
         lr: Some(1e-4),
         adam_betas: None,
+        // The code's StepLR(step_size=80, gamma=0.1) over its 100 epochs.
+        lr_schedule: Some(LrSchedule::Step { every_epochs: 80, gamma: 0.1 }),
         data: "mnist",
         needs_channels: None,
         shipped: Some("cycle-vae-mnist"),

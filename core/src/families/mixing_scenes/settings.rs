@@ -99,6 +99,7 @@ impl FamilyConfig for MixingScenesConfig {
         batch_size: Some(12),
         lr: Some(2e-4),
         adam_betas: None,
+        lr_schedule: None,
         data: "scenes",
         needs_channels: Some(3),
         shipped: Some("mixing-scenes-small"),

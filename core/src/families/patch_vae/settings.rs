@@ -93,6 +93,7 @@ impl FamilyConfig for PatchVaeConfig {
         batch_size: None,
         lr: None,
         adam_betas: None,
+        lr_schedule: None,
         data: "fashion-mnist",
         needs_channels: None,
         shipped: Some("patchvae-fashion-mnist"),

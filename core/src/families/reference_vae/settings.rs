@@ -112,6 +112,7 @@ impl FamilyConfig for ReferenceVaeConfig {
         batch_size: Some(36),
         lr: Some(1e-4),
         adam_betas: Some((0.5, 0.99)),
+        lr_schedule: None,
         data: "reference-style",
         needs_channels: None,
         shipped: Some("reference-vae-mnist"),
