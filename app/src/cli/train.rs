@@ -15,7 +15,7 @@ use super::model_args::ModelArgs;
 pub struct TrainArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Data: fashion-mnist, mnist, dsprites, scenes[:N], folder:PATH, idx:PATH, cifar:PATH,
+    /// Data: fashion-mnist, mnist, dsprites[:FACTOR] (its classes: shape, scale, orientation, x or y), scenes[:N], folder:PATH, idx:PATH, cifar:PATH,
     /// reference-style[:DIGITS] or pools:REFERENCE|UNLABELLED
     /// (default: scenes for mixing-scenes, fashion-mnist otherwise).
     #[arg(long)]

@@ -736,6 +736,39 @@ fn class_style_view_swaps_interpolates_and_samples_a_cycle_vae_and_takes_dropped
     use patchwork_core::data::ImageSource as _;
     let back = patchwork_core::data::folder::FolderSource::open(&augmented, 28).unwrap();
     assert_eq!((back.len(), back.info().class_names.len()), (1000, 10), "100 of each digit");
+    // t-SNE: the settings first, then both maps on a background thread; a stop ends it.
+    h.get_by_label("t-SNE").click();
+    h.run_steps(2);
+    h.get(by().label_contains("s should gather by class"));
+    {
+        let tsne = &mut view::<SplitView>(&mut h, "Factor swap").tsne;
+        (tsne.images, tsne.settings.perplexity, tsne.settings.epochs) = (300, 10.0, 200);
+    }
+    h.get_by_label("Compute maps").click();
+    h.run_steps(1);
+    assert!(view::<SplitView>(&mut h, "Factor swap").tsne.busy(), "computing in the background");
+    settle::<SplitView>(&mut h, "Factor swap", |v| v.busy());
+    let tsne = &view::<SplitView>(&mut h, "Factor swap").tsne;
+    assert_eq!(tsne.error, None);
+    let maps = tsne.maps.as_ref().expect("maps");
+    assert_eq!((maps.unspecified.as_ref().map(Vec::len), maps.specified.as_ref().map(Vec::len), maps.labels.len()), (Some(300), Some(300), 300));
+    assert!(maps.labels.iter().flatten().collect::<std::collections::BTreeSet<_>>().len() == 10, "every digit is mapped");
+    view::<SplitView>(&mut h, "Factor swap").tsne.settings.epochs = 5000;
+    h.get_by_label("Compute maps").click();
+    h.run_steps(2);
+    h.get_by_label("Stop").click();
+    settle::<SplitView>(&mut h, "Factor swap", |v| v.busy());
+    let note = view::<SplitView>(&mut h, "Factor swap").tsne.note.clone().unwrap_or_default();
+    assert!(note.starts_with("stopped after"), "{note}");
+    // A perplexity too large for the images is refused with a message, not a panic.
+    {
+        let tsne = &mut view::<SplitView>(&mut h, "Factor swap").tsne;
+        (tsne.images, tsne.settings.perplexity) = (50, 40.0);
+    }
+    h.get_by_label("Compute maps").click();
+    h.run_steps(1);
+    let error = view::<SplitView>(&mut h, "Factor swap").tsne.error.clone().unwrap_or_default();
+    assert!(error.contains("needs at least 121 points"), "{error}");
     // Dropped files give the classes (columns).
     h.get_by_label("swap grid").click();
     let files = tempfile::tempdir().unwrap();

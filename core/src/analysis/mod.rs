@@ -6,3 +6,4 @@ pub mod mixing;
 pub mod part_index;
 pub mod split;
 pub mod traverse;
+pub mod tsne;

@@ -26,22 +26,35 @@ pub struct Factors {
     pub y: f32,
 }
 
+/// The factors' names, in [`factor_indices`]' order.
+pub const FACTOR_NAMES: [&str; 5] = ["shape", "scale", "orientation", "x", "y"];
+
 pub struct DSpritesSource {
     info: SourceInfo,
+    /// The factor whose value is each image's class (0 = shape): the specified factor a
+    /// model with a class/style split learns from pairs that share it.
+    class_factor: usize,
 }
 
 impl Default for DSpritesSource {
     fn default() -> Self {
-        Self {
-            info: SourceInfo {
-                name: "dsprites-like".into(),
-                channels: 1,
-                size: Some((SIZE, SIZE)),
-                class_names: vec!["square".into(), "ellipse".into(), "heart".into()],
-                factor_names: ["shape", "scale", "orientation", "x", "y"].map(String::from).to_vec(),
-                skipped: vec![],
-            },
-        }
+        Self::with_class_factor(0)
+    }
+}
+
+impl DSpritesSource {
+    /// The source whose classes are the values of factor `class_factor` (of
+    /// [`FACTOR_NAMES`]; past the last, shape).
+    pub fn with_class_factor(class_factor: usize) -> Self {
+        let class_factor = if class_factor < FACTOR_NAMES.len() { class_factor } else { 0 };
+        let class_names: Vec<String> = match class_factor {
+            0 => ["square", "ellipse", "heart"].map(String::from).to_vec(),
+            1 => (0..SCALES).map(|s| format!("scale {:.1}", 0.5 + 0.5 * s as f32 / (SCALES - 1) as f32)).collect(),
+            2 => (0..ORIENTATIONS).map(|o| format!("{}°", o * 360 / ORIENTATIONS)).collect(),
+            k => (0..POSITIONS).map(|p| format!("{} {p}", FACTOR_NAMES[k])).collect(),
+        };
+        let name = if class_factor == 0 { "dsprites-like".to_string() } else { format!("dsprites-like by {}", FACTOR_NAMES[class_factor]) };
+        Self { info: SourceInfo { name, channels: 1, size: Some((SIZE, SIZE)), class_names, factor_names: FACTOR_NAMES.map(String::from).to_vec(), skipped: vec![] }, class_factor }
     }
 }
 
@@ -112,9 +125,12 @@ impl ImageSource for DSpritesSource {
         let f = factors(index);
         Sample {
             image: render(&f),
-            label: Some(f.shape as u32),
+            label: self.label(index),
             factors: vec![f.shape as f32, f.scale, f.orientation, f.x, f.y],
         }
+    }
+    fn label(&self, index: usize) -> Option<u32> {
+        Some(factor_indices(index)[self.class_factor] as u32)
     }
 }
 
@@ -156,5 +172,16 @@ mod tests {
         let shape_stride = SCALES * ORIENTATIONS * POSITIONS * POSITIONS;
         assert_ne!(area(0), area(shape_stride));
         assert_ne!(area(shape_stride), area(2 * shape_stride));
+    }
+
+    #[test]
+    fn any_factor_can_be_the_class_and_labels_come_without_drawing() {
+        let by_scale = DSpritesSource::with_class_factor(1);
+        assert_eq!(by_scale.info().class_names.len(), SCALES);
+        assert_eq!(by_scale.info().class_names[0], "scale 0.5");
+        let i = 3 * POSITIONS * POSITIONS * ORIENTATIONS + 7;
+        assert_eq!((by_scale.label(i), by_scale.get(i).label), (Some(3), Some(3)));
+        assert_eq!(DSpritesSource::with_class_factor(2).info().class_names[10], "90°");
+        assert_eq!(DSpritesSource::default().label(i), Some(0), "shape by default");
     }
 }

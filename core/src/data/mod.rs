@@ -73,7 +73,7 @@ pub enum DataError {
     BadFile { path: String, reason: String },
     #[error("{path}: no usable image found{details}")]
     NoImages { path: String, details: String },
-    #[error("unknown data source '{0}' (expected fashion-mnist, mnist, dsprites, scenes[:N], folder:PATH, idx:PATH, cifar:PATH, reference-style[:DIGITS] or pools:REFERENCE|UNLABELLED)")]
+    #[error("unknown data source '{0}' (expected fashion-mnist, mnist, dsprites[:FACTOR], scenes[:N], folder:PATH, idx:PATH, cifar:PATH, reference-style[:DIGITS] or pools:REFERENCE|UNLABELLED)")]
     UnknownSpec(String),
 }
 

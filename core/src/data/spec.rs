@@ -1,5 +1,5 @@
 //! Naming a data source on the command line or in a config: `fashion-mnist`, `mnist`,
-//! `dsprites`, `scenes[:N]` (quadrant scenes, N training scenes), `folder:PATH`, `idx:PATH`,
+//! `dsprites[:FACTOR]` (classed by shape, or by scale, orientation, x or y), `scenes[:N]` (quadrant scenes, N training scenes), `folder:PATH`, `idx:PATH`,
 //! `cifar:PATH`, `reference-style[:DIGITS]` (the reference-style MNIST built on a digit
 //! source, `mnist` by default), `pools:REFERENCE|UNLABELLED` (two sources as the two pools
 //! of reference-based training).
@@ -35,7 +35,9 @@ const SPLIT_SEED: u64 = 0x5eed_5911;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DataSpec {
     Embedded(EmbeddedSet),
-    DSprites,
+    /// dSprites-like, classed by the factor of this index in `dsprites::FACTOR_NAMES` (0:
+    /// shape).
+    DSprites(usize),
     Folder(PathBuf),
     Idx(PathBuf),
     Cifar(PathBuf),
@@ -57,7 +59,11 @@ impl std::str::FromStr for DataSpec {
         match (kind.to_ascii_lowercase().as_str(), path) {
             ("fashion-mnist" | "fashion_mnist" | "fmnist", None) => Ok(Self::Embedded(EmbeddedSet::FashionMnist)),
             ("mnist", None) => Ok(Self::Embedded(EmbeddedSet::Mnist)),
-            ("dsprites" | "dsprites-like", None) => Ok(Self::DSprites),
+            ("dsprites" | "dsprites-like", None) => Ok(Self::DSprites(0)),
+            ("dsprites" | "dsprites-like", Some(factor)) => match super::dsprites::FACTOR_NAMES.iter().position(|n| *n == factor.to_string_lossy()) {
+                Some(k) => Ok(Self::DSprites(k)),
+                None => Err(DataError::UnknownSpec(format!("{s} (dsprites takes a factor as its classes: dsprites:{})", super::dsprites::FACTOR_NAMES.join("|")))),
+            },
             ("folder", Some(p)) => Ok(Self::Folder(p)),
             ("idx", Some(p)) => Ok(Self::Idx(p)),
             ("cifar", Some(p)) => Ok(Self::Cifar(p)),
@@ -84,7 +90,8 @@ impl std::fmt::Display for DataSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Embedded(set) => write!(f, "{}", set.name()),
-            Self::DSprites => write!(f, "dsprites"),
+            Self::DSprites(0) => write!(f, "dsprites"),
+            Self::DSprites(k) => write!(f, "dsprites:{}", super::dsprites::FACTOR_NAMES.get(*k).copied().unwrap_or("shape")),
             Self::Folder(p) => write!(f, "folder:{}", p.display()),
             Self::Idx(p) => write!(f, "idx:{}", p.display()),
             Self::Cifar(p) => write!(f, "cifar:{}", p.display()),
@@ -103,7 +110,7 @@ impl DataSpec {
         match self {
             Self::Cifar(_) | Self::Folder(_) | Self::Scenes(_) | Self::ReferenceStyle(_) => 3,
             Self::Pools { unlabelled, .. } => unlabelled.native_channels(),
-            Self::Embedded(_) | Self::DSprites | Self::Idx(_) => 1,
+            Self::Embedded(_) | Self::DSprites(_) | Self::Idx(_) => 1,
         }
     }
 
@@ -115,7 +122,7 @@ impl DataSpec {
             Self::Idx(dir) => Arc::new(IdxSource::open_dir(dir, split)?),
             Self::Cifar(dir) => Arc::new(CifarSource::open(dir, split)?),
             Self::Scenes(n) => Arc::new(QuadrantScenes::open(split, *n)?),
-            Self::DSprites => Arc::new(Subset::split(Arc::new(DSpritesSource::default()), split, HELD_OUT_FRACTION, SPLIT_SEED)),
+            Self::DSprites(k) => Arc::new(Subset::split(Arc::new(DSpritesSource::with_class_factor(*k)), split, HELD_OUT_FRACTION, SPLIT_SEED)),
             Self::ReferenceStyle(base) => super::reference_style::ReferenceStyle::open(base.open(split, 28)?, split),
             Self::Pools { reference, unlabelled } => super::pools::open(reference.open(split, size)?, unlabelled.open(split, size)?)?,
             Self::Folder(dir) => {
@@ -131,7 +138,7 @@ mod tests {
 
     #[test]
     fn parses_and_prints_specs() {
-        for s in ["fashion-mnist", "mnist", "dsprites", "folder:/tmp/x", "idx:data/mnist", "cifar:/c", "scenes", "scenes:500", "reference-style", "reference-style:idx:data/mnist", "pools:folder:/faces/neutral|folder:/faces/all"] {
+        for s in ["fashion-mnist", "mnist", "dsprites", "folder:/tmp/x", "idx:data/mnist", "cifar:/c", "dsprites:scale", "dsprites:y", "scenes", "scenes:500", "reference-style", "reference-style:idx:data/mnist", "pools:folder:/faces/neutral|folder:/faces/all"] {
             let spec: DataSpec = s.parse().unwrap();
             assert_eq!(spec.to_string(), s);
         }
@@ -140,15 +147,17 @@ mod tests {
         assert!("scenes:many".parse::<DataSpec>().is_err() && "scenes:0".parse::<DataSpec>().is_err());
         assert!("pools:folder:/a".parse::<DataSpec>().unwrap_err().to_string().contains("pools:REFERENCE|UNLABELLED"));
         assert_eq!("reference-style:mnist".parse::<DataSpec>().unwrap().to_string(), "reference-style");
+        assert_eq!("dsprites:shape".parse::<DataSpec>().unwrap().to_string(), "dsprites");
+        assert!("dsprites:colour".parse::<DataSpec>().unwrap_err().to_string().contains("dsprites:shape|scale|orientation|x|y"));
     }
 
     #[test]
     fn splits_are_disjoint_and_deterministic() {
-        let train = DataSpec::DSprites.open(Split::Train, 64).unwrap();
-        let test = DataSpec::DSprites.open(Split::Test, 64).unwrap();
+        let train = DataSpec::DSprites(0).open(Split::Train, 64).unwrap();
+        let test = DataSpec::DSprites(0).open(Split::Test, 64).unwrap();
         assert_eq!(train.len() + test.len(), 737_280);
         assert_eq!(test.len(), 73_728);
-        let again = DataSpec::DSprites.open(Split::Test, 64).unwrap();
+        let again = DataSpec::DSprites(0).open(Split::Test, 64).unwrap();
         assert_eq!(test.get(5).factors, again.get(5).factors);
     }
 }

@@ -8,6 +8,7 @@ pub mod split;
 pub mod swap;
 pub mod train;
 pub mod traverse;
+pub mod tsne;
 
 use patchwork_core::analysis::explorable::ExplorableModel;
 use patchwork_core::capabilities::Capability;

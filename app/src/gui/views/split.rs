@@ -29,10 +29,12 @@ pub enum SplitMode {
     Random,
     /// Each image decoded with the reference code (models that learned one).
     Reference,
+    /// t-SNE maps of both parts (see `TsnePanel`).
+    Tsne,
 }
 
 impl SplitMode {
-    const ALL: [SplitMode; 5] = [SplitMode::Swap, SplitMode::Interpolate, SplitMode::Sample, SplitMode::Random, SplitMode::Reference];
+    const ALL: [SplitMode; 6] = [SplitMode::Swap, SplitMode::Interpolate, SplitMode::Sample, SplitMode::Random, SplitMode::Reference, SplitMode::Tsne];
 
     /// Its button, or `None` where `model` cannot do it.
     fn name(self, model: &ExplorableModel) -> Option<&'static str> {
@@ -44,6 +46,7 @@ impl SplitMode {
             SplitMode::Sample => Some(if prior { "conditional synthesis" } else { "sample styles" }),
             SplitMode::Random => prior.then_some("random grid"),
             SplitMode::Reference => split.reference().is_some().then_some("reference style"),
+            SplitMode::Tsne => Some("t-SNE"),
         }
     }
 }
@@ -96,6 +99,7 @@ pub struct SplitView {
     /// One transfer: A gives the specified factors (class s, target e), B the rest (z).
     pub pair: PairTransfer,
     pub thumbnails: CachedGrid,
+    pub tsne: super::tsne::TsnePanel,
 }
 
 /// Attribute transfer between two images the user picks: Dec(z of B, s or e of A).
@@ -192,7 +196,7 @@ impl PairTransfer {
 
 impl Default for SplitView {
     fn default() -> Self {
-        Self { mode: SplitMode::Swap, count: 6, draw: 0, dropped: vec![], dropped_to_rows: false, dropped_generation: 0, requested: None, job: LatestJob::default(), result: None, error: None, received: 0, trained_on: None, export_per_class: 100, output: CachedGrid::default(), shown: None, pair: PairTransfer::default(), thumbnails: CachedGrid::default() }
+        Self { mode: SplitMode::Swap, count: 6, draw: 0, dropped: vec![], dropped_to_rows: false, dropped_generation: 0, requested: None, job: LatestJob::default(), result: None, error: None, received: 0, trained_on: None, export_per_class: 100, output: CachedGrid::default(), shown: None, pair: PairTransfer::default(), thumbnails: CachedGrid::default(), tsne: Default::default() }
     }
 }
 
@@ -227,6 +231,7 @@ fn compute(model: &ExplorableModel, mode: SplitMode, style_from: Vec<HostImage>,
         SplitMode::Sample => sample_grid(model, &class_from, style_from.len(), draw)?,
         SplitMode::Random => random_grid(model, 3, 3, draw)?,
         SplitMode::Reference => reference_grid(model, &style_from)?,
+        SplitMode::Tsne => return Err("the t-SNE maps are no grid".into()),
     };
     Ok(SplitResult { mode, style_from, class_from, grid })
 }
@@ -240,6 +245,10 @@ impl SplitView {
         let Some(model) = state.model.current().filter(|m| m.offers(Capability::Split)) else { return };
         if self.mode.name(model).is_none() {
             self.mode = SplitMode::Swap;
+        }
+        if self.mode == SplitMode::Tsne {
+            // Its maps are computed when asked for, not for every change.
+            return;
         }
         let key = Key { model_generation: state.model.generation, data_generation: state.data.generation, mode: self.mode, count: self.count, draw: self.draw, dropped: self.dropped_generation, dropped_to_rows: self.dropped_to_rows };
         if self.requested.as_ref() == Some(&key) {
@@ -261,7 +270,7 @@ impl SplitView {
     }
 
     pub fn busy(&self) -> bool {
-        self.job.busy() || self.pair.busy()
+        self.job.busy() || self.pair.busy() || self.tsne.busy()
     }
 
     /// The grid as shown: a blank corner, the class sources along the top, each row's style
@@ -288,6 +297,7 @@ impl SplitView {
                 r.grid.with_headers(column_headers, row_headers)
             }
             SplitMode::Random => (r.grid.images.clone(), r.grid.columns),
+            SplitMode::Tsne => (vec![], 1),
             SplitMode::Reference => {
                 // The inputs, their reconstructions, and the same in the reference style.
                 let blank = HostImage::new(first.width, first.height, first.channels, vec![0; first.pixels.len()]);
@@ -319,6 +329,7 @@ impl SplitView {
             SplitMode::Sample => format!("each column keeps the {class} of the image above it; each row draws a {style} from N(0, I)"),
             SplitMode::Random => format!("three panels, each with one {class} from N(0, I); the same position in every panel has the same {style}, also drawn (Shuffle draws new ones)"),
             SplitMode::Reference => format!("top: images of the data; middle: their reconstructions; bottom: each image's {style} with the learned reference {class} e_r, the image in the reference pool's style"),
+            SplitMode::Tsne => format!("t-SNE maps of the {style} ({z}-d) and the {class} ({s}-d) of the open data's images, one colour per class"),
         }
     }
 }
@@ -362,6 +373,9 @@ impl View for SplitView {
                         ui.selectable_value(&mut self.mode, mode, name);
                     }
                 }
+                if self.mode == SplitMode::Tsne {
+                    return;
+                }
                 ui.separator();
                 ui.add(egui::Slider::new(&mut self.count, 2..=10).text("images per side"));
                 if ui.button("Shuffle").on_hover_text("draw other images from the data").clicked() {
@@ -382,6 +396,11 @@ impl View for SplitView {
                 if data != state.data.spec && ui.button(format!("Use the data it trained on ({data})")).clicked() {
                     state.open_spec(&data);
                 }
+            }
+            if self.mode == SplitMode::Tsne {
+                ui.label(self.caption(&model));
+                self.tsne.ui(ui, &model, state.data.source.as_ref());
+                return;
             }
             if self.mode == SplitMode::Swap {
                 self.pair.ui(ui, &model, state.model.generation);

@@ -12,6 +12,12 @@
 //! (padding 1). Init normal(0, 0.05) as the code's. The code ends in a sigmoid on [0, 1]
 //! pixels; Patchwork's images are in [−1, 1], so tanh, and the losses are taken on the
 //! [0, 1] scale so the code's coefficients (2, 3, 10) keep their meaning.
+//!
+//! The code has no network for larger images (it ships MNIST only). For 64×64 (colour) data
+//! Patchwork extends it the same way, one stage more: 4× [conv 5×5/2 pad 2, instance norm,
+//! ReLU] 16/32/64/128 to 128×4×4, heads from its 2,048 values; decoder Linears to 1,024
+//! each, concatenated to 128×4×4, then transposed convolutions 4×4/2 pad 1 to 64, 32, 16
+//! and the image.
 
 mod settings;
 mod train;
@@ -39,6 +45,9 @@ pub enum ReverseCycle {
     /// No reverse cycle: the ablation that shows what it buys.
     None,
 }
+
+/// The image sizes the networks take.
+pub const IMAGE_SIZES: [usize; 2] = [28, 64];
 
 #[derive(Config, Debug, PartialEq)]
 pub struct CycleVaeConfig {
@@ -80,8 +89,8 @@ impl CycleVaeConfig {
         if self.style_dim == 0 || self.class_dim == 0 || self.style_dim > 4096 || self.class_dim > 4096 {
             return Err(format!("z and s take 1 to 4096 dimensions, not {} and {}", self.style_dim, self.class_dim));
         }
-        if self.image_size != 28 {
-            return Err(format!("the cycle-consistent VAE's networks take 28×28 images (the official code's), not {}", self.image_size));
+        if !IMAGE_SIZES.contains(&self.image_size) {
+            return Err(format!("the cycle-consistent VAE's networks take 28×28 images (the official code's) or 64×64 (one stage more), not {}", self.image_size));
         }
         if !(self.channels == 1 || self.channels == 3) {
             return Err(format!("channels must be 1 or 3, not {}", self.channels));
@@ -97,22 +106,32 @@ impl CycleVaeConfig {
     pub fn init(&self, device: &Device) -> CycleVae {
         let init = Initializer::Normal { mean: 0.0, std: 0.05 };
         let c = self.channels;
-        let conv = |i: usize, o: usize| Conv2dConfig::new([i, o], [5, 5]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).with_initializer(init.clone()).init(device);
+        // 28×28: the code's padding 1 (28 → 13 → 6 → 2); 64×64: padding 2 (64 → 32 → 16 → 8 → 4).
+        let pad = if self.image_size == 28 { 1 } else { 2 };
+        let conv = |i: usize, o: usize| Conv2dConfig::new([i, o], [5, 5]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad)).with_initializer(init.clone()).init(device);
         let deconv = |i: usize, o: usize, padding: usize| ConvTranspose2dConfig::new([i, o], [4, 4]).with_stride([2, 2]).with_padding([padding, padding]).with_initializer(init.clone()).init(device);
         let linear = |i: usize, o: usize| LinearConfig::new(i, o).with_initializer(init.clone()).init(device);
+        // The encoder's last stage flattened (`trunk`), and the decoder's start: 128 channels
+        // of side² cells, half of them from z and half from s.
+        let (encoder_widths, trunk, side, decoder_widths, decoder_pads): (&[usize], usize, usize, &[usize], &[usize]) =
+            if self.image_size == 28 { (&[16, 32, 64], 256, 2, &[32, 16], &[0, 0, 1]) } else { (&[16, 32, 64, 128], 2048, 4, &[64, 32, 16], &[1, 1, 1, 1]) };
+        let half = 64 * side * side;
+        let encoder_ins = std::iter::once(c).chain(encoder_widths.iter().copied());
+        let decoder_ins = std::iter::once(128).chain(decoder_widths.iter().copied());
+        let decoder_outs = decoder_widths.iter().copied().chain(std::iter::once(c));
         CycleVae {
             encoder: CycleEncoder {
-                convs: vec![conv(c, 16), conv(16, 32), conv(32, 64)],
-                norms: vec![instance_norm(16, device), instance_norm(32, device), instance_norm(64, device)],
-                style_mu: linear(256, self.style_dim),
-                style_logvar: linear(256, self.style_dim),
-                class_output: linear(256, self.class_dim),
+                convs: encoder_ins.zip(encoder_widths).map(|(i, &o)| conv(i, o)).collect(),
+                norms: encoder_widths.iter().map(|&w| instance_norm(w, device)).collect(),
+                style_mu: linear(trunk, self.style_dim),
+                style_logvar: linear(trunk, self.style_dim),
+                class_output: linear(trunk, self.class_dim),
             },
             decoder: CycleDecoder {
-                style_input: linear(self.style_dim, 256),
-                class_input: linear(self.class_dim, 256),
-                deconvs: vec![deconv(128, 32, 0), deconv(32, 16, 0), deconv(16, c, 1)],
-                norms: vec![instance_norm(32, device), instance_norm(16, device)],
+                style_input: linear(self.style_dim, half),
+                class_input: linear(self.class_dim, half),
+                deconvs: decoder_ins.zip(decoder_outs).zip(decoder_pads).map(|((i, o), &p)| deconv(i, o, p)).collect(),
+                norms: decoder_widths.iter().map(|&w| instance_norm(w, device)).collect(),
             },
             style_dim: self.style_dim,
             class_dim: self.class_dim,
@@ -160,8 +179,8 @@ impl CycleEncoder {
         for (conv, norm) in self.convs.iter().zip(&self.norms) {
             h = activation::relu(norm.forward(conv.forward(h)));
         }
-        let [b, ..] = h.dims();
-        let h = h.reshape([b, 256]);
+        let [b, c, height, width] = h.dims();
+        let h = h.reshape([b, c * height * width]);
         SplitPosterior { mu: self.style_mu.forward(h.clone()), logvar: self.style_logvar.forward(h.clone()), class: self.class_output.forward(h) }
     }
 }
@@ -172,7 +191,10 @@ impl CycleDecoder {
         let [b, _] = style.dims();
         let z = leaky_relu(self.style_input.forward(style), 0.2);
         let s = leaky_relu(self.class_input.forward(class), 0.2);
-        let mut h = Tensor::cat(vec![z, s], 1).reshape([b, 128, 2, 2]);
+        // The two halves make 128 channels of side² cells (2×2 at 28×28, 4×4 at 64×64).
+        let [_, half] = z.dims();
+        let side = ((2 * half / 128) as f64).sqrt().round() as usize;
+        let mut h = Tensor::cat(vec![z, s], 1).reshape([b, 128, side, side]);
         for (i, deconv) in self.deconvs.iter().enumerate() {
             h = deconv.forward(h);
             if let Some(norm) = self.norms.get(i) {
@@ -228,6 +250,18 @@ mod tests {
         // 17·256 + 9·256, transposed convolutions 128·32·16 + 32 + 32·16·16 + 16 + 16·16 + 1.
         let expected = (416 + 12_832 + 51_264) + 2 * (256 * 16 + 16) + (256 * 8 + 8) + (17 * 256 + 9 * 256) + (128 * 32 * 16 + 32) + (32 * 16 * 16 + 16) + (16 * 16 + 1);
         assert_eq!(trainable_params(&model), expected);
+    }
+
+    #[test]
+    fn the_64_pixel_colour_variant_has_one_stage_more() {
+        let device = Device::flex();
+        let model = CycleVaeConfig::new().with_image_size(64).with_channels(3).init(&device);
+        let x = Tensor::<4>::zeros([2, 3, 64, 64], &device);
+        let post = model.encode(x.clone());
+        assert_eq!((post.mu.dims(), post.class.dims()), ([2, 16], [2, 16]));
+        assert_eq!(model.decode(post.mu, post.class).dims(), [2, 3, 64, 64]);
+        assert_eq!(model.reconstruct(x).dims(), [2, 3, 64, 64]);
+        assert!(CycleVaeConfig::new().with_image_size(32).validate().unwrap_err().contains("64×64"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ const LIVE: Role = Role::Live { logged: true };
 static SETTINGS: [Setting; 11] = [
     Setting::new("style_dim", "z-dim", "style z size", Kind::Count { min: 1, max: 4096 }, Role::Network, "unspecified (style) dimensions z (official code 16; the report's sweep 16…512)"),
     Setting::new("class_dim", "s-dim", "class s size", Kind::Count { min: 1, max: 4096 }, Role::Network, "specified (class) dimensions s (official code 16)"),
-    Setting::new("image_size", "size", "image size", Kind::Size(&[28]), Role::Network, "28×28, the official code's networks").not_in_form(),
+    Setting::new("image_size", "size", "image size", Kind::Size(&[28, 64]), Role::Network, "28: the official code's networks (MNIST)\n64: the same one stage deeper, for 64×64 data (dSprites, colour folders)"),
     Setting::new("channels", "channels", "channels", Kind::Count { min: 1, max: 3 }, Role::Network, "image channels, 1 = grey or 3 = RGB (default: the data's)").not_in_form(),
     Setting::new("reconstruction_coef", "reconstruction-coef", "λ_rec", WEIGHT, LIVE, "weight of each forward-cycle reconstruction, MSE on [0, 1] pixels (official code 2; its comment: 3 for a 64-d space)"),
     Setting::new("kl_coef", "kl-coef", "λ_KL", WEIGHT, LIVE, "weight of KL(q(z|x) ‖ N(0, I)), divided as the code by the batch's pixels (official code 3)"),
@@ -80,7 +80,7 @@ impl FamilyConfig for CycleVaeConfig {
     const INFO: FamilyInfo = FamilyInfo {
         name: "cycle-vae",
         aliases: &["cycle-consistent-vae"],
-        summary: "a class s and a style z from pairs of the same class (Jha et al.'s cycle-consistent VAE); 28×28 labelled images",
+        summary: "a class s and a style z from pairs of the same class (Jha et al.'s cycle-consistent VAE); 28×28 labelled images, or 64×64 (colour)",
         capabilities: &[Capability::Split],
         // The official code's batch of 64 and learning rate 1e-4.
         batch_size: Some(64),
