@@ -171,6 +171,27 @@ fn dropped_images_open_and_bad_files_change_nothing_else() {
     h.get_by_label("1 unreadable file(s) skipped");
 }
 
+#[test]
+fn dsprites_opens_classed_by_the_factor_picked_in_the_data_tab() {
+    let mut h = harness();
+    h.run_steps(2);
+    h.get_by_label("Data").click();
+    h.run_steps(1);
+    h.get_by_label("dsprites-like").click();
+    step_until(&mut h, Duration::from_secs(60), "dsprites", |a| a.state.data.spec == "dsprites" && a.state.data.loading.is_none());
+    h.run_steps(1);
+    assert_eq!(h.state().state.data.source.as_ref().unwrap().info().class_names.len(), 3, "shapes by default");
+    let classes = |text: &'static str| by().role(egui::accesskit::Role::ComboBox).predicate(move |n| n.value().is_some_and(|v| v == text));
+    h.get(classes("classes: shape")).click();
+    h.run_steps(3);
+    h.get_by_label("scale").click();
+    step_until(&mut h, Duration::from_secs(60), "dsprites by scale", |a| a.state.data.spec == "dsprites:scale" && a.state.data.loading.is_none());
+    h.run_steps(1);
+    let source = h.state().state.data.source.clone().unwrap();
+    assert_eq!((source.info().class_names.len(), source.info().class_names[0].as_str()), (6, "scale 0.5"));
+    h.get(classes("classes: scale"));
+}
+
 fn view<'h, V: 'static>(h: &'h mut Harness<'static, PatchworkApp>, name: &str) -> &'h mut V {
     let app = h.state_mut();
     let i = app.views.iter().position(|v| v.name() == name).expect("the tab");

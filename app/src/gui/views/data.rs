@@ -1,6 +1,8 @@
 //! Data: choose a dataset, open a folder, drop files; a thumbnail grid with counts.
 
+use patchwork_core::data::dsprites::FACTOR_NAMES;
 use patchwork_core::data::embedded::EmbeddedSet;
+use patchwork_core::data::spec::DataSpec;
 use patchwork_core::data::pools::{PoolIndices, is_two_pool};
 use patchwork_core::data::{HostImage, SharedSource};
 
@@ -39,8 +41,28 @@ impl View for DataView {
                     state.open_spec(set.name());
                 }
             }
-            if ui.selectable_label(state.data.spec == "dsprites", "dsprites-like").on_hover_text("procedural: 3 shapes × 6 scales × 40 orientations × 32 × 32 positions").clicked() {
+            let dsprites_by = match state.data.spec.parse::<DataSpec>() {
+                Ok(DataSpec::DSprites(factor)) => Some(factor),
+                _ => None,
+            };
+            if ui.selectable_label(dsprites_by.is_some(), "dsprites-like").on_hover_text("procedural: 3 shapes × 6 scales × 40 orientations × 32 × 32 positions").clicked() {
                 state.open_spec("dsprites");
+            }
+            if let Some(factor) = dsprites_by {
+                // Which factor the classes are: the one a class/style model learns as s.
+                let mut chosen = factor;
+                egui::ComboBox::from_id_salt("dsprites-classes")
+                    .selected_text(format!("classes: {}", FACTOR_NAMES.get(factor).copied().unwrap_or("shape")))
+                    .show_ui(ui, |ui| {
+                        for (k, name) in FACTOR_NAMES.iter().enumerate() {
+                            ui.selectable_value(&mut chosen, k, *name);
+                        }
+                    })
+                    .response
+                    .on_hover_text("the factor whose values are the images' classes (the specified factor of the cycle-consistent VAE's pairs)");
+                if chosen != factor {
+                    state.open_spec(&DataSpec::DSprites(chosen).to_string());
+                }
             }
             if ui.selectable_label(state.data.spec == "scenes", "quadrant scenes").on_hover_text("procedural 64×64 colour scenes, at most one Fashion-MNIST object per quadrant, over CC0 photos (for mixing scenes)").clicked() {
                 state.open_spec("scenes");

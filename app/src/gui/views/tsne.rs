@@ -226,12 +226,15 @@ impl TsnePanel {
             return;
         };
         let width = (ui.available_width() - 12.0) / 2.0;
+        // Square maps as large as the panel leaves room for (measured here: inside the row
+        // below, the height left is the row's own).
+        let side = width.min(ui.available_height() - 30.0).max(200.0);
         let mut hovered = None;
         ui.horizontal(|ui| {
             for (map, layout) in [&maps.unspecified, &maps.specified].into_iter().enumerate() {
                 ui.vertical(|ui| {
                     ui.label(&maps.titles[map]);
-                    if let Some(hit) = map_ui(ui, map, layout.as_deref(), maps, width) {
+                    if let Some(hit) = map_ui(ui, map, layout.as_deref(), maps, [width, side]) {
                         hovered = Some(hit);
                     }
                 });
@@ -264,10 +267,10 @@ fn class_colour(label: u32) -> egui::Color32 {
 
 /// One map: a series per class (held-out classes as hollow diamonds), and the point under
 /// the pointer, if one is within a few pixels.
-fn map_ui(ui: &mut egui::Ui, map: usize, layout: Option<&[[f32; 2]]>, maps: &Maps, width: f32) -> Option<(usize, egui::Response)> {
-    let plot = Plot::new(("tsne", map)).width(width).height(width.min(ui.available_height() - 30.0).max(200.0)).data_aspect(1.0).show_axes(false).show_grid(false).legend(Legend::default()).show_x(false).show_y(false);
+fn map_ui(ui: &mut egui::Ui, map: usize, layout: Option<&[[f32; 2]]>, maps: &Maps, [width, height]: [f32; 2]) -> Option<(usize, egui::Response)> {
+    let plot = Plot::new(("tsne", map)).width(width).height(height).data_aspect(1.0).show_axes(false).show_grid(false).legend(Legend::default()).show_x(false).show_y(false);
     let Some(layout) = layout else {
-        ui.add_sized([width, 200.0], egui::Spinner::new());
+        ui.add_sized([width, height], egui::Spinner::new());
         return None;
     };
     let mut classes: Vec<Option<u32>> = maps.labels.clone();
