@@ -99,6 +99,10 @@ fn opens_on_fashion_mnist_then_trains_pauses_and_resumes() {
     h.run_steps(2);
     let train: &mut patchwork::gui::views::train::TrainView = view(&mut h, "Train");
     assert_eq!((train.x_axis, train.log_x), (patchwork::gui::views::train::XAxis::Minutes, true));
+    // The loss plot as drawn, as a vector image: a curve per loss on the log-time axis.
+    let svg = export_through_the_path_field(&mut h, "Export losses SVG…", &runs.path().join("losses.svg"));
+    assert!(svg.starts_with("<svg") && svg.contains("log10 minutes of training"), "{}", &svg[..svg.len().min(300)]);
+    assert!(svg.matches("<polyline").count() >= 3, "the loss and its terms");
     h.get_by_label("step").click();
     h.get_by_label("log x").click();
     h.run_steps(1);
@@ -211,6 +215,36 @@ fn traverse_view<'h>(h: &'h mut Harness<'static, PatchworkApp>) -> &'h mut Trave
 }
 
 /// Steps until the view's background work is done, asserting nothing hangs.
+/// Clicks `button`, types `path` into the window's own path field (file dialogs off), and
+/// waits for the file; returns its text.
+fn export_through_the_path_field(h: &mut Harness<'static, PatchworkApp>, button: &str, path: &std::path::Path) -> String {
+    // SAFETY: set before the window asks for a path, as every test that types one does.
+    unsafe { std::env::set_var("PATCHWORK_FILE_DIALOG", "off") };
+    h.get_by_label(button).click();
+    let start = Instant::now();
+    while h.state().state.path_prompt.is_none() {
+        assert!(start.elapsed() < Duration::from_secs(30), "{button} asked for no path");
+        h.run_steps(1);
+    }
+    h.run_steps(2);
+    // The field holds the suggested name: select it all, then type over it.
+    h.get(by().role(egui::accesskit::Role::TextInput)).click();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.run_steps(1);
+    h.get(by().role(egui::accesskit::Role::TextInput)).type_text(&path.display().to_string());
+    h.run_steps(1);
+    h.key_press(egui::Key::Enter);
+    let start = Instant::now();
+    while !path.is_file() {
+        assert!(start.elapsed() < Duration::from_secs(30), "{button} wrote no {}", path.display());
+        h.run_steps(1);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    std::fs::read_to_string(path).unwrap()
+}
+
 fn settle<V: 'static>(h: &mut Harness<'static, PatchworkApp>, name: &str, busy: impl Fn(&mut V) -> bool) {
     let start = Instant::now();
     loop {
@@ -424,6 +458,9 @@ fn trains_a_tiny_beta_vae_saves_reopens_and_traverses_it() {
     let runs: &mut RunsView = view(&mut h, "Runs");
     let (_, metrics) = runs.compared[0].as_ref().unwrap();
     assert!(metrics.as_ref().unwrap().len() >= 20);
+    h.run_steps(1);
+    let svg = export_through_the_path_field(&mut h, "Export SVG…", &run_dir.with_file_name("compare.svg"));
+    assert_eq!(svg.matches("<polyline").count(), 1, "run A's curve");
     // Traverse: both latents ordered by KL, the 2-D manifold, and a slider that moves the image.
     h.get_by_label("Traverse").click();
     h.run_steps(1);

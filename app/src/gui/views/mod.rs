@@ -5,6 +5,7 @@ pub mod mixing;
 pub mod parts;
 pub mod runs;
 pub mod split;
+pub mod svg_plot;
 pub mod swap;
 pub mod train;
 pub mod traverse;

@@ -8,6 +8,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 use patchwork_core::checkpoint::{CONFIG_FILE, read_meta};
 use patchwork_core::train::{METRICS_FILE, RunSpec, RunStart, StepMetrics, spawn};
 
+use super::svg_plot::{SvgSeries, svg_plot};
 use crate::gui::session::TrainingSession;
 use crate::gui::state::StartWeights;
 use crate::gui::{AppState, View};
@@ -242,7 +243,7 @@ impl RunsView {
         });
     }
 
-    fn compare_ui(&mut self, ui: &mut egui::Ui) {
+    fn compare_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
         ui.heading("Compare two runs");
         let mut names: Vec<String> = vec![];
         for (path, metrics) in self.compared.iter().flatten() {
@@ -277,14 +278,28 @@ impl RunsView {
             ui.add(egui::Slider::new(&mut self.smoothing, 0.0..=0.999).text("smoothing"));
         });
         let (term, log, smoothing) = (self.term.clone(), self.log_scale, self.smoothing);
-        Plot::new("compare").height(300.0).legend(Legend::default()).x_axis_label("step").show(ui, |plot| {
-            for (label, entry) in ["A", "B"].iter().zip(&self.compared) {
-                let Some((path, Ok(metrics))) = entry else { continue };
+        // Two fixed colours, so the plot and its SVG agree.
+        let colours = [egui::Color32::from_rgb(31, 119, 180), egui::Color32::from_rgb(255, 127, 14)];
+        let curves: Vec<SvgSeries> = ["A", "B"]
+            .iter()
+            .zip(&self.compared)
+            .zip(colours)
+            .filter_map(|((label, entry), colour)| {
+                let Some((path, Ok(metrics))) = entry else { return None };
                 let points: Vec<[f64; 2]> = metrics.iter().filter_map(|m| m.term(&term).map(|v| [m.step as f64, if log { v.max(1e-12).log10() } else { v }])).collect();
                 let name = format!("{label}: {}", path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()));
-                plot.line(Line::new(name, PlotPoints::from(super::smooth(&points, smoothing))));
+                Some(SvgSeries { name, colour, points: super::smooth(&points, smoothing), band: None })
+            })
+            .collect();
+        let y_label = if log { format!("log10 {term}") } else { term.clone() };
+        Plot::new("compare").height(300.0).legend(Legend::default()).x_axis_label("step").show(ui, |plot| {
+            for curve in &curves {
+                plot.line(Line::new(curve.name.clone(), PlotPoints::from(curve.points.clone())).color(curve.colour));
             }
         });
+        if ui.button("Export SVG…").on_hover_text("this comparison as a vector image").clicked() {
+            state.export_text(svg_plot(&format!("{term}: A against B"), "step", &y_label, &curves), "compare.svg", ("SVG", "svg"));
+        }
     }
 }
 
@@ -304,7 +319,7 @@ impl View for RunsView {
         egui::ScrollArea::vertical().show(ui, |ui| {
             self.recent_ui(ui, state);
             ui.separator();
-            self.compare_ui(ui);
+            self.compare_ui(ui, state);
         });
     }
 }

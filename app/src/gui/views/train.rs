@@ -5,6 +5,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 use patchwork_core::families::{FamilyKind, Kind, Role, Setting, Value};
 use patchwork_core::train::{RunSpec, RunStart, StepMetrics, TrainCommand, TrainConfig, spawn};
 
+use super::svg_plot::{SvgSeries, svg_plot};
 use crate::gui::images::CachedGrid;
 use crate::gui::session::{RunStatus, TrainingSession};
 use crate::gui::state::ScheduleChoice;
@@ -197,7 +198,8 @@ pub fn start_training(state: &mut AppState) {
 }
 
 /// Exports asked for while drawing (done after, when the state can be borrowed mutably).
-type Export = (Option<String>, Option<(Vec<patchwork_core::data::HostImage>, usize)>);
+/// A text file (its text, suggested name and dialog filter), and images as a PNG grid.
+type Export = (Option<(String, &'static str, (&'static str, &'static str))>, Option<(Vec<patchwork_core::data::HostImage>, usize)>);
 
 
 impl TrainView {
@@ -407,18 +409,23 @@ impl TrainView {
         let y_label = if log { "log10 value" } else { "value" };
         // With smoothing, each loss also gets the band of its raw values' trailing min and
         // max over the smoothing window, in its line's colour.
-        let raw = |name: &str, log: bool| -> Vec<[f64; 2]> {
-            session.history.iter().filter_map(|m| Some([x_axis.of(m, log_x)?, m.loss(name).map(|v| if log { v.max(1e-12).log10() } else { v })?])).collect()
-        };
         let window = super::smoothing_window(smoothing);
+        let loss_curves: Vec<SvgSeries> = plotted
+            .losses
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let raw: Vec<[f64; 2]> = session.history.iter().filter_map(|m| Some([x_axis.of(m, log_x)?, m.loss(name).map(|v| if log { v.max(1e-12).log10() } else { v })?])).collect();
+                let band = (window > 1).then(|| super::min_max_band(&raw, window));
+                SvgSeries { name: name.clone(), colour: series_colour(i), points: super::smooth(&raw, smoothing), band }
+            })
+            .collect();
         Plot::new("losses").height(220.0).legend(Legend::default()).x_axis_label(x_label).y_axis_label(y_label).show(ui, |plot| {
-            for (i, name) in plotted.losses.iter().enumerate() {
-                let colour = series_colour(i);
-                plot.line(series(name, &|m| m.loss(name), log).color(colour));
-                if window > 1 {
+            for curve in &loss_curves {
+                plot.line(Line::new(curve.name.clone(), PlotPoints::from(curve.points.clone())).color(curve.colour));
+                if let Some((xs, lo, hi)) = &curve.band {
                     // Unnamed, so the legend keeps one entry per loss in its line's colour.
-                    let (xs, lo, hi) = super::min_max_band(&raw(name, log), window);
-                    plot.add(egui_plot::FilledArea::new("", &xs, &lo, &hi).fill_color(colour.linear_multiply(0.15)));
+                    plot.add(egui_plot::FilledArea::new("", xs, lo, hi).fill_color(curve.colour.linear_multiply(0.15)));
                 }
             }
         });
@@ -437,7 +444,11 @@ impl TrainView {
         }
         ui.horizontal(|ui| {
             if ui.button("Export metrics CSV…").clicked() {
-                export.0 = Some(crate::gui::views::runs::metrics_csv(&session.history));
+                export.0 = Some((crate::gui::views::runs::metrics_csv(&session.history), "metrics.csv", ("CSV", "csv")));
+            }
+            if ui.button("Export losses SVG…").on_hover_text("the loss plot as drawn (smoothing, bands, axes) as a vector image").clicked() {
+                let title = format!("{} losses", state.settings.form.model);
+                export.0 = Some((svg_plot(&title, x_label, y_label, &loss_curves), "losses.svg", ("SVG", "svg")));
             }
             if let Some(snap) = &session.snapshot {
                 if ui.button("Export grids PNG…").on_hover_text("inputs, reconstructions and the model's extra grid (samples, mixes), one row each").clicked() {
@@ -535,8 +546,8 @@ impl View for TrainView {
         egui::CentralPanel::default().show(ui, |ui| {
             let mut export = Export::default();
             egui::ScrollArea::vertical().show(ui, |ui| self.live_ui(ui, state, &mut export));
-            if let Some(csv) = export.0 {
-                state.export_text(csv, "metrics.csv", ("CSV", "csv"));
+            if let Some((text, file_name, filter)) = export.0 {
+                state.export_text(text, file_name, filter);
             }
             if let Some((images, columns)) = export.1 {
                 state.export_png(images, columns, "training-grids.png");
