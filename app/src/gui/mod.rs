@@ -11,6 +11,7 @@ pub mod model_slot;
 pub mod session;
 pub mod state;
 pub mod views;
+pub mod wipe;
 
 use patchwork_core::device::DeviceChoice;
 

@@ -245,6 +245,26 @@ fn export_through_the_path_field(h: &mut Harness<'static, PatchworkApp>, button:
     std::fs::read_to_string(path).unwrap()
 }
 
+/// Presses on a before/after wipe a fifth of the way across, drags to four fifths and lets
+/// go; returns where the divider stood after the press and after the drag.
+fn wipe_across(h: &mut Harness<'static, PatchworkApp>, rect: egui::Rect, position: impl Fn(&mut Harness<'static, PatchworkApp>) -> f32) -> (f32, f32) {
+    let at = |fraction: f32| egui::pos2(rect.left() + rect.width() * fraction, rect.top() + 10.0);
+    h.hover_at(at(0.2));
+    h.step();
+    h.drag_at(at(0.2));
+    h.step();
+    let pressed = position(h);
+    for t in [0.4, 0.6, 0.8] {
+        h.hover_at(at(t));
+        h.step();
+    }
+    // Let go and move away at once: the divider stays where it was let go.
+    h.drop_at(at(0.8));
+    h.hover_at(rect.left_bottom() + egui::vec2(-300.0, 40.0));
+    h.run_steps(1);
+    (pressed, position(h))
+}
+
 fn settle<V: 'static>(h: &mut Harness<'static, PatchworkApp>, name: &str, busy: impl Fn(&mut V) -> bool) {
     let start = Instant::now();
     loop {
@@ -333,6 +353,14 @@ fn swap_takes_a_dragged_thumbnail_and_a_dropped_file_and_switches_parts_off() {
     // It opens on the first two images, ready to swap.
     let first = swap_view(&mut h).result.as_ref().expect("a first swap").swapped.clone();
     assert_eq!(swap_view(&mut h).source.image.as_ref().unwrap().label, "fashion-mnist #0");
+    // Beside the grid, the target's reconstruction and the swap in one place: the divider
+    // follows a drag across it.
+    h.run_steps(1);
+    let wipe = swap_view(&mut h).wipe.last_rect.expect("the before/after wipe drawn");
+    assert!(wipe.right() <= 1280.0 && wipe.bottom() <= 820.0, "inside the window: {wipe:?}");
+    let (pressed, dragged) = wipe_across(&mut h, wipe, |h| swap_view(h).wipe.position);
+    assert!((pressed - 0.2).abs() < 0.02 && (dragged - 0.8).abs() < 0.02, "{pressed} then {dragged}");
+    h.get(by().label_contains("left of the line: the swap"));
     // Drag thumbnail 5 (second row, second column) onto Source.
     let grid = swap_view(&mut h).thumbnails.last_rect.expect("thumbnails drawn");
     let cell = egui::pos2(grid.left() + grid.width() * 1.5 / 4.0, grid.top() + grid.height() * 1.5 / 16.0);
@@ -563,6 +591,9 @@ fn object_transfer_auto_mix_and_neighbours_work_on_the_shipped_mixing_model() {
     h.run_steps(1);
     let first = view::<TransferView>(&mut h, "Object transfer").result.as_ref().map(|r| (r.key.mask, r.mix.clone(), r.reconstruction.clone())).expect("a transfer");
     assert_eq!(first.0.to_string(), "0010");
+    let wipe = view::<TransferView>(&mut h, "Object transfer").wipe.last_rect.expect("the before/after wipe drawn");
+    let (pressed, dragged) = wipe_across(&mut h, wipe, |h| view::<TransferView>(h, "Object transfer").wipe.position);
+    assert!((pressed - 0.2).abs() < 0.02 && (dragged - 0.8).abs() < 0.02, "{pressed} then {dragged}");
     // The 0000 preset renders exactly the plain reconstruction; 0010 differs from it.
     assert_ne!(first.1, first.2);
     h.get_by_label("0000").click();

@@ -10,6 +10,7 @@ use patchwork_core::data::HostImage;
 
 use crate::gui::image_drop::{DraggedImage, ImageDestination, ImageSlot, images_dropped_on, place_in_pair, thumbnail_strip_ui};
 use crate::gui::images::{CachedGrid, overlay};
+use crate::gui::wipe::{WIPE_SIDE, Wipe};
 use crate::gui::jobs::{LatestJob, store};
 use crate::gui::{AppState, View};
 
@@ -101,6 +102,8 @@ pub struct SwapView {
     pub error: Option<String>,
     pub thumbnails: CachedGrid,
     output: CachedGrid,
+    /// The target's reconstruction against the swap, in one place.
+    pub wipe: Wipe,
     opacity: f32,
 }
 
@@ -255,8 +258,12 @@ impl SwapView {
             if r.key.parts_off.is_empty() { String::new() } else { format!(", parts {:?} off", r.key.parts_off) }
         ));
         let key = (format!("swap-{:?}-{}", r.key, (opacity * 100.0) as u32), 0);
-        let width = ui.available_width().min(5.0 * 160.0);
-        self.output.ui(ui, key, images, 5, width);
+        // The grid, and beside it the target's reconstruction and the swap in one place.
+        let width = (ui.available_width() - WIPE_SIDE - 16.0).clamp(200.0, 5.0 * 160.0);
+        ui.horizontal_top(|ui| {
+            self.output.ui(ui, key, images, 5, width);
+            ui.vertical(|ui| self.wipe.ui(ui, (format!("swap-wipe-{:?}", r.key), 0), || [r.target.reconstruction.clone(), r.swapped.clone()], WIPE_SIDE, ["the target's reconstruction", "the swap"]));
+        });
         if ui.button("Export PNG…").clicked() {
             state.export_png(images(), 5, "swap.png");
         }

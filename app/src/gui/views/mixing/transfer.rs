@@ -13,6 +13,7 @@ use patchwork_core::capabilities::Capability;
 use super::mixing_model_ui;
 use crate::gui::image_drop::{DraggedImage, ImageSlot, images_dropped_on, place_in_pair, thumbnail_strip_ui};
 use crate::gui::images::CachedGrid;
+use crate::gui::wipe::{WIPE_SIDE, Wipe};
 use crate::gui::jobs::{LatestJob, store};
 use crate::gui::{AppState, View};
 
@@ -51,6 +52,8 @@ pub struct TransferView {
     pub error: Option<String>,
     thumbnails: CachedGrid,
     output: CachedGrid,
+    /// The reference's reconstruction against the transfer, in one place.
+    pub wipe: Wipe,
 }
 
 impl Default for TransferView {
@@ -69,6 +72,7 @@ impl Default for TransferView {
             error: None,
             thumbnails: CachedGrid::default(),
             output: CachedGrid::default(),
+            wipe: Wipe::default(),
         }
     }
 }
@@ -265,8 +269,12 @@ impl View for TransferView {
             ui.label(format!("object · reference · collage I_f_mix (mask {}) · rendered I_mix · reference reconstruction", r.key.mask));
             let images = || vec![object.image.clone(), reference.image.clone(), r.collage.clone(), r.mix.clone(), r.reconstruction.clone()];
             let key = (format!("transfer-{:?}", r.key), 0);
-            let width = ui.available_width().min(5.0 * 160.0);
-            self.output.ui(ui, key, images, 5, width);
+            // The grid, and beside it the reference's reconstruction and the transfer in one place.
+            let width = (ui.available_width() - WIPE_SIDE - 16.0).clamp(200.0, 5.0 * 160.0);
+            ui.horizontal_top(|ui| {
+                self.output.ui(ui, key, images, 5, width);
+                ui.vertical(|ui| self.wipe.ui(ui, (format!("transfer-wipe-{:?}", r.key), 0), || [r.reconstruction.clone(), r.mix.clone()], WIPE_SIDE, ["the reference's reconstruction", "the transfer"]));
+            });
             if ui.button("Export PNG…").clicked() {
                 state.export_png(images(), 5, "transfer.png");
             }
