@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use patchwork_core::train::{Progress, Snapshot, StepMetrics, TrainCommand, TrainEvent, TrainerHandle};
 
+use crate::gui::snapshot_history::SnapshotHistory;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunStatus {
     Starting,
@@ -30,6 +32,8 @@ pub struct TrainingSession {
     pub progress: Option<Progress>,
     pub history: Vec<StepMetrics>,
     pub snapshot: Option<Snapshot>,
+    /// Past snapshots, for scrubbing back through the run.
+    pub snapshot_history: SnapshotHistory,
     pub log: Vec<String>,
 }
 
@@ -37,7 +41,7 @@ impl TrainingSession {
     pub fn new(handle: TrainerHandle, run_dir: Option<PathBuf>, device: String) -> Self {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Self { handle, id, snapshots: 0, run_dir, device, parameters: 0, status: RunStatus::Starting, progress: None, history: vec![], snapshot: None, log: vec![] }
+        Self { handle, id, snapshots: 0, run_dir, device, parameters: 0, status: RunStatus::Starting, progress: None, history: vec![], snapshot: None, snapshot_history: SnapshotHistory::default(), log: vec![] }
     }
 
     /// Applies every event that has arrived; never blocks.
@@ -62,6 +66,7 @@ impl TrainingSession {
                 self.progress = Some(progress);
             }
             TrainEvent::Snapshot(s) => {
+                self.snapshot_history.push(&s);
                 self.snapshot = Some(*s);
                 self.snapshots += 1;
             }

@@ -114,6 +114,34 @@ fn opens_on_fashion_mnist_then_trains_pauses_and_resumes() {
     h.run_steps(2);
     assert_eq!(h.state().state.session.as_ref().unwrap().history.len(), steps, "no steps while paused");
     assert!(h.state().state.session.as_ref().unwrap().snapshot.is_some(), "live reconstructions arrived");
+    // The step slider goes back to the run's first snapshot; Latest follows the run again;
+    // Play steps through them all and ends following the run.
+    let kept = h.state().state.session.as_ref().unwrap().snapshot_history.len();
+    assert!(kept >= 2, "{kept} snapshots kept");
+    let first_step = h.state().state.session.as_ref().unwrap().snapshot_history.get(0).unwrap().step;
+    let rail = h.get(by().role(egui::accesskit::Role::Slider).label_contains("snapshot at step")).rect();
+    let start_of_rail = egui::pos2(rail.left() + 1.0, rail.center().y);
+    h.hover_at(start_of_rail);
+    h.step();
+    h.drag_at(start_of_rail);
+    h.step();
+    h.drop_at(start_of_rail);
+    h.run_steps(2);
+    assert_eq!(view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").scrub, Some(0));
+    h.get(by().label_contains(&format!("step {first_step}: inputs")));
+    h.get_by_label("Latest").click();
+    h.run_steps(1);
+    assert_eq!(view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").scrub, None);
+    h.get_by_label("Play").click();
+    h.run_steps(1);
+    assert_eq!(view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").scrub, Some(0));
+    let start = Instant::now();
+    while view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").playing.is_some() {
+        assert!(start.elapsed() < Duration::from_secs(60), "playback never ended");
+        std::thread::sleep(Duration::from_millis(50));
+        h.run_steps(1);
+    }
+    assert_eq!(view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").scrub, None, "back to the latest");
     h.get_by_label("Resume").click();
     h.run_steps(1);
     step_until(&mut h, Duration::from_secs(60), "more steps", |a| a.state.session.as_ref().is_some_and(|s| s.history.len() > steps));

@@ -22,7 +22,15 @@ pub struct TrainView {
     pub x_axis: XAxis,
     /// A log scale on x as well (early steps, where most of the change is).
     pub log_x: bool,
+    /// The past snapshot shown (an index into the run's snapshot history), or `None` for
+    /// the latest as it comes.
+    pub scrub: Option<usize>,
+    /// Stepping through the history on its own (Play), and when it last stepped.
+    pub playing: Option<f64>,
 }
+
+/// Seconds each snapshot stays on screen while playing.
+const PLAY_INTERVAL: f64 = 0.3;
 
 /// The x axis of the Train view's plots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -379,6 +387,52 @@ impl TrainView {
         }
     }
 
+    /// The step slider over the run's past snapshots (with Play and Latest), and the
+    /// snapshot it points at: a past one, or the latest.
+    fn snapshot_slider_ui<'s>(&mut self, ui: &mut egui::Ui, session: &'s TrainingSession) -> Option<&'s patchwork_core::train::Snapshot> {
+        let history = &session.snapshot_history;
+        if history.len() < 2 {
+            self.scrub = None;
+            return session.snapshot.as_ref();
+        }
+        let last = history.len() - 1;
+        if let Some(since) = self.playing {
+            let now = ui.input(|i| i.time);
+            if now - since >= PLAY_INTERVAL {
+                let next = self.scrub.map_or(0, |i| i + 1);
+                // Played to the end: back to following the run.
+                (self.scrub, self.playing) = if next >= last { (None, None) } else { (Some(next), Some(now)) };
+            }
+            ui.ctx().request_repaint_after(std::time::Duration::from_secs_f64(PLAY_INTERVAL));
+        }
+        ui.horizontal(|ui| {
+            let mut index = self.scrub.unwrap_or(last).min(last);
+            let step = history.get(index).map_or(0, |s| s.step);
+            let slider = egui::Slider::new(&mut index, 0..=last).show_value(false).text(format!("snapshot at step {step}"));
+            if ui.add(slider).on_hover_text(format!("{} snapshots of this run kept, spread over it; drag back to see what the model did then", history.len())).changed() {
+                self.scrub = (index < last).then_some(index);
+                self.playing = None;
+            }
+            let play = if self.playing.is_some() { "Pause playback" } else { "Play" };
+            if ui.button(play).on_hover_text("step through the kept snapshots from the first").clicked() {
+                self.playing = match self.playing {
+                    Some(_) => None,
+                    None => {
+                        self.scrub = Some(0);
+                        Some(ui.input(|i| i.time))
+                    }
+                };
+            }
+            if self.scrub.is_some() && ui.button("Latest").on_hover_text("follow the run again").clicked() {
+                (self.scrub, self.playing) = (None, None);
+            }
+        });
+        match self.scrub {
+            Some(i) => history.get(i),
+            None => session.snapshot.as_ref(),
+        }
+    }
+
     fn live_ui(&mut self, ui: &mut egui::Ui, state: &AppState, export: &mut Export) {
         let Some(session) = &state.session else {
             ui.label("Choose settings and press Start: curves and reconstructions appear here while the model learns.");
@@ -442,6 +496,7 @@ impl TrainView {
                 }
             });
         }
+        let shown = self.snapshot_slider_ui(ui, session);
         ui.horizontal(|ui| {
             if ui.button("Export metrics CSV…").clicked() {
                 export.0 = Some((crate::gui::views::runs::metrics_csv(&session.history), "metrics.csv", ("CSV", "csv")));
@@ -450,7 +505,7 @@ impl TrainView {
                 let title = format!("{} losses", state.settings.form.model);
                 export.0 = Some((svg_plot(&title, x_label, y_label, &loss_curves), "losses.svg", ("SVG", "svg")));
             }
-            if let Some(snap) = &session.snapshot {
+            if let Some(snap) = shown {
                 if ui.button("Export grids PNG…").on_hover_text("inputs, reconstructions and the model's extra grid (samples, mixes), one row each").clicked() {
                     let mut images = snap.inputs.clone();
                     images.extend(snap.reconstructions.iter().cloned());
@@ -461,7 +516,7 @@ impl TrainView {
                 }
             }
         });
-        let Some(snap) = &session.snapshot else { return };
+        let Some(snap) = shown else { return };
         let extra = snap.extras.first().filter(|(_, images)| !images.is_empty());
         let extra_name = extra.map_or("", |(name, _)| if name == "samples" { "samples from the prior" } else { name.as_str() });
         ui.label(format!("step {}: inputs (top), reconstructions (middle), {extra_name} (bottom)", snap.step));
