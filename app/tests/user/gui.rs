@@ -103,6 +103,13 @@ fn opens_on_fashion_mnist_then_trains_pauses_and_resumes() {
     let svg = export_through_the_path_field(&mut h, "Export losses SVG…", &runs.path().join("losses.svg"));
     assert!(svg.starts_with("<svg") && svg.contains("log10 minutes of training"), "{}", &svg[..svg.len().min(300)]);
     assert!(svg.matches("<polyline").count() >= 3, "the loss and its terms");
+    // The clock-time axis: every step of this run has its time, and log x is off there.
+    h.get_by_label("wall").click();
+    h.run_steps(2);
+    assert_eq!(view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").x_axis, patchwork::gui::views::train::XAxis::WallClock);
+    assert!(h.state().state.session.as_ref().unwrap().history.iter().all(|m| m.wall_time.is_some()));
+    assert!(h.get_by_label("log x").accesskit_node().is_disabled());
+    h.get_by_label("time").click();
     h.get_by_label("step").click();
     h.get_by_label("log x").click();
     h.run_steps(1);

@@ -27,6 +27,10 @@ pub struct StepMetrics {
     /// Seconds of training up to this step, over all of the run's sessions (it continues
     /// from the checkpoint's when resumed), pauses left out.
     pub elapsed: f64,
+    /// When the step ended, in seconds since the Unix epoch (TensorBoard's "wall" axis);
+    /// absent in files written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_time: Option<f64>,
 }
 
 impl StepMetrics {
@@ -64,11 +68,13 @@ struct StoredStepMetrics {
     lr: f64,
     images_per_sec: f64,
     elapsed: f64,
+    #[serde(default)]
+    wall_time: Option<f64>,
 }
 
 impl From<StoredStepMetrics> for StepMetrics {
     fn from(s: StoredStepMetrics) -> Self {
-        let mut m = StepMetrics { step: s.step, epoch: s.epoch, losses: s.losses, schedules: s.schedules, hyper: s.hyper, measures: s.measures, lr: s.lr, images_per_sec: s.images_per_sec, elapsed: s.elapsed };
+        let mut m = StepMetrics { step: s.step, epoch: s.epoch, losses: s.losses, schedules: s.schedules, hyper: s.hyper, measures: s.measures, lr: s.lr, images_per_sec: s.images_per_sec, elapsed: s.elapsed, wall_time: s.wall_time };
         for (name, value) in s.terms {
             legacy_field(&mut m, &name).push((name, value));
         }

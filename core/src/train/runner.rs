@@ -367,6 +367,7 @@ impl<'a, M: Trainable> Run<'a, M> {
             if let Some(last) = self.state.history.last_mut() {
                 last.images_per_sec = throughput;
                 last.elapsed = elapsed_before + started.elapsed().as_secs_f64();
+                last.wall_time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs_f64());
                 let metrics = last.clone();
                 self.write_metrics(&metrics);
                 self.emit(TrainEvent::Step { metrics, progress: self.progress() });
@@ -420,7 +421,9 @@ impl<'a, M: Trainable> Run<'a, M> {
             measures: report.measures,
             lr,
             images_per_sec: 0.0,
+            // Both set once the step is done (see `run`).
             elapsed: 0.0,
+            wall_time: None,
         });
         Ok(None)
     }

@@ -298,7 +298,7 @@ impl RunsView {
             }
         });
         if ui.button("Export SVG…").on_hover_text("this comparison as a vector image").clicked() {
-            state.export_text(svg_plot(&term, "step", &y_label, &curves), "compare.svg", ("SVG", "svg"));
+            state.export_text(svg_plot(&term, ("step", &|x, _| egui_plot::format_number(x, 5)), &y_label, &curves), "compare.svg", ("SVG", "svg"));
         }
     }
 }

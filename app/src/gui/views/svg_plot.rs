@@ -18,9 +18,14 @@ const HEIGHT: f64 = 420.0;
 /// The plotting area's margins: left (y ticks), right, top (title), bottom (x ticks).
 const MARGIN: [f64; 4] = [72.0, 24.0, 36.0, 52.0];
 
-/// An SVG document of `series` on one pair of axes; points that are not finite are left out
-/// (a log axis of 0, a diverged step), as on screen.
-pub fn svg_plot(title: &str, x_label: &str, y_label: &str, series: &[SvgSeries]) -> String {
+/// How an x value reads on its tick, given the axis' span (clock times, say, as times).
+pub type TickLabel<'a> = &'a dyn Fn(f64, f64) -> String;
+
+/// An SVG document of `series` on one pair of axes, x labelled and its ticks written by
+/// `x_axis`; points that are not finite are left out (a log axis of 0, a diverged step),
+/// as on screen.
+pub fn svg_plot(title: &str, x_axis: (&str, TickLabel<'_>), y_label: &str, series: &[SvgSeries]) -> String {
+    let (x_label, x_tick) = x_axis;
     let finite = |p: &[f64; 2]| p[0].is_finite() && p[1].is_finite();
     let mut xs = Range::default();
     let mut ys = Range::default();
@@ -52,7 +57,7 @@ pub fn svg_plot(title: &str, x_label: &str, y_label: &str, series: &[SvgSeries])
     let _ = writeln!(svg, r#"<text x="{}" y="22" text-anchor="middle" font-size="14">{}</text>"#, WIDTH / 2.0, escape(title));
     // Grid lines and tick labels at round values.
     for x in ticks(x0, x1) {
-        let _ = writeln!(svg, r##"<line x1="{0:.1}" y1="{top}" x2="{0:.1}" y2="{1:.1}" stroke="#e4e4e4"/><text x="{0:.1}" y="{2:.1}" text-anchor="middle">{3}</text>"##, sx(x), top + plot_h, top + plot_h + 16.0, tick_label(x));
+        let _ = writeln!(svg, r##"<line x1="{0:.1}" y1="{top}" x2="{0:.1}" y2="{1:.1}" stroke="#e4e4e4"/><text x="{0:.1}" y="{2:.1}" text-anchor="middle">{3}</text>"##, sx(x), top + plot_h, top + plot_h + 16.0, escape(&x_tick(x, x1 - x0)));
     }
     for y in ticks(y0, y1) {
         let _ = writeln!(svg, r##"<line x1="{left}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}" stroke="#e4e4e4"/><text x="{2:.1}" y="{3:.1}" text-anchor="end">{4}</text>"##, sy(y), left + plot_w, left - 6.0, sy(y) + 4.0, tick_label(y));
@@ -147,7 +152,7 @@ mod tests {
             SvgSeries { name: "loss".into(), colour: egui::Color32::from_rgb(230, 85, 85), points: vec![[0.0, 3.0], [1.0, f64::NAN], [2.0, 1.0], [3.0, 0.5]], band: Some((vec![0.0, 2.0, 3.0], vec![2.5, 0.8, 0.4], vec![3.5, 1.2, 0.6])) },
             SvgSeries { name: "kl <β>".into(), colour: egui::Color32::from_rgb(0, 128, 255), points: vec![[0.0, 0.1], [3.0, 0.2]], band: None },
         ];
-        let svg = svg_plot("losses", "step", "value", &series);
+        let svg = svg_plot("losses", ("step", &|x, _| tick_label(x)), "value", &series);
         assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"") && svg.trim_end().ends_with("</svg>"));
         let polylines: Vec<&str> = svg.lines().filter(|l| l.starts_with("<polyline")).collect();
         assert_eq!(polylines.len(), 2);
@@ -171,7 +176,7 @@ mod tests {
         assert!(small.iter().zip([0.0, 0.05, 0.1]).all(|(t, want)| (t - want).abs() < 1e-12), "{small:?}");
         assert!(ticks(0.12, 0.17).iter().all(|t| (t * 100.0 - (t * 100.0).round()).abs() < 1e-9));
         assert_eq!((tick_label(2.0), tick_label(0.25), tick_label(12_000_000.0)), ("2".to_string(), "0.25".to_string(), "1.2e7".to_string()));
-        let empty = svg_plot("nothing yet", "step", "value", &[]);
+        let empty = svg_plot("nothing yet", ("step", &|x, _| tick_label(x)), "value", &[]);
         assert!(empty.contains("nothing yet") && empty.trim_end().ends_with("</svg>"));
     }
 }

@@ -39,6 +39,9 @@ pub enum XAxis {
     Step,
     /// Minutes of training since the run started (its `elapsed`).
     Minutes,
+    /// The clock time each step ended (TensorBoard's "wall"): pauses and restarts show as
+    /// gaps. Never on a log scale.
+    WallClock,
 }
 
 impl XAxis {
@@ -48,17 +51,31 @@ impl XAxis {
             (XAxis::Step, true) => "log10 step",
             (XAxis::Minutes, false) => "minutes of training",
             (XAxis::Minutes, true) => "log10 minutes of training",
+            (XAxis::WallClock, _) => "time of day (local)",
         }
     }
 
     /// Where a step's metrics sit on this axis; `None` where a log axis has no place for
-    /// it (zero).
+    /// it (zero) or the step has no clock time (files from before it was kept).
     pub fn of(self, m: &StepMetrics, log: bool) -> Option<f64> {
         let x = match self {
             XAxis::Step => m.step as f64,
             XAxis::Minutes => m.elapsed / 60.0,
+            XAxis::WallClock => return m.wall_time,
         };
         if log { (x > 0.0).then(|| x.log10()) } else { Some(x) }
+    }
+
+    /// A value of this axis as its tick says it: clock times as the local hour and minute
+    /// (with seconds where the plot is zoomed in), anything else as a number.
+    pub fn tick(self, x: f64, span: f64) -> String {
+        match self {
+            XAxis::WallClock => {
+                let format = if span < 180.0 { "%H:%M:%S" } else { "%H:%M" };
+                chrono::DateTime::from_timestamp(x.floor() as i64, 0).map_or_else(String::new, |t| t.with_timezone(&chrono::Local).format(format).to_string())
+            }
+            _ => egui_plot::format_number(x, 5),
+        }
     }
 }
 
@@ -448,12 +465,21 @@ impl TrainView {
             ui.label("x:");
             ui.selectable_value(&mut self.x_axis, XAxis::Step, "step");
             ui.selectable_value(&mut self.x_axis, XAxis::Minutes, "time").on_hover_text("minutes of training since the run started");
-            ui.checkbox(&mut self.log_x, "log x");
+            ui.selectable_value(&mut self.x_axis, XAxis::WallClock, "wall").on_hover_text("the clock time each step ended: pauses and resumed sessions show as gaps");
+            ui.add_enabled(self.x_axis != XAxis::WallClock, egui::Checkbox::new(&mut self.log_x, "log x"));
             ui.label(format!("{} parameters", session.parameters));
         });
         let log = self.log_scale;
         let smoothing = self.smoothing;
-        let (x_axis, log_x) = (self.x_axis, self.log_x);
+        let (x_axis, log_x) = (self.x_axis, self.log_x && self.x_axis != XAxis::WallClock);
+        let x_ticks = move |mark: egui_plot::GridMark, range: &std::ops::RangeInclusive<f64>| match x_axis {
+            XAxis::WallClock => x_axis.tick(mark.value, range.end() - range.start()),
+            // egui_plot's own: as many decimals as the tick spacing needs.
+            _ => {
+                let decimals = (-mark.step_size.log10().round()).max(0.0) as usize;
+                egui::emath::format_with_decimals_in_range(mark.value, decimals..=decimals)
+            }
+        };
         let x_label = x_axis.label(log_x);
         let series = |name: &str, value: &dyn Fn(&StepMetrics) -> Option<f64>, log: bool| -> Line<'static> {
             let points: Vec<[f64; 2]> = session.history.iter().filter_map(|m| Some([x_axis.of(m, log_x)?, value(m).map(|v| if log { v.max(1e-12).log10() } else { v })?])).collect();
@@ -474,7 +500,7 @@ impl TrainView {
                 SvgSeries { name: name.clone(), colour: series_colour(i), points: super::smooth(&raw, smoothing), band }
             })
             .collect();
-        Plot::new("losses").height(220.0).legend(Legend::default()).x_axis_label(x_label).y_axis_label(y_label).show(ui, |plot| {
+        Plot::new("losses").height(220.0).legend(Legend::default()).x_axis_label(x_label).x_axis_formatter(x_ticks).y_axis_label(y_label).show(ui, |plot| {
             for curve in &loss_curves {
                 plot.line(Line::new(curve.name.clone(), PlotPoints::from(curve.points.clone())).color(curve.colour));
                 if let Some((xs, lo, hi)) = &curve.band {
@@ -483,14 +509,14 @@ impl TrainView {
                 }
             }
         });
-        Plot::new("schedules").height(110.0).legend(Legend::default()).x_axis_label(x_label).y_axis_label("log10").show(ui, |plot| {
+        Plot::new("schedules").height(110.0).legend(Legend::default()).x_axis_label(x_label).x_axis_formatter(x_ticks).y_axis_label("log10").show(ui, |plot| {
             plot.line(series("learning rate", &|m| Some(m.lr), true));
             for name in &plotted.schedules {
                 plot.line(series(name, &|m| m.term(name), true));
             }
         });
         if !plotted.settings.is_empty() {
-            Plot::new("live-settings").height(110.0).legend(Legend::default()).x_axis_label(x_label).y_axis_label("value").show(ui, |plot| {
+            Plot::new("live-settings").height(110.0).legend(Legend::default()).x_axis_label(x_label).x_axis_formatter(x_ticks).y_axis_label("value").show(ui, |plot| {
                 for name in &plotted.settings {
                     plot.line(series(name, &|m| m.term(name), false));
                 }
@@ -503,7 +529,7 @@ impl TrainView {
             }
             if ui.button("Export losses SVG…").on_hover_text("the loss plot as drawn (smoothing, bands, axes) as a vector image").clicked() {
                 let title = format!("{} losses", state.settings.form.model);
-                export.0 = Some((svg_plot(&title, x_label, y_label, &loss_curves), "losses.svg", ("SVG", "svg")));
+                export.0 = Some((svg_plot(&title, (x_label, &|x, span| x_axis.tick(x, span)), y_label, &loss_curves), "losses.svg", ("SVG", "svg")));
             }
             if let Some(snap) = shown {
                 if ui.button("Export grids PNG…").on_hover_text("inputs, reconstructions and the model's extra grid (samples, mixes), one row each").clicked() {
@@ -626,6 +652,13 @@ mod tests {
         assert_eq!(XAxis::Step.of(&m(100, 30.0), true), Some(2.0));
         assert_eq!(XAxis::Step.of(&m(0, 0.0), true), None, "log 0 has no place");
         assert_eq!(XAxis::Minutes.label(true), "log10 minutes of training");
+        // Clock time: as recorded, never logged; older files without it have no place.
+        let timed = StepMetrics { wall_time: Some(1_765_000_000.5), ..m(3, 1.0) };
+        assert_eq!((XAxis::WallClock.of(&timed, true), XAxis::WallClock.of(&m(3, 1.0), false)), (Some(1_765_000_000.5), None));
+        let local = chrono::DateTime::from_timestamp(1_765_000_000, 0).unwrap().with_timezone(&chrono::Local);
+        assert_eq!(XAxis::WallClock.tick(1_765_000_000.5, 3600.0), local.format("%H:%M").to_string());
+        assert_eq!(XAxis::WallClock.tick(1_765_000_000.5, 60.0), local.format("%H:%M:%S").to_string());
+        assert_eq!(XAxis::Step.tick(1500.0, 3000.0), "1500");
     }
 
     #[test]
