@@ -22,23 +22,7 @@ pub fn grid_image(images: &[HostImage], columns: usize) -> egui::ColorImage {
     egui::ColorImage::new([gw, gh], pixels)
 }
 
-/// `image` (any channels) with a red heat map of `map` (`grid × grid` probabilities) blended in.
-pub fn overlay(image: &HostImage, map: &[f32], grid: usize, opacity: f32) -> HostImage {
-    let rgb = image.to_rgb();
-    let (w, h) = (rgb.width, rgb.height);
-    let mut pixels = rgb.pixels.clone();
-    for y in 0..h {
-        for x in 0..w {
-            let cell = (y * grid / h) * grid + x * grid / w;
-            let a = (opacity * map.get(cell).copied().unwrap_or(0.0)).clamp(0.0, 1.0);
-            let p = &mut pixels[(y * w + x) * 3..][..3];
-            for (c, heat) in p.iter_mut().zip([255.0f32, 40.0, 0.0]) {
-                *c = ((1.0 - a) * *c as f32 + a * heat).round() as u8;
-            }
-        }
-    }
-    HostImage::new(w, h, 3, pixels)
-}
+pub use patchwork_core::analysis::heat::overlay;
 
 /// A grid texture that is rebuilt only when its content key changes.
 #[derive(Default)]

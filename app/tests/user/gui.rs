@@ -136,6 +136,10 @@ fn opens_on_fashion_mnist_then_trains_pauses_and_resumes() {
     h.run_steps(2);
     assert_eq!(view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").scrub, Some(0));
     h.get(by().label_contains(&format!("step {first_step}: inputs")));
+    // Every snapshot has the four parts' maps of the first input, shown under their name.
+    let part_maps = |s: &patchwork_core::train::Snapshot| s.extras.iter().find(|(name, _)| name == patchwork_core::families::patch_vae::PART_MAPS).map(|(_, maps)| maps.len());
+    assert_eq!(part_maps(h.state().state.session.as_ref().unwrap().snapshot_history.get(0).unwrap()), Some(4));
+    h.get_by_label(patchwork_core::families::patch_vae::PART_MAPS);
     h.get_by_label("Latest").click();
     h.run_steps(1);
     assert_eq!(view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").scrub, None);

@@ -2,6 +2,7 @@
 //! reconstructions, as an API.
 
 pub mod explorable;
+pub mod heat;
 pub mod mixing;
 pub mod part_index;
 pub mod split;

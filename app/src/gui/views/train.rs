@@ -15,7 +15,8 @@ use crate::gui::{AppState, View};
 pub struct TrainView {
     inputs: CachedGrid,
     recons: CachedGrid,
-    samples: CachedGrid,
+    /// One per grid of the model's own in a snapshot.
+    extras: Vec<CachedGrid>,
     log_scale: bool,
     smoothing: f64,
     /// What the plots' x axis counts.
@@ -532,26 +533,34 @@ impl TrainView {
                 export.0 = Some((svg_plot(&title, (x_label, &|x, span| x_axis.tick(x, span)), y_label, &loss_curves), "losses.svg", ("SVG", "svg")));
             }
             if let Some(snap) = shown {
-                if ui.button("Export grids PNG…").on_hover_text("inputs, reconstructions and the model's extra grid (samples, mixes), one row each").clicked() {
+                if ui.button("Export grids PNG…").on_hover_text("the snapshot shown: inputs, reconstructions and the model's own grids (samples, mixes, part maps), a row or more each").clicked() {
+                    let columns = snap.inputs.len().max(1);
                     let mut images = snap.inputs.clone();
                     images.extend(snap.reconstructions.iter().cloned());
-                    if let Some((_, samples)) = snap.extras.first() {
-                        images.extend(samples.iter().take(snap.inputs.len()).cloned());
+                    for (_, grid) in &snap.extras {
+                        images.extend(grid.iter().cloned());
+                        // Each grid starts a row of its own.
+                        let short = (columns - grid.len() % columns) % columns;
+                        if let Some(first) = grid.first() {
+                            let blank = patchwork_core::data::HostImage::new(first.width, first.height, 1, vec![0; first.width * first.height]);
+                            images.extend(std::iter::repeat_n(blank, short));
+                        }
                     }
-                    export.1 = Some((images, snap.inputs.len().max(1)));
+                    export.1 = Some((images, columns));
                 }
             }
         });
         let Some(snap) = shown else { return };
-        let extra = snap.extras.first().filter(|(_, images)| !images.is_empty());
-        let extra_name = extra.map_or("", |(name, _)| if name == "samples" { "samples from the prior" } else { name.as_str() });
-        ui.label(format!("step {}: inputs (top), reconstructions (middle), {extra_name} (bottom)", snap.step));
+        ui.label(format!("step {}: inputs, and below them their reconstructions", snap.step));
         let width = ui.available_width().min(640.0);
         let key = |name: &str| (format!("{name}-{}", snap.step), snap.step);
         self.inputs.ui(ui, key("inputs"), || snap.inputs.clone(), 8, width);
         self.recons.ui(ui, key("recons"), || snap.reconstructions.clone(), 8, width);
-        if let Some((_, samples)) = extra {
-            self.samples.ui(ui, key("samples"), || samples.clone(), 8, width);
+        // The model's own grids, each under its name: samples, mixes, part maps.
+        self.extras.resize_with(snap.extras.len(), CachedGrid::default);
+        for ((name, images), grid) in snap.extras.iter().zip(&mut self.extras).filter(|((_, images), _)| !images.is_empty()) {
+            ui.label(if name == "samples" { "samples from the prior" } else { name.as_str() });
+            grid.ui(ui, key(name), || images.clone(), 8, width);
         }
     }
 }

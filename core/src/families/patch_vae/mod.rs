@@ -21,6 +21,8 @@
 mod settings;
 mod train;
 
+pub use train::PART_MAPS;
+
 use burn::nn::BatchNorm;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;

@@ -8,6 +8,7 @@ use burn::prelude::*;
 use rand::rngs::StdRng;
 
 use super::{OccurrenceSampling, PatchVae, PatchVaeConfig, occurrence_mode, sample_occurrence};
+use crate::analysis::heat::overlay;
 use crate::capabilities::parts::{PartAnalysis, PartCode};
 use crate::capabilities::{Explorable, PriorSampler, PartSpace};
 use crate::data::HostImage;
@@ -64,6 +65,22 @@ impl Trainable for PatchVae {
         to_host_images(self.decode_parts(occ, app))
     }
 
+    /// Samples from the prior, and every part's occurrence probability over the first
+    /// input, in red over it as the Parts view draws it: scrubbing back through a run's
+    /// snapshots shows the parts emerge.
+    fn snapshot_extras(&self, x: Tensor<4>, config: &PatchVaeConfig, _step: u64, rng: &mut StdRng) -> Vec<(String, Vec<HostImage>)> {
+        let [b, c, h, w] = x.dims();
+        let samples = self.sample_prior(config, b, rng, &x.device());
+        let (n, g) = (self.parts, self.grid());
+        let first = x.slice([0..1, 0..c, 0..h, 0..w]);
+        let probs = to_vec(self.encode(first.clone(), config.sampling).probs);
+        let maps = match to_host_images(first).first() {
+            Some(image) => probs.chunks_exact(g * g).take(n).map(|map| overlay(image, map, g, PART_MAP_OPACITY)).collect(),
+            None => vec![],
+        };
+        vec![("samples".into(), samples), (PART_MAPS.into(), maps)]
+    }
+
     fn backbone(&self) -> Option<&Resnet9> {
         Some(&self.backbone)
     }
@@ -116,6 +133,12 @@ impl PartSpace for Explored {
         decode_codes(&self.model, codes, &self.device())
     }
 }
+
+/// The snapshot grid of every part's occurrence map over the first input.
+pub const PART_MAPS: &str = "each part's occurrence map of the first input";
+
+/// How strongly the snapshot's part maps redden their image where a part certainly is.
+const PART_MAP_OPACITY: f32 = 0.8;
 
 fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default()
@@ -197,5 +220,21 @@ mod tests {
         assert_eq!(analysis[0].probabilities.len(), 4 * 16);
         let decoded = decode_codes(&model, &[analysis[1].code.clone()], &device);
         assert_eq!(decoded[0], analysis[1].reconstruction);
+    }
+
+    #[test]
+    fn snapshots_carry_every_parts_map_of_the_first_input_at_its_size() {
+        let device = Device::flex();
+        let cfg = PatchVaeConfig::new().with_channels(1).with_parts(4).with_part_dim(2);
+        let model = crate::nn::init_seeded(&device, 5, |d| cfg.init(d));
+        let x = Tensor::<4>::zeros([3, 1, 32, 32], &device);
+        let extras = model.snapshot_extras(x.clone(), &cfg, 0, &mut crate::train::step_rng(1, 0));
+        let (name, maps) = &extras[1];
+        assert_eq!((name.as_str(), maps.len(), maps[0].width, maps[0].height), (PART_MAPS, 4, 32, 32));
+        // Each map is the first image's occurrence probabilities over it, cell by cell.
+        let first = x.slice([0..1, 0..1, 0..32, 0..32]);
+        let probs = to_vec(model.encode(first.clone(), cfg.sampling).probs);
+        assert_eq!(maps[2], overlay(&to_host_images(first)[0], &probs[2 * 16..3 * 16], 4, PART_MAP_OPACITY));
+        assert_eq!(extras[0].1.len(), 3, "samples, one per input");
     }
 }
