@@ -881,6 +881,13 @@ fn class_style_view_swaps_interpolates_and_samples_a_cycle_vae_and_takes_dropped
     let maps = tsne.maps.as_ref().expect("maps");
     assert_eq!((maps.unspecified.as_ref().map(Vec::len), maps.specified.as_ref().map(Vec::len), maps.labels.len()), (Some(300), Some(300), 300));
     assert!(maps.labels.iter().flatten().collect::<std::collections::BTreeSet<_>>().len() == 10, "every digit is mapped");
+    assert_eq!(maps.source.len(), 2_000, "the test split of the embedded MNIST, not the 10,000 training images");
+    // Opening a model (here the same checkpoint again) puts away the maps of the last one.
+    let generation = h.state().state.model.generation;
+    h.state_mut().state.open_checkpoint(&run);
+    step_until(&mut h, Duration::from_secs(60), "the checkpoint to open again", |a| a.state.model.generation > generation && !a.state.model.is_loading());
+    h.run_steps(2);
+    assert!(view::<SplitView>(&mut h, "Factor swap").tsne.maps.is_none(), "maps of another model");
     view::<SplitView>(&mut h, "Factor swap").tsne.settings.epochs = 5000;
     h.get_by_label("Compute maps").click();
     h.run_steps(2);

@@ -329,7 +329,7 @@ impl SplitView {
             SplitMode::Sample => format!("each column keeps the {class} of the image above it; each row draws a {style} from N(0, I)"),
             SplitMode::Random => format!("three panels, each with one {class} from N(0, I); the same position in every panel has the same {style}, also drawn (Shuffle draws new ones)"),
             SplitMode::Reference => format!("top: images of the data; middle: their reconstructions; bottom: each image's {style} with the learned reference {class} e_r, the image in the reference pool's style"),
-            SplitMode::Tsne => format!("t-SNE maps of the {style} ({z}-d) and the {class} ({s}-d) of the open data's images, one colour per class"),
+            SplitMode::Tsne => format!("t-SNE maps of the {style} ({z}-d) and the {class} ({s}-d) of the open data's test images (or the images open in Data), one colour per class"),
         }
     }
 }
@@ -399,7 +399,7 @@ impl View for SplitView {
             }
             if self.mode == SplitMode::Tsne {
                 ui.label(self.caption(&model));
-                self.tsne.ui(ui, &model, state.data.source.as_ref());
+                self.tsne.ui(ui, (&model, state.model.generation), state.data.source.as_ref(), &state.data.spec);
                 return;
             }
             if self.mode == SplitMode::Swap {

@@ -12,7 +12,7 @@ use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use egui_plot::{Legend, MarkerShape, Plot, PlotPoints, Points};
 use patchwork_core::analysis::explorable::{ExplorableModel, ModelOrigin};
 use patchwork_core::analysis::tsne::{MapOf, TsneSettings, embed, map_points};
-use patchwork_core::data::SharedSource;
+use patchwork_core::data::{DataSpec, SharedSource, Split};
 use patchwork_core::families::Value;
 
 use crate::gui::images::CachedGrid;
@@ -30,12 +30,17 @@ pub struct Maps {
     pub source: SharedSource,
     /// The classes the model's run held out of training.
     pub held_out: Vec<u32>,
+    /// The model they are of (its generation in the model slot): maps of another model
+    /// are put away when it changes.
+    pub model_generation: u64,
     /// What the two maps show, as their titles.
     pub titles: [String; 2],
 }
 
 enum TsneEvent {
-    Encoded { labels: Vec<Option<u32>>, indices: Vec<usize>, held_out: Vec<u32> },
+    /// The images are encoded: their labels, their indices in `source` (the test split, or
+    /// the open data), and the classes the run held out.
+    Encoded { labels: Vec<Option<u32>>, indices: Vec<usize>, held_out: Vec<u32>, source: SharedSource },
     /// A layout so far of map `map` (0: z, 1: s) after `epoch` epochs; `layout` every few
     /// epochs only, as drawing each of a thousand would cost more than it shows.
     Epoch { map: usize, epoch: usize, layout: Option<Layout> },
@@ -61,6 +66,9 @@ pub struct TsnePanel {
     pub images: usize,
     /// The z map's points: posterior means or samples.
     pub z_map: MapOf,
+    /// Map the test split of the open data (images held out of training, as the report's
+    /// figures) rather than the images open in Data.
+    pub test_split: bool,
     running: Option<Running>,
     pub maps: Option<Maps>,
     pub error: Option<String>,
@@ -71,7 +79,7 @@ pub struct TsnePanel {
 
 impl Default for TsnePanel {
     fn default() -> Self {
-        Self { settings: TsneSettings::default(), images: 2000, z_map: MapOf::UnspecifiedMean, running: None, maps: None, error: None, note: None, hover: CachedGrid::default() }
+        Self { settings: TsneSettings::default(), images: 2000, z_map: MapOf::UnspecifiedMean, test_split: true, running: None, maps: None, error: None, note: None, hover: CachedGrid::default() }
     }
 }
 
@@ -84,10 +92,31 @@ fn held_out_of(model: &ExplorableModel) -> Vec<u32> {
     }
 }
 
-/// Encodes, then maps z and s in turn, telling `events` as it goes.
-fn compute(model: &ExplorableModel, source: &SharedSource, images: usize, z_map: MapOf, settings: &TsneSettings, stop: &AtomicBool, events: &std::sync::mpsc::Sender<TsneEvent>) -> Result<bool, String> {
-    let points = map_points(model, source, images, settings.seed)?;
-    let _ = events.send(TsneEvent::Encoded { labels: points.labels.clone(), indices: points.indices.clone(), held_out: held_out_of(model) });
+/// What a Compute asks for.
+struct MapJob {
+    model: ExplorableModel,
+    /// The images open in Data, and their spec where the test split is to be mapped instead.
+    source: SharedSource,
+    test_of: Option<String>,
+    images: usize,
+    z_map: MapOf,
+    settings: TsneSettings,
+}
+
+/// Encodes the job's images, then maps z and s in turn, telling `events` as it goes.
+fn compute(job: MapJob, stop: &AtomicBool, events: &std::sync::mpsc::Sender<TsneEvent>) -> Result<bool, String> {
+    let MapJob { model, source, test_of, images, z_map, settings } = job;
+    let model = &model;
+    let settings = &settings;
+    let source = match test_of {
+        Some(spec) => {
+            let spec: DataSpec = spec.parse().map_err(|e: patchwork_core::data::DataError| e.to_string())?;
+            spec.open(Split::Test, model.image_size()).map_err(|e| format!("the test split of {spec}: {e}"))?
+        }
+        None => source,
+    };
+    let points = map_points(model, &source, images, settings.seed)?;
+    let _ = events.send(TsneEvent::Encoded { labels: points.labels.clone(), indices: points.indices.clone(), held_out: held_out_of(model), source });
     for (map, of) in [z_map, MapOf::Specified].into_iter().enumerate() {
         let layout = embed(points.of(of), settings, |epoch, flat| {
             if stop.load(Ordering::Relaxed) {
@@ -112,24 +141,27 @@ impl TsnePanel {
         self.running.is_some()
     }
 
-    /// Starts both maps of `model` over `source`, replacing any maps shown.
-    pub fn start(&mut self, model: &ExplorableModel, source: &SharedSource) {
+    /// Starts both maps of `model` (of generation `model_generation`) over `source` (or
+    /// the test split of `spec`, its spec, where the panel says so), replacing any maps
+    /// shown.
+    pub fn start(&mut self, model: &ExplorableModel, model_generation: u64, source: &SharedSource, spec: &str) {
         self.stop();
-        let images = self.images.min(source.len());
+        let images = if self.test_split { self.images } else { self.images.min(source.len()) };
         if let Err(e) = self.settings.validate(images) {
             self.error = Some(e);
             return;
         }
         let (unspecified, specified) = model.split().map_or(("z", "s"), |(names, _)| (names.unspecified, names.specified));
         let z = if self.z_map == MapOf::UnspecifiedSample { format!("{unspecified} (a sample)") } else { format!("{unspecified} (μ)") };
-        self.maps = Some(Maps { unspecified: None, specified: None, labels: vec![], indices: vec![], source: source.clone(), held_out: vec![], titles: [z, specified.to_string()] });
+        self.maps = Some(Maps { unspecified: None, specified: None, labels: vec![], indices: vec![], source: source.clone(), held_out: vec![], model_generation, titles: [z, specified.to_string()] });
         self.error = None;
         self.note = None;
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = channel();
-        let (model, source, settings, z_map, flag) = (model.clone(), source.clone(), self.settings, self.z_map, stop.clone());
+        let job = MapJob { model: model.clone(), source: source.clone(), test_of: self.test_split.then(|| spec.to_string()), images, z_map: self.z_map, settings: self.settings };
+        let flag = stop.clone();
         std::thread::spawn(move || {
-            let end = match compute(&model, &source, images, z_map, &settings, &flag, &tx) {
+            let end = match compute(job, &flag, &tx) {
                 Ok(true) => TsneEvent::Done,
                 Ok(false) => TsneEvent::Stopped,
                 Err(e) => TsneEvent::Failed(e),
@@ -157,9 +189,9 @@ impl TsnePanel {
                 Err(TryRecvError::Disconnected) => TsneEvent::Failed("the t-SNE thread ended without a word".into()),
             };
             match event {
-                TsneEvent::Encoded { labels, indices, held_out } => {
+                TsneEvent::Encoded { labels, indices, held_out, source } => {
                     if let Some(maps) = &mut self.maps {
-                        (maps.labels, maps.indices, maps.held_out) = (labels, indices, held_out);
+                        (maps.labels, maps.indices, maps.held_out, maps.source) = (labels, indices, held_out, source);
                     }
                 }
                 TsneEvent::Epoch { map, epoch, layout } => {
@@ -181,7 +213,14 @@ impl TsnePanel {
         }
     }
 
-    pub fn ui(&mut self, ui: &mut egui::Ui, model: &ExplorableModel, source: Option<&SharedSource>) {
+    /// `model` is the model open (of generation `model_generation`), `source` the data
+    /// open in Data, `spec` its spec (for its test split).
+    pub fn ui(&mut self, ui: &mut egui::Ui, (model, model_generation): (&ExplorableModel, u64), source: Option<&SharedSource>, spec: &str) {
+        if self.maps.as_ref().is_some_and(|m| m.model_generation != model_generation) {
+            // Another model is open: these maps are not of it (a run still going is let go).
+            self.stop();
+            (self.running, self.maps, self.note, self.error) = (None, None, None, None);
+        }
         self.poll();
         ui.horizontal_wrapped(|ui| {
             let idle = self.running.is_none();
@@ -192,6 +231,7 @@ impl TsnePanel {
                 ui.add(egui::DragValue::new(&mut self.settings.perplexity).range(2.0..=100.0).speed(0.5)).on_hover_text("about how many neighbours each point keeps close (van der Maaten: 5…50)");
                 ui.label("iterations");
                 ui.add(egui::DragValue::new(&mut self.settings.epochs).range(50..=5000).speed(10)).on_hover_text("gradient steps of each map (the original's 1,000)");
+                ui.checkbox(&mut self.test_split, "test images").on_hover_text("the open data's test split, images the model never trained on (as the report's maps); off: the images open in Data");
                 egui::ComboBox::from_id_salt("tsne-z").selected_text(if self.z_map == MapOf::UnspecifiedSample { "z: a sample" } else { "z: posterior mean" }).show_ui(ui, |ui| {
                     ui.selectable_value(&mut self.z_map, MapOf::UnspecifiedMean, "z: posterior mean");
                     ui.selectable_value(&mut self.z_map, MapOf::UnspecifiedSample, "z: a sample");
@@ -207,7 +247,7 @@ impl TsnePanel {
                 }
                 (None, Some(source)) => {
                     if ui.button("Compute maps").on_hover_text("t-SNE of z and of s, one after the other, on a background thread").clicked() {
-                        self.start(model, source);
+                        self.start(model, model_generation, source, spec);
                     }
                 }
                 (None, None) => {
