@@ -81,7 +81,10 @@ pub fn embed(points: &[Vec<f32>], settings: &TsneSettings, mut on_epoch: impl Fn
         return Err(format!("point {i} is not finite"));
     }
     let rows: Vec<&[f32]> = points.iter().map(Vec::as_slice).collect();
-    // A seeded start (the crate's own is unseeded): N(0, 1e-4²), as the original.
+    // A seeded start (the crate's own is unseeded): N(0, 1e-4²), as the original. The
+    // crate's sums run in parallel, so two runs still differ in the last digits and the
+    // optimisation carries that on: the same seed gives a map of the same shape, not the
+    // same numbers.
     let mut rng = crate::train::step_rng(settings.seed, 0);
     let start: Vec<f32> = crate::families::trainable::normal_noise(&mut rng, 2 * points.len()).iter().map(|v| v * 1e-4).collect();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -173,7 +176,7 @@ mod tests {
     }
 
     #[test]
-    fn clusters_stay_apart_the_same_seed_gives_the_same_map_and_a_stop_ends_it() {
+    fn clusters_stay_apart_and_a_stop_ends_it() {
         let (points, labels) = clusters(40);
         let settings = TsneSettings { perplexity: 10.0, epochs: 300, ..TsneSettings::default() };
         let mut seen = 0;
@@ -195,8 +198,6 @@ mod tests {
             let nearest = (0..3).min_by(|&a, &b| d(p, &centres[a]).total_cmp(&d(p, &centres[b]))).unwrap();
             assert_eq!(nearest, l);
         }
-        let again = embed(&points, &settings, |_, _| ControlFlow::Continue(())).unwrap().unwrap();
-        assert_eq!(again, map, "seeded");
         let stopped = embed(&points, &settings, |epoch, _| if epoch >= 5 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }).unwrap();
         assert_eq!(stopped, None);
     }
