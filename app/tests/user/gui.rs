@@ -254,9 +254,9 @@ fn traverse_view<'h>(h: &'h mut Harness<'static, PatchworkApp>) -> &'h mut Trave
 }
 
 /// Steps until the view's background work is done, asserting nothing hangs.
-/// Clicks `button`, types `path` into the window's own path field (file dialogs off), and
-/// waits for the file; returns its text.
-fn export_through_the_path_field(h: &mut Harness<'static, PatchworkApp>, button: &str, path: &std::path::Path) -> String {
+/// Clicks `button` and answers the window's own path field (file dialogs off) with `path`,
+/// over whatever the field suggested.
+fn answer_the_path_field(h: &mut Harness<'static, PatchworkApp>, button: &str, path: &std::path::Path) {
     // SAFETY: set before the window asks for a path, as every test that types one does.
     unsafe { std::env::set_var("PATCHWORK_FILE_DIALOG", "off") };
     h.get_by_label(button).click();
@@ -266,7 +266,7 @@ fn export_through_the_path_field(h: &mut Harness<'static, PatchworkApp>, button:
         h.run_steps(1);
     }
     h.run_steps(2);
-    // The field holds the suggested name: select it all, then type over it.
+    // The field may hold a suggested file name: select it all, then type over it.
     h.get(by().role(egui::accesskit::Role::TextInput)).click();
     h.run_steps(1);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
@@ -274,6 +274,12 @@ fn export_through_the_path_field(h: &mut Harness<'static, PatchworkApp>, button:
     h.get(by().role(egui::accesskit::Role::TextInput)).type_text(&path.display().to_string());
     h.run_steps(1);
     h.key_press(egui::Key::Enter);
+}
+
+/// Exports through `button` to the file `path` (see [`answer_the_path_field`]), waits for
+/// it, and returns its text.
+fn export_through_the_path_field(h: &mut Harness<'static, PatchworkApp>, button: &str, path: &std::path::Path) -> String {
+    answer_the_path_field(h, button, path);
     let start = Instant::now();
     while !path.is_file() {
         assert!(start.elapsed() < Duration::from_secs(30), "{button} wrote no {}", path.display());
@@ -847,19 +853,8 @@ fn class_style_view_swaps_interpolates_and_samples_a_cycle_vae_and_takes_dropped
         assert_eq!((r.mode, r.grid.rows, r.grid.images.len()), (mode, rows, rows * r.grid.columns));
     }
     // Sampling exports new labelled images: a folder per class that opens as data again.
-    // SAFETY: set before this test's window asks for a folder: the window's own path field.
-    unsafe { std::env::set_var("PATCHWORK_FILE_DIALOG", "off") };
-    h.get_by_label("Export labelled…").click();
-    let start = Instant::now();
-    while h.state().state.path_prompt.is_none() {
-        assert!(start.elapsed() < Duration::from_secs(30), "Export labelled… asked for no folder");
-        h.run_steps(1);
-    }
-    h.run_steps(2);
     let augmented = dir.path().join("augmented");
-    h.get(by().role(egui::accesskit::Role::TextInput)).type_text(&augmented.display().to_string());
-    h.run_steps(1);
-    h.key_press(egui::Key::Enter);
+    answer_the_path_field(&mut h, "Export labelled…", &augmented);
     step_until(&mut h, Duration::from_secs(60), "the labelled images", |a| a.state.message.as_deref().is_some_and(|s| s.contains("labelled images")));
     use patchwork_core::data::ImageSource as _;
     let back = patchwork_core::data::folder::FolderSource::open(&augmented, 28).unwrap();

@@ -78,6 +78,16 @@ impl XAxis {
             _ => egui_plot::format_number(x, 5),
         }
     }
+
+    /// `plot` with this axis' label, and on the wall-clock axis its ticks as clock times
+    /// (the others keep the plot's own number ticks).
+    fn on_plot<'a>(self, plot: Plot<'a>, log: bool) -> Plot<'a> {
+        let plot = plot.x_axis_label(self.label(log));
+        match self {
+            XAxis::WallClock => plot.x_axis_formatter(move |mark, range| self.tick(mark.value, range.end() - range.start())),
+            _ => plot,
+        }
+    }
 }
 
 /// Builds the run the form describes: a new network from the form, or, when the run
@@ -472,15 +482,8 @@ impl TrainView {
         });
         let log = self.log_scale;
         let smoothing = self.smoothing;
-        let (x_axis, log_x) = (self.x_axis, self.log_x && self.x_axis != XAxis::WallClock);
-        let x_ticks = move |mark: egui_plot::GridMark, range: &std::ops::RangeInclusive<f64>| match x_axis {
-            XAxis::WallClock => x_axis.tick(mark.value, range.end() - range.start()),
-            // egui_plot's own: as many decimals as the tick spacing needs.
-            _ => {
-                let decimals = (-mark.step_size.log10().round()).max(0.0) as usize;
-                egui::emath::format_with_decimals_in_range(mark.value, decimals..=decimals)
-            }
-        };
+        // The wall-clock axis takes no log (`of` and `label` leave it out there).
+        let (x_axis, log_x) = (self.x_axis, self.log_x);
         let x_label = x_axis.label(log_x);
         let series = |name: &str, value: &dyn Fn(&StepMetrics) -> Option<f64>, log: bool| -> Line<'static> {
             let points: Vec<[f64; 2]> = session.history.iter().filter_map(|m| Some([x_axis.of(m, log_x)?, value(m).map(|v| if log { v.max(1e-12).log10() } else { v })?])).collect();
@@ -501,7 +504,7 @@ impl TrainView {
                 SvgSeries { name: name.clone(), colour: series_colour(i), points: super::smooth(&raw, smoothing), band }
             })
             .collect();
-        Plot::new("losses").height(220.0).legend(Legend::default()).x_axis_label(x_label).x_axis_formatter(x_ticks).y_axis_label(y_label).show(ui, |plot| {
+        x_axis.on_plot(Plot::new("losses").height(220.0).legend(Legend::default()), log_x).y_axis_label(y_label).show(ui, |plot| {
             for curve in &loss_curves {
                 plot.line(Line::new(curve.name.clone(), PlotPoints::from(curve.points.clone())).color(curve.colour));
                 if let Some((xs, lo, hi)) = &curve.band {
@@ -510,14 +513,14 @@ impl TrainView {
                 }
             }
         });
-        Plot::new("schedules").height(110.0).legend(Legend::default()).x_axis_label(x_label).x_axis_formatter(x_ticks).y_axis_label("log10").show(ui, |plot| {
+        x_axis.on_plot(Plot::new("schedules").height(110.0).legend(Legend::default()), log_x).y_axis_label("log10").show(ui, |plot| {
             plot.line(series("learning rate", &|m| Some(m.lr), true));
             for name in &plotted.schedules {
                 plot.line(series(name, &|m| m.term(name), true));
             }
         });
         if !plotted.settings.is_empty() {
-            Plot::new("live-settings").height(110.0).legend(Legend::default()).x_axis_label(x_label).x_axis_formatter(x_ticks).y_axis_label("value").show(ui, |plot| {
+            x_axis.on_plot(Plot::new("live-settings").height(110.0).legend(Legend::default()), log_x).y_axis_label("value").show(ui, |plot| {
                 for name in &plotted.settings {
                     plot.line(series(name, &|m| m.term(name), false));
                 }
