@@ -9,7 +9,7 @@ pub mod images;
 pub mod jobs;
 pub mod model_slot;
 pub mod session;
-pub mod snapshot_history;
+pub mod snapshot_scrubber;
 pub mod state;
 pub mod views;
 pub mod wipe;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use patchwork_core::train::{Progress, Snapshot, StepMetrics, TrainCommand, TrainEvent, TrainerHandle};
 
-use crate::gui::snapshot_history::SnapshotHistory;
+use patchwork_core::train::SnapshotHistory;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunStatus {

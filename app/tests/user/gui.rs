@@ -134,7 +134,7 @@ fn opens_on_fashion_mnist_then_trains_pauses_and_resumes() {
     h.step();
     h.drop_at(start_of_rail);
     h.run_steps(2);
-    assert_eq!(view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").scrub, Some(0));
+    assert_eq!(view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").snapshots.scrub, Some(0));
     h.get(by().label_contains(&format!("step {first_step}: inputs")));
     // Every snapshot has the four parts' maps of the first input, shown under their name.
     let part_maps = |s: &patchwork_core::train::Snapshot| s.extras.iter().find(|(name, _)| name == patchwork_core::families::patch_vae::PART_MAPS).map(|(_, maps)| maps.len());
@@ -142,17 +142,17 @@ fn opens_on_fashion_mnist_then_trains_pauses_and_resumes() {
     h.get_by_label(patchwork_core::families::patch_vae::PART_MAPS);
     h.get_by_label("Latest").click();
     h.run_steps(1);
-    assert_eq!(view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").scrub, None);
+    assert_eq!(view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").snapshots.scrub, None);
     h.get_by_label("Play").click();
     h.run_steps(1);
-    assert_eq!(view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").scrub, Some(0));
+    assert_eq!(view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").snapshots.scrub, Some(0));
     let start = Instant::now();
-    while view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").playing.is_some() {
+    while view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").snapshots.playing.is_some() {
         assert!(start.elapsed() < Duration::from_secs(60), "playback never ended");
         std::thread::sleep(Duration::from_millis(50));
         h.run_steps(1);
     }
-    assert_eq!(view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").scrub, None, "back to the latest");
+    assert_eq!(view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").snapshots.scrub, None, "back to the latest");
     h.get_by_label("Resume").click();
     h.run_steps(1);
     step_until(&mut h, Duration::from_secs(60), "more steps", |a| a.state.session.as_ref().is_some_and(|s| s.history.len() > steps));
@@ -161,6 +161,34 @@ fn opens_on_fashion_mnist_then_trains_pauses_and_resumes() {
     step_until(&mut h, Duration::from_secs(60), "the run to finish", |a| a.state.session.as_ref().is_some_and(|s| s.status == RunStatus::Finished));
     let run_dir = h.state().state.session.as_ref().unwrap().run_dir.clone().unwrap();
     assert!(run_dir.join("checkpoint/model.bpk").is_file());
+    // The run kept its snapshots in its folder: the Runs view scrubs them once it is over,
+    // from the first (where the step slider is dragged) to the last.
+    h.get_by_label("Runs").click();
+    h.run_steps(2);
+    h.get_all_by_label("Snapshots").next().unwrap().click();
+    h.run_steps(2);
+    let scrubbed = view::<patchwork::gui::views::runs::RunsView>(&mut h, "Runs").scrubbed.as_ref().map(|r| (r.history.len(), r.history.get(0).unwrap().step, r.history.last().unwrap().step, r.skipped.len()));
+    let (kept, first_step, last_step, skipped) = scrubbed.unwrap();
+    assert!(kept >= 2 && skipped == 0, "{kept} snapshots read back, {skipped} skipped");
+    h.get(by().label_contains(&format!("step {last_step}: inputs")));
+    let rail = h.get(by().role(egui::accesskit::Role::Slider).label_contains("snapshot at step")).rect();
+    let start_of_rail = egui::pos2(rail.left() + 1.0, rail.center().y);
+    h.hover_at(start_of_rail);
+    h.step();
+    h.drag_at(start_of_rail);
+    h.step();
+    h.drop_at(start_of_rail);
+    h.run_steps(2);
+    assert_eq!(view::<patchwork::gui::views::runs::RunsView>(&mut h, "Runs").scrubber.scrub, Some(0));
+    h.get(by().label_contains(&format!("step {first_step}: inputs")));
+    h.get_by_label(patchwork_core::families::patch_vae::PART_MAPS);
+    // The snapshot shown, as a picture: inputs, reconstructions, samples and the part maps,
+    // a row of 8 each at 32×32 (1 px gaps).
+    let png = runs.path().join("first-snapshot.png");
+    export_file_through_the_path_field(&mut h, "Export grids PNG…", &png);
+    let picture = image::open(&png).unwrap();
+    assert_eq!(picture.width(), 8 * 33 - 1);
+    assert!(picture.height() >= 3 * 33 - 1, "{}", picture.height());
     let _ = std::fs::remove_dir_all(run_dir);
 }
 
@@ -279,6 +307,12 @@ fn answer_the_path_field(h: &mut Harness<'static, PatchworkApp>, button: &str, p
 /// Exports through `button` to the file `path` (see [`answer_the_path_field`]), waits for
 /// it, and returns its text.
 fn export_through_the_path_field(h: &mut Harness<'static, PatchworkApp>, button: &str, path: &std::path::Path) -> String {
+    export_file_through_the_path_field(h, button, path);
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// As [`export_through_the_path_field`], for a file that is not text.
+fn export_file_through_the_path_field(h: &mut Harness<'static, PatchworkApp>, button: &str, path: &std::path::Path) {
     answer_the_path_field(h, button, path);
     let start = Instant::now();
     while !path.is_file() {
@@ -287,7 +321,6 @@ fn export_through_the_path_field(h: &mut Harness<'static, PatchworkApp>, button:
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(100));
-    std::fs::read_to_string(path).unwrap()
 }
 
 /// Presses on a before/after wipe a fifth of the way across, drags to four fifths and lets

@@ -4,7 +4,9 @@
 pub mod config;
 pub mod messages;
 pub mod runner;
+pub mod snapshots;
 
 pub use config::{LrSchedule, TrainConfig};
 pub use messages::{Progress, Snapshot, StepMetrics, StepReport, TrainCommand, TrainEvent};
+pub use snapshots::{LoadedSnapshots, SnapshotArchive, SnapshotHistory, load_snapshots};
 pub use runner::{DISCARDED_METRICS_FILE, METRICS_FILE, RunSpec, RunStart, TrainerHandle, spawn, step_rng};

@@ -11,7 +11,8 @@ use burn::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::{Progress, Snapshot, StepMetrics, TrainCommand, TrainConfig, TrainEvent};
+use super::snapshots::Moment;
+use super::{Progress, Snapshot, SnapshotArchive, StepMetrics, TrainCommand, TrainConfig, TrainEvent};
 use crate::analysis::explorable::{ExplorableModel, ModelOrigin};
 use crate::checkpoint::{self, CheckpointMeta, TrainState};
 use crate::data::loader::assemble;
@@ -150,6 +151,9 @@ struct Run<'a, M: Trainable> {
     snapshot_batch: Batch,
     events: &'a Sender<TrainEvent>,
     metrics_file: Option<std::fs::File>,
+    /// The run folder's snapshots, for scrubbing the run once it is opened from disk;
+    /// `RefCell`: snapshots are taken from `&self` methods.
+    snapshot_archive: std::cell::RefCell<Option<SnapshotArchive>>,
 }
 
 /// A run folder's log: one JSON [`StepMetrics`] per line.
@@ -236,6 +240,10 @@ impl<'a, M: Trainable> Run<'a, M> {
             Some(dir) => Some(open_metrics(dir, resume.as_ref().map(|m| (m.dir.as_path(), m.state.step)))?),
             None => None,
         };
+        let snapshot_archive = match &spec.run_dir {
+            Some(dir) => Some(SnapshotArchive::open(dir, resume.as_ref().map(|m| m.state.step))?),
+            None => None,
+        };
         let prepared = M::prepare(&model_config, &source, &config.data, config.seed, prepared_dir.as_deref(), &|task, fraction| {
             let _ = events.send(TrainEvent::Preparing { task: task.into(), fraction });
         })?;
@@ -273,6 +281,7 @@ impl<'a, M: Trainable> Run<'a, M> {
             snapshot_batch,
             events,
             metrics_file,
+            snapshot_archive: std::cell::RefCell::new(snapshot_archive),
         })
     }
 
@@ -455,6 +464,10 @@ impl<'a, M: Trainable> Run<'a, M> {
     }
 
     fn snapshot(&self) {
+        self.snapshot_at(Moment::During);
+    }
+
+    fn snapshot_at(&self, moment: Moment) {
         let Ok(model_config) = M::config_of(&self.config.model).context("") else { return };
         let b = &self.snapshot_batch;
         let plain = self.device.device.clone();
@@ -470,13 +483,15 @@ impl<'a, M: Trainable> Run<'a, M> {
             seed: self.config.seed,
             origin: ModelOrigin::LiveRun(self.run_dir.clone()),
         };
-        self.emit(TrainEvent::Snapshot(Box::new(Snapshot {
-            step: self.state.step,
-            inputs: to_host_images(x),
-            reconstructions: to_host_images(recon),
-            extras,
-            model: Some(live),
-        })));
+        let snapshot = Snapshot { step: self.state.step, inputs: to_host_images(x), reconstructions: to_host_images(recon), extras, model: Some(live) };
+        let written = self.snapshot_archive.borrow_mut().as_mut().map(|archive| archive.push(&snapshot, moment));
+        if let Some(Err(e)) = written {
+            // Training matters more than its pictures: say so once and stop writing them
+            // ("not …": the run goes on).
+            self.snapshot_archive.replace(None);
+            self.emit(TrainEvent::Failed { message: format!("not keeping snapshots in the run folder any more: {e:#}") });
+        }
+        self.emit(TrainEvent::Snapshot(Box::new(snapshot)));
     }
 
     fn checkpoint_dir(&self) -> Option<PathBuf> {
@@ -498,7 +513,7 @@ impl<'a, M: Trainable> Run<'a, M> {
         if checkpoint.is_some() {
             self.save(None)?;
         }
-        self.snapshot();
+        self.snapshot_at(Moment::Last);
         self.emit(TrainEvent::Finished { step: self.state.step, checkpoint });
         Ok(())
     }

@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 use patchwork_core::checkpoint::{CONFIG_FILE, read_meta};
-use patchwork_core::train::{METRICS_FILE, RunSpec, RunStart, StepMetrics, spawn};
+use patchwork_core::train::snapshots::snapshots_dir;
+use patchwork_core::train::{METRICS_FILE, RunSpec, RunStart, SnapshotHistory, StepMetrics, load_snapshots, spawn};
 
 use super::svg_plot::{SvgSeries, svg_plot};
 use crate::gui::session::TrainingSession;
+use crate::gui::snapshot_scrubber::{SnapshotScrubber, snapshot_picture};
 use crate::gui::state::StartWeights;
 use crate::gui::{AppState, View};
 
@@ -137,6 +139,17 @@ pub struct RunsView {
     pub smoothing: f64,
     /// The run being renamed and the name typed so far.
     pub renaming: Option<(PathBuf, String)>,
+    /// The run whose snapshots are scrubbed, with them.
+    pub scrubbed: Option<ScrubbedRun>,
+    pub scrubber: SnapshotScrubber,
+}
+
+/// A run opened to scrub through the snapshots it kept in its folder.
+pub struct ScrubbedRun {
+    pub path: PathBuf,
+    pub history: SnapshotHistory,
+    /// Snapshot folders that could not be read, with why.
+    pub skipped: Vec<(PathBuf, String)>,
 }
 
 impl RunsView {
@@ -145,6 +158,13 @@ impl RunsView {
         if let Some(c) = self.compared.get_mut(slot) {
             *c = Some((path, metrics));
         }
+    }
+
+    /// Opens the snapshots `path` (a run folder or its checkpoint) kept, for the slider.
+    pub fn scrub(&mut self, path: &Path) {
+        let loaded = load_snapshots(path);
+        self.scrubbed = Some(ScrubbedRun { path: path.to_path_buf(), history: SnapshotHistory::of(loaded.snapshots), skipped: loaded.skipped });
+        self.scrubber = SnapshotScrubber::default();
     }
 
     fn actions_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
@@ -177,7 +197,7 @@ impl RunsView {
                 recent.push(shipped);
             }
         }
-        egui::Grid::new("recent-runs").striped(true).num_columns(6).show(ui, |ui| {
+        egui::Grid::new("recent-runs").striped(true).num_columns(7).show(ui, |ui| {
             for path in &recent {
                 let checkpoint = checkpoint_dir(path);
                 self.name_ui(ui, state, path);
@@ -207,6 +227,11 @@ impl RunsView {
                     if ui.button(name).clicked() {
                         self.compare(slot, path.clone());
                     }
+                }
+                let has_snapshots = snapshots_dir(path).is_some();
+                let snapshots = ui.add_enabled(has_snapshots, egui::Button::new("Snapshots"));
+                if snapshots.on_hover_text("scrub through what the model did over the run: the inputs, reconstructions, samples and part maps it kept").on_disabled_hover_text("this run kept no snapshots (runs from before they were kept, and shipped models)").clicked() {
+                    self.scrub(path);
                 }
                 ui.end_row();
             }
@@ -241,6 +266,41 @@ impl RunsView {
                 self.renaming = Some((path.to_path_buf(), name));
             }
         });
+    }
+
+    /// The snapshots of the run chosen with its Snapshots button: a step slider (with
+    /// Play) over them, the grids of the one it points at, and Export grids PNG….
+    fn snapshots_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
+        let Some(run) = &self.scrubbed else { return };
+        ui.horizontal(|ui| {
+            ui.heading("Snapshots of");
+            ui.monospace(run.path.display().to_string());
+        });
+        if !run.skipped.is_empty() {
+            let why = run.skipped.iter().map(|(p, e)| format!("{}: {e}", p.display())).collect::<Vec<_>>().join("\n");
+            ui.colored_label(ui.visuals().warn_fg_color, format!("{} snapshot(s) could not be read and are left out", run.skipped.len())).on_hover_text(why);
+        }
+        let mut close = false;
+        match self.scrubber.slider_ui(ui, &run.history, run.history.last(), false) {
+            Some(snap) => {
+                ui.horizontal(|ui| {
+                    if ui.button("Export grids PNG…").on_hover_text("the snapshot shown: inputs, reconstructions and the model's own grids").clicked() {
+                        let (images, columns) = snapshot_picture(snap);
+                        state.export_png(images, columns, &format!("snapshot-{}.png", snap.step));
+                    }
+                    close = ui.button("Close").clicked();
+                });
+                self.scrubber.grids_ui(ui, snap, "runs");
+            }
+            None => {
+                ui.label("This run's folder holds no snapshots that could be read.");
+                close = ui.button("Close").clicked();
+            }
+        }
+        if close {
+            self.scrubbed = None;
+        }
+        ui.separator();
     }
 
     fn compare_ui(&mut self, ui: &mut egui::Ui, state: &mut AppState) {
@@ -319,6 +379,7 @@ impl View for RunsView {
         egui::ScrollArea::vertical().show(ui, |ui| {
             self.recent_ui(ui, state);
             ui.separator();
+            self.snapshots_ui(ui, state);
             self.compare_ui(ui, state);
         });
     }

@@ -6,32 +6,22 @@ use patchwork_core::families::{FamilyKind, Kind, Role, Setting, Value};
 use patchwork_core::train::{RunSpec, RunStart, StepMetrics, TrainCommand, TrainConfig, spawn};
 
 use super::svg_plot::{SvgSeries, svg_plot};
-use crate::gui::images::CachedGrid;
+use crate::gui::snapshot_scrubber::{SnapshotScrubber, snapshot_picture};
 use crate::gui::session::{RunStatus, TrainingSession};
 use crate::gui::state::ScheduleChoice;
 use crate::gui::{AppState, View};
 
 #[derive(Default)]
 pub struct TrainView {
-    inputs: CachedGrid,
-    recons: CachedGrid,
-    /// One per grid of the model's own in a snapshot.
-    extras: Vec<CachedGrid>,
+    /// The step slider over the run's snapshots, and their grids.
+    pub snapshots: SnapshotScrubber,
     log_scale: bool,
     smoothing: f64,
     /// What the plots' x axis counts.
     pub x_axis: XAxis,
     /// A log scale on x as well (early steps, where most of the change is).
     pub log_x: bool,
-    /// The past snapshot shown (an index into the run's snapshot history), or `None` for
-    /// the latest as it comes.
-    pub scrub: Option<usize>,
-    /// Stepping through the history on its own (Play), and when it last stepped.
-    pub playing: Option<f64>,
 }
-
-/// Seconds each snapshot stays on screen while playing.
-const PLAY_INTERVAL: f64 = 0.3;
 
 /// The x axis of the Train view's plots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -415,52 +405,6 @@ impl TrainView {
         }
     }
 
-    /// The step slider over the run's past snapshots (with Play and Latest), and the
-    /// snapshot it points at: a past one, or the latest.
-    fn snapshot_slider_ui<'s>(&mut self, ui: &mut egui::Ui, session: &'s TrainingSession) -> Option<&'s patchwork_core::train::Snapshot> {
-        let history = &session.snapshot_history;
-        if history.len() < 2 {
-            self.scrub = None;
-            return session.snapshot.as_ref();
-        }
-        let last = history.len() - 1;
-        if let Some(since) = self.playing {
-            let now = ui.input(|i| i.time);
-            if now - since >= PLAY_INTERVAL {
-                let next = self.scrub.map_or(0, |i| i + 1);
-                // Played to the end: back to following the run.
-                (self.scrub, self.playing) = if next >= last { (None, None) } else { (Some(next), Some(now)) };
-            }
-            ui.ctx().request_repaint_after(std::time::Duration::from_secs_f64(PLAY_INTERVAL));
-        }
-        ui.horizontal(|ui| {
-            let mut index = self.scrub.unwrap_or(last).min(last);
-            let step = history.get(index).map_or(0, |s| s.step);
-            let slider = egui::Slider::new(&mut index, 0..=last).show_value(false).text(format!("snapshot at step {step}"));
-            if ui.add(slider).on_hover_text(format!("{} snapshots of this run kept, spread over it; drag back to see what the model did then", history.len())).changed() {
-                self.scrub = (index < last).then_some(index);
-                self.playing = None;
-            }
-            let play = if self.playing.is_some() { "Pause playback" } else { "Play" };
-            if ui.button(play).on_hover_text("step through the kept snapshots from the first").clicked() {
-                self.playing = match self.playing {
-                    Some(_) => None,
-                    None => {
-                        self.scrub = Some(0);
-                        Some(ui.input(|i| i.time))
-                    }
-                };
-            }
-            if self.scrub.is_some() && ui.button("Latest").on_hover_text("follow the run again").clicked() {
-                (self.scrub, self.playing) = (None, None);
-            }
-        });
-        match self.scrub {
-            Some(i) => history.get(i),
-            None => session.snapshot.as_ref(),
-        }
-    }
-
     fn live_ui(&mut self, ui: &mut egui::Ui, state: &AppState, export: &mut Export) {
         let Some(session) = &state.session else {
             ui.label("Choose settings and press Start: curves and reconstructions appear here while the model learns.");
@@ -526,7 +470,7 @@ impl TrainView {
                 }
             });
         }
-        let shown = self.snapshot_slider_ui(ui, session);
+        let shown = self.snapshots.slider_ui(ui, &session.snapshot_history, session.snapshot.as_ref(), session.is_active());
         ui.horizontal(|ui| {
             if ui.button("Export metrics CSV…").clicked() {
                 export.0 = Some((crate::gui::views::runs::metrics_csv(&session.history), "metrics.csv", ("CSV", "csv")));
@@ -537,34 +481,12 @@ impl TrainView {
             }
             if let Some(snap) = shown {
                 if ui.button("Export grids PNG…").on_hover_text("the snapshot shown: inputs, reconstructions and the model's own grids (samples, mixes, part maps), a row or more each").clicked() {
-                    let columns = snap.inputs.len().max(1);
-                    let mut images = snap.inputs.clone();
-                    images.extend(snap.reconstructions.iter().cloned());
-                    for (_, grid) in &snap.extras {
-                        images.extend(grid.iter().cloned());
-                        // Each grid starts a row of its own.
-                        let short = (columns - grid.len() % columns) % columns;
-                        if let Some(first) = grid.first() {
-                            let blank = patchwork_core::data::HostImage::new(first.width, first.height, 1, vec![0; first.width * first.height]);
-                            images.extend(std::iter::repeat_n(blank, short));
-                        }
-                    }
-                    export.1 = Some((images, columns));
+                    export.1 = Some(snapshot_picture(snap));
                 }
             }
         });
         let Some(snap) = shown else { return };
-        ui.label(format!("step {}: inputs, and below them their reconstructions", snap.step));
-        let width = ui.available_width().min(640.0);
-        let key = |name: &str| (format!("{name}-{}", snap.step), snap.step);
-        self.inputs.ui(ui, key("inputs"), || snap.inputs.clone(), 8, width);
-        self.recons.ui(ui, key("recons"), || snap.reconstructions.clone(), 8, width);
-        // The model's own grids, each under its name: samples, mixes, part maps.
-        self.extras.resize_with(snap.extras.len(), CachedGrid::default);
-        for ((name, images), grid) in snap.extras.iter().zip(&mut self.extras).filter(|((_, images), _)| !images.is_empty()) {
-            ui.label(if name == "samples" { "samples from the prior" } else { name.as_str() });
-            grid.ui(ui, key(name), || images.clone(), 8, width);
-        }
+        self.snapshots.grids_ui(ui, snap, "train");
     }
 }
 
