@@ -21,6 +21,55 @@ pub enum EvalCommand {
     /// the latents to each factor, fitted on one half of the test split, mean absolute error
     /// on the other (the reference-based VAE paper's protocol; lower is better).
     Factors(FactorsArgs),
+    /// A model with parts (patchvae): per part, over the test split, how often it fires,
+    /// how much of an image it covers where it fires, how far its occurrence maps are from
+    /// binary, and which parts are dead (the part browser's definitions).
+    Parts(PartsArgs),
+    /// A model with parts: random part-appearance swaps between test images (a part that
+    /// fires in the target, the same part of another image): the share of each swap's pixel
+    /// change inside the part's region, and how often a classifier trained on the training
+    /// split still names the target's class.
+    Swap(SwapArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PartsArgs {
+    /// A checkpoint, or a run folder (its checkpoint/).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Data (default: the checkpoint's); its test split.
+    #[arg(long)]
+    pub data: Option<String>,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SwapArgs {
+    /// A checkpoint, or a run folder (its checkpoint/).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Labelled data (default: the checkpoint's): the judge trains on its training split,
+    /// the swaps are between its test images.
+    #[arg(long)]
+    pub data: Option<String>,
+    /// (source, target, part) triples to swap.
+    #[arg(long, default_value_t = 1000)]
+    pub swaps: usize,
+    /// Epochs of the judge's training.
+    #[arg(long, default_value_t = 4)]
+    pub judge_epochs: usize,
+    /// The judge trains on at most this many training images.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -81,6 +130,9 @@ pub struct TransferArgs {
     pub judge_scenes: usize,
     #[arg(long, default_value_t = 4)]
     pub judge_epochs: usize,
+    /// The judge trains on at most this many training images.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[arg(long, default_value = "auto")]
@@ -141,6 +193,62 @@ pub struct ReconArgs {
 
 pub fn run(cmd: EvalCommand) -> anyhow::Result<()> {
     match cmd {
+        EvalCommand::Parts(args) => {
+            let device = super::resolve_device(args.device)?;
+            let data = args.data.as_deref().map(str::parse::<patchwork_core::data::DataSpec>).transpose()?;
+            let r = patchwork_core::eval::parts::parts(&args.checkpoint, data.as_ref(), &device)?;
+            super::print_report(args.json, &r, || {
+                let mut out = format!(
+                    "{} parts on {} (test split, {} images, {}×{} locations, {}): {} of {} dead {:?}; {:.1}% of probabilities in [0.1, 0.9]; live parts cover {:.1}% of the grid where they fire; temperature {}\n  part  fires at  in images  area where firing  in [0.1, 0.9]",
+                    args.checkpoint.display(),
+                    r.data,
+                    r.images,
+                    r.grid,
+                    r.grid,
+                    device.description,
+                    r.dead.len(),
+                    r.parts.len(),
+                    r.dead,
+                    100.0 * r.uncertain_share,
+                    100.0 * r.mean_live_area,
+                    r.temperature.map_or_else(|| "not logged".to_string(), |t| format!("{t:.3}"))
+                );
+                for p in &r.parts {
+                    out += &format!(
+                        "\n  {:>4}  {:>7.2}%  {:>8.1}%  {:>16.1}%  {:>12.1}%{}",
+                        p.part,
+                        100.0 * p.firing_rate,
+                        100.0 * p.image_rate,
+                        100.0 * p.area_when_firing,
+                        100.0 * p.uncertain_rate,
+                        if p.dead { "  dead" } else { "" }
+                    );
+                }
+                out
+            })
+        }
+        EvalCommand::Swap(args) => {
+            use patchwork_core::eval::parts::{SwapSettings, swaps};
+            let device = super::resolve_device(args.device)?;
+            let data = args.data.as_deref().map(str::parse::<patchwork_core::data::DataSpec>).transpose()?;
+            let settings = SwapSettings { swaps: args.swaps, judge_epochs: args.judge_epochs, train_limit: args.train_limit, seed: args.seed };
+            let r = swaps(&args.checkpoint, data.as_ref(), &device, &settings, &|line| eprintln!("{line}"))?;
+            super::print_report(args.json, &r, || {
+                format!(
+                    "{} part swaps on {} ({} swaps, {}): {:.1}% of the pixel change inside the swapped part's region, which covers {:.1}% of the image; mean change {:.4} per value\n  judge (trained on the training split, {:.1}% on test images): target's class kept in {:.1}% of swaps, {:.1}% on the targets' reconstructions",
+                    args.checkpoint.display(),
+                    r.data,
+                    r.swaps,
+                    device.description,
+                    100.0 * r.inside_share,
+                    100.0 * r.region_share,
+                    r.mean_change,
+                    r.judge_accuracy,
+                    r.class_kept,
+                    r.class_of_reconstruction
+                )
+            })
+        }
         EvalCommand::Recon(args) => {
             let meta = checkpoint::read_meta(&args.checkpoint)?;
             let device = super::resolve_device(args.device)?;

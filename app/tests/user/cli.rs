@@ -147,6 +147,38 @@ fn patchvae_trains_then_probe_recon_and_bench_run() {
 }
 
 #[test]
+fn the_shipped_patchvaes_parts_and_swaps_are_measured_and_a_model_without_parts_is_refused() {
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../checkpoints");
+    let parts = patchwork().args(["eval", "parts", "--device", "cpu", "--json", "--checkpoint"]).arg(shipped.join("patchvae-fashion-mnist")).output().unwrap();
+    assert!(parts.status.success(), "{}", String::from_utf8_lossy(&parts.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&parts.stdout).unwrap();
+    let figures = report["parts"].as_array().unwrap();
+    assert_eq!((figures.len(), report["images"].as_u64(), report["grid"].as_u64()), (16, Some(2000), Some(4)));
+    // The dead ones are those the browser calls dead: firing at < 0.1 % of locations.
+    let dead: Vec<u64> = report["dead"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap()).collect();
+    assert!(!dead.is_empty() && dead.len() < 16, "{dead:?}");
+    for p in figures {
+        let rate = p["firing_rate"].as_f64().unwrap();
+        assert_eq!(p["dead"].as_bool().unwrap(), rate < 1e-3, "{p}");
+        assert!((0.0..=1.0).contains(&p["area_when_firing"].as_f64().unwrap()) && (0.0..=1.0).contains(&p["uncertain_rate"].as_f64().unwrap()), "{p}");
+    }
+    assert_eq!(report["temperature"].as_f64(), Some(1.0), "the shipped model never left τ = 1");
+    let swap = patchwork()
+        .args(["eval", "swap", "--swaps", "40", "--judge-epochs", "1", "--train-limit", "2000", "--device", "cpu", "--json", "--checkpoint"])
+        .arg(shipped.join("patchvae-fashion-mnist"))
+        .output()
+        .unwrap();
+    assert!(swap.status.success(), "{}", String::from_utf8_lossy(&swap.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&swap.stdout).unwrap();
+    assert_eq!(report["swaps"].as_u64(), Some(40));
+    let (inside, region) = (report["inside_share"].as_f64().unwrap(), report["region_share"].as_f64().unwrap());
+    assert!((0.0..=1.0).contains(&inside) && region > 0.0 && region <= 1.0, "{report}");
+    assert!(report["judge_accuracy"].as_f64().unwrap() > 50.0, "a judge of 10 classes well above chance: {report}");
+    let refused = patchwork().args(["eval", "parts", "--device", "cpu", "--checkpoint"]).arg(shipped.join("cycle-vae-mnist")).output().unwrap();
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("has no parts"), "{}", String::from_utf8_lossy(&refused.stderr));
+}
+
+#[test]
 fn bad_inputs_get_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("cfg.json");

@@ -56,7 +56,23 @@ pub struct PartEntry {
     pub image_rate: f64,
     pub mean_probability: f64,
     pub dead: bool,
+    /// Share of all (image, location) pairs where the part's probability is neither near 0
+    /// nor near 1 (in [0.1, 0.9]): how far its maps are from binary. Absent from indexes
+    /// cached before it was kept.
+    #[serde(default)]
+    pub uncertain_rate: f64,
 }
+
+impl PartEntry {
+    /// The share of the location grid the part covers in an image where it fires at all:
+    /// how local it is (1: the whole image).
+    pub fn area_when_firing(&self) -> f64 {
+        if self.image_rate > 0.0 { self.firing_rate / self.image_rate } else { 0.0 }
+    }
+}
+
+/// The band of probabilities counted as neither off nor on ([`PartEntry::uncertain_rate`]).
+pub const UNCERTAIN: std::ops::RangeInclusive<f32> = 0.1..=0.9;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartIndex {
@@ -86,6 +102,7 @@ pub enum IndexEvent {
 struct Accumulator {
     best: Vec<Vec<PartHit>>, // per part, one per image, kept sorted and cut to top_k
     fired: Vec<u64>,
+    uncertain: Vec<u64>,
     images_fired: Vec<u64>,
     sum: Vec<f64>,
     locations: u64,
@@ -94,7 +111,7 @@ struct Accumulator {
 
 impl Accumulator {
     fn new(parts: usize) -> Self {
-        Self { best: vec![vec![]; parts], fired: vec![0; parts], images_fired: vec![0; parts], sum: vec![0.0; parts], locations: 0, images: 0 }
+        Self { best: vec![vec![]; parts], fired: vec![0; parts], uncertain: vec![0; parts], images_fired: vec![0; parts], sum: vec![0.0; parts], locations: 0, images: 0 }
     }
 
     /// Adds one image's probabilities `[parts, grid, grid]`.
@@ -106,6 +123,7 @@ impl Accumulator {
             for (cell, &p) in map.iter().enumerate() {
                 self.sum[part] += p as f64;
                 fired += u64::from(p > settings.fire_threshold);
+                self.uncertain[part] += u64::from(UNCERTAIN.contains(&p));
                 if p > best_p {
                     (best_cell, best_p) = (cell, p);
                 }
@@ -138,6 +156,7 @@ impl Accumulator {
                     image_rate: self.images_fired[p] as f64 / images,
                     mean_probability: self.sum[p] / locations,
                     dead: firing_rate < settings.dead_below,
+                    uncertain_rate: self.uncertain[p] as f64 / locations,
                 }
             })
             .collect();
@@ -324,6 +343,11 @@ mod tests {
         assert_eq!(index.parts[0].firing_rate, 1.0);
         assert_eq!(index.parts[1].hits[0].col, 1);
         assert_eq!(index.dead_parts(), vec![1]);
+        // Part 0's maps sit between 0.55 and 0.9: far from binary, and all over the image;
+        // part 1's are near 0 everywhere: binary, and nowhere.
+        assert!(index.parts[0].uncertain_rate >= 0.75, "{}", index.parts[0].uncertain_rate);
+        assert_eq!((index.parts[1].uncertain_rate, index.parts[1].area_when_firing()), (0.0, 0.0));
+        assert_eq!(index.parts[0].area_when_firing(), 1.0);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 pub mod disentangle;
 pub mod factors;
+pub mod judge;
+pub mod parts;
 pub mod probe;
 pub mod quality;
 pub mod recon;

@@ -14,35 +14,27 @@
 //! (the *pixel share*, see [`PixelShares`]), and scores the renders again with a second
 //! judge trained on the model's own reconstructions (see [`ReconstructionJudge`]).
 //!
-//! The judge: a small CNN (3 conv + pool layers, 32/64/128 maps, one linear layer) on 32×32
+//! The judge: [`Judge`], a small CNN (3 conv + pool layers, 32/64/128 maps, one linear layer), on 32×32
 //! quadrant crops, 11 classes (Fashion-MNIST's 10 and "empty"), trained with Adam on
 //! quadrants of training scenes; its own accuracy on test-scene quadrants is reported.
 
-use burn::nn::conv::Conv2d;
-use burn::nn::loss::CrossEntropyLossConfig;
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
-use burn::nn::{Linear, LinearConfig};
-use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use burn::tensor::activation;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
 use crate::capabilities::Capability;
 use crate::families::FamilyKind;
+use super::judge::{Judge, JudgeShape};
 use super::quality::psnr;
 use crate::analysis::explorable::ExplorableModel;
 use crate::analysis::mixing::{crop_chw, quadrant_collage};
 use crate::data::scenes::{QUADRANT, QuadrantScenes, TEST_SCENES};
 use crate::data::{HostImage, ImageSource, Split, fit_image};
 use crate::mixing::QuadrantMask;
-use crate::nn::blocks::conv;
 
 /// The judge's classes: the 10 object classes, then "empty".
 pub const EMPTY_CLASS: usize = 10;
-const JUDGE_BATCH: usize = 64;
-const JUDGE_LR: f64 = 2e-3;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TransferSettings {
@@ -121,46 +113,8 @@ fn pixel_share(render: &[f32], reference: &[f32], object: &[f32]) -> Option<f64>
     (distance(reference, object) > 1e-4).then(|| d_ref / (d_ref + d_obj).max(1e-12))
 }
 
-#[derive(Module, Debug)]
-pub struct QuadrantJudge {
-    convs: Vec<Conv2d>,
-    pool: MaxPool2d,
-    out: Linear,
-}
-
-impl QuadrantJudge {
-    pub fn new(device: &Device) -> Self {
-        Self {
-            convs: vec![conv([3, 32], 3, 1, 1, true, device), conv([32, 64], 3, 1, 1, true, device), conv([64, 128], 3, 1, 1, true, device)],
-            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
-            out: LinearConfig::new(128 * 4 * 4, EMPTY_CLASS + 1).init(device),
-        }
-    }
-
-    /// `[b, 3, 32, 32]` quadrant crops in [−1, 1] → class logits `[b, 11]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut y = x;
-        for c in &self.convs {
-            y = self.pool.forward(activation::relu(c.forward(y)));
-        }
-        let [b, c, h, w] = y.dims();
-        self.out.forward(y.reshape([b, c * h * w]))
-    }
-
-    /// Predicted class of each crop.
-    pub fn classify(&self, crops: &[f32], device: &Device) -> Vec<usize> {
-        let per = 3 * QUADRANT * QUADRANT;
-        let n = crops.len() / per;
-        let mut out = Vec::with_capacity(n);
-        for start in (0..n).step_by(512) {
-            let end = (start + 512).min(n);
-            let x = Tensor::<4>::from_data(TensorData::new(crops[start * per..end * per].to_vec(), [end - start, 3, QUADRANT, QUADRANT]), device);
-            let classes: Vec<i64> = self.forward(x).argmax(1).into_data().convert::<i64>().try_to_vec::<i64>().unwrap_or_default();
-            out.extend(classes.into_iter().map(|c| c as usize));
-        }
-        out
-    }
-}
+/// What the quadrant judges look at: 32×32 colour crops, 11 classes.
+pub const QUADRANT_JUDGE: JudgeShape = JudgeShape { channels: 3, size: QUADRANT, classes: EMPTY_CLASS + 1 };
 
 /// The 32×32 crop of quadrant `q` of a 64×64 CHW image in [−1, 1].
 fn crop(chw: &[f32], q: usize) -> Vec<f32> {
@@ -208,7 +162,7 @@ fn reconstructions(model: &ExplorableModel, images: &[HostImage]) -> Vec<HostIma
 
 /// Trains the judge on training-scene quadrants; returns it (inference) and its accuracy
 /// on test-scene quadrants.
-pub fn train_judge(settings: &TransferSettings, device: &Device) -> anyhow::Result<(QuadrantJudge, f64)> {
+pub fn train_judge(settings: &TransferSettings, device: &Device) -> anyhow::Result<(Judge, f64)> {
     let (train, test) = judge_scenes(settings)?;
     let (judge, accuracy, _) = fit_judge((&train.0, &train.1), (&test.0, &test.1), settings, device);
     Ok((judge, accuracy))
@@ -217,29 +171,9 @@ pub fn train_judge(settings: &TransferSettings, device: &Device) -> anyhow::Resu
 /// Trains a judge on the quadrants of the `train` images (their classes beside them);
 /// returns it (inference), its accuracy on the quadrants of `test` and its accuracy on those
 /// of them that hold an object.
-fn fit_judge(train: (&[HostImage], &[usize]), test: (&[HostImage], &[usize]), settings: &TransferSettings, device: &Device) -> (QuadrantJudge, f64, f64) {
-    let (crops, labels) = (quadrant_crops(train.0), train.1);
-    let ad = device.clone().autodiff();
-    let mut judge = crate::nn::init_seeded(&ad, settings.seed, QuadrantJudge::new);
-    let mut optimizer = AdamConfig::new().init();
-    let loss_fn = CrossEntropyLossConfig::new().init(&ad);
-    let per = 3 * QUADRANT * QUADRANT;
-    let mut order: Vec<usize> = (0..labels.len()).collect();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(settings.seed);
-    for _ in 0..settings.judge_epochs {
-        order.shuffle(&mut rng);
-        for batch in order.chunks(JUDGE_BATCH) {
-            let x: Vec<f32> = batch.iter().flat_map(|&i| crops[i * per..(i + 1) * per].iter().copied()).collect();
-            let y: Vec<i64> = batch.iter().map(|&i| labels[i] as i64).collect();
-            let x = Tensor::<4>::from_data(TensorData::new(x, [batch.len(), 3, QUADRANT, QUADRANT]), &ad);
-            let y = Tensor::<1, Int>::from_data(TensorData::new(y, [batch.len()]), &ad);
-            let loss = loss_fn.forward(judge.forward(x), y);
-            let grads = GradientsParams::from_grads(loss.backward(), &judge);
-            judge = optimizer.step(JUDGE_LR, judge, grads);
-        }
-    }
-    let judge = judge.valid();
-    let predicted = judge.classify(&quadrant_crops(test.0), device);
+fn fit_judge(train: (&[HostImage], &[usize]), test: (&[HostImage], &[usize]), settings: &TransferSettings, device: &Device) -> (Judge, f64, f64) {
+    let judge = Judge::fit(&quadrant_crops(train.0), train.1, QUADRANT_JUDGE, settings.judge_epochs, settings.seed, device);
+    let predicted = judge.classify(&quadrant_crops(test.0), QUADRANT_JUDGE, device);
     let (all, objects) = accuracies(&predicted, test.1);
     (judge, all, objects)
 }
@@ -326,8 +260,8 @@ pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: 
                 crops.extend(image.into_iter().flatten());
             }
         }
-        let predicted = judge.classify(&crops, &device);
-        let predicted_on_reconstructions = recon_judge.classify(&crops, &device);
+        let predicted = judge.classify(&crops, QUADRANT_JUDGE, &device);
+        let predicted_on_reconstructions = recon_judge.classify(&crops, QUADRANT_JUDGE, &device);
         for (i, &(a, b, q)) in chunk.iter().enumerate() {
             let scored = [(&predicted, 0), (&predicted, 1), (&predicted, 2), (&predicted_on_reconstructions, 0), (&predicted_on_reconstructions, 2)];
             for ((predicted, variant), count) in scored.into_iter().zip(counts.iter_mut()) {
