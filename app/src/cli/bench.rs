@@ -47,10 +47,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.explorer {
         let report = patchwork_core::bench::explorer_latency(&model, &device, args.runs.unwrap_or(20).max(20))?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            crate::say!("{}", serde_json::to_string_pretty(&report)?);
         } else {
             let f = |(median, worst): (f64, f64)| format!("{median:.2} ms (slowest {worst:.2})");
-            println!(
+            crate::say!(
                 "{} {}×{} on {}, median of {}: swap {}, one decode {}, traversal row of 9 {}",
                 report.model,
                 report.image_size,
@@ -91,12 +91,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     for (model, variant) in &models {
         let report = run_bench(model, &device, settings)?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            crate::say!("{}", serde_json::to_string_pretty(&report)?);
             continue;
         }
         let what = format!("{}{variant}", report.model);
         let iterations = format!(" = {:.3} iterations/s", report.train_images_per_sec / batch as f64);
-        println!(
+        crate::say!(
             "{what} ({} parameters) on {}, batch {}, {}×{}×{}: training {:.1} images/s{iterations} (median of {} runs: {}), inference {:.3} ms/image",
             report.parameters,
             report.device,

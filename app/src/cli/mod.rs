@@ -87,7 +87,7 @@ fn preview(args: &PreviewArgs) -> anyhow::Result<()> {
         }
     };
     crate::gui::images::save_grid_png(&images, columns, &args.out)?;
-    println!("{}: {} images, {columns} per row", args.out.display(), images.len());
+    crate::say!("{}: {} images, {columns} per row", args.out.display(), images.len());
     Ok(())
 }
 
@@ -106,15 +106,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Devices) => {
             let adapters = patchwork_core::device::list_adapters();
             if adapters.is_empty() {
-                println!("no wgpu adapter");
+                crate::say!("no wgpu adapter");
             }
             for a in &adapters {
-                println!("adapter: {} (driver {})", a.describe(), a.driver);
+                crate::say!("adapter: {} (driver {})", a.describe(), a.driver);
             }
             for choice in [DeviceChoice::Auto, DeviceChoice::Gpu, DeviceChoice::Cpu] {
                 match patchwork_core::device::resolve(choice) {
-                    Ok(d) => println!("--device {choice}: {}", d.description),
-                    Err(e) => println!("--device {choice}: unavailable: {e}"),
+                    Ok(d) => crate::say!("--device {choice}: {}", d.description),
+                    Err(e) => crate::say!("--device {choice}: unavailable: {e}"),
                 }
             }
             Ok(())
@@ -131,12 +131,23 @@ pub(crate) fn default_out_dir(model: &str) -> PathBuf {
     PathBuf::from("runs").join(format!("{model}-{stamp}"))
 }
 
+/// Writes a line of a command's output to stdout. A reader that has gone (`| head`) ends
+/// the output quietly, as with any Unix tool, rather than in a panic as `println!` would.
+pub fn say_line(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}").and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => eprintln!("cannot write to standard output: {e}"),
+        _ => {}
+    }
+}
+
 /// Prints a command's report: as pretty JSON with `--json`, else as the line `line` makes.
 pub(crate) fn print_report<T: serde::Serialize>(json: bool, report: &T, line: impl FnOnce() -> String) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(report)?);
+        crate::say!("{}", serde_json::to_string_pretty(report)?);
     } else {
-        println!("{}", line());
+        crate::say!("{}", line());
     }
     Ok(())
 }

@@ -96,9 +96,9 @@ pub fn frame_times(seconds: f64, json: bool, device: DeviceChoice) -> anyhow::Re
             .collect(),
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::say!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
+        crate::say!(
             "{} frames in {:.0} s while training ({} steps on {}): median {:.2} ms, p95 {:.2} ms, max {:.2} ms → {:.0} frames/s at p95; per tab median: {}",
             report.frames,
             report.seconds,

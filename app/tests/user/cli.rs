@@ -174,6 +174,12 @@ fn the_shipped_patchvaes_parts_and_swaps_are_measured_and_a_model_without_parts_
     let (inside, region) = (report["inside_share"].as_f64().unwrap(), report["region_share"].as_f64().unwrap());
     assert!((0.0..=1.0).contains(&inside) && region > 0.0 && region <= 1.0, "{report}");
     assert!(report["judge_accuracy"].as_f64().unwrap() > 50.0, "a judge of 10 classes well above chance: {report}");
+    // Output into a pipe whose reader has gone (`| head -1` after its line) ends quietly:
+    // it was a panic ("failed printing to stdout").
+    let mut piped = patchwork().args(["eval", "parts", "--device", "cpu", "--checkpoint"]).arg(shipped.join("patchvae-fashion-mnist")).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    drop(piped.stdout.take());
+    let ended = piped.wait_with_output().unwrap();
+    assert!(ended.status.success() && !String::from_utf8_lossy(&ended.stderr).contains("panicked"), "{}", String::from_utf8_lossy(&ended.stderr));
     let refused = patchwork().args(["eval", "parts", "--device", "cpu", "--checkpoint"]).arg(shipped.join("cycle-vae-mnist")).output().unwrap();
     assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("has no parts"), "{}", String::from_utf8_lossy(&refused.stderr));
 }
