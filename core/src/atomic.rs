@@ -12,16 +12,12 @@ pub fn write_dir_atomically(dest: &Path, fill: impl FnOnce(&Path) -> anyhow::Res
     let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let name = dest.file_name().context("checkpoint path has no folder name")?.to_string_lossy().to_string();
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| format!("cannot clear {}", tmp.display()))?;
-    }
-    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    if let Err(e) = fill(&tmp) {
+    let tmp = temporary_sibling(parent, &name);
+    std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    if let Err(e) = fill(&tmp).and_then(|()| sync_dir_files(&tmp)) {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
     }
-    sync_dir_files(&tmp)?;
     let old = old_path(dest);
     if dest.exists() {
         if old.exists() {
@@ -29,12 +25,14 @@ pub fn write_dir_atomically(dest: &Path, fill: impl FnOnce(&Path) -> anyhow::Res
         }
         std::fs::rename(dest, &old).with_context(|| format!("cannot move {} aside", dest.display()))?;
     }
-    std::fs::rename(&tmp, dest).with_context(|| format!("cannot move the new checkpoint to {}", dest.display()))?;
+    if let Err(e) = std::fs::rename(&tmp, dest) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        recover(dest);
+        return Err(e).with_context(|| format!("cannot move the new checkpoint to {}", dest.display()));
+    }
+    sync_dir(parent)?;
     if old.exists() {
         std::fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))?;
-    }
-    if let Ok(f) = std::fs::File::open(parent) {
-        let _ = f.sync_all();
     }
     Ok(())
 }
@@ -45,10 +43,33 @@ pub fn write_file_atomically(dest: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let name = dest.file_name().context("path has no file name")?.to_string_lossy().to_string();
     let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    file.write_all(bytes).and_then(|_| file.sync_all()).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, dest).with_context(|| format!("cannot move {} into place", dest.display()))
+    let tmp = temporary_sibling(parent, &name);
+    // create_new: never another writer's file; the user's umask applies, as to any file.
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", tmp.display()))
+        .and_then(|()| std::fs::rename(&tmp, dest).with_context(|| format!("cannot move {} into place", dest.display())));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    // The rename itself is durable only once the folder holding it is synced.
+    sync_dir(parent)
+}
+
+/// A name beside `name` in `parent` that no other writer uses: this process's id and a
+/// number of its own (two writers in one process, or one after a crash, never share one).
+fn temporary_sibling(parent: &Path, name: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    parent.join(format!(".{name}.tmp-{}-{n}", std::process::id()))
+}
+
+/// Syncs a folder, so that renames into it survive a power cut.
+fn sync_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::File::open(dir).and_then(|f| f.sync_all()).with_context(|| format!("cannot sync folder {}", dir.display()))
 }
 
 fn old_path(dest: &Path) -> PathBuf {
@@ -73,7 +94,7 @@ fn sync_dir_files(dir: &Path) -> anyhow::Result<()> {
             std::fs::File::open(&path)?.sync_all().with_context(|| format!("cannot sync {}", path.display()))?;
         }
     }
-    Ok(())
+    sync_dir(dir)
 }
 
 #[cfg(test)]
@@ -99,5 +120,41 @@ mod tests {
         std::fs::rename(&dest, old_path(&dest)).unwrap();
         recover(&dest);
         assert!(dest.join("b").exists());
+    }
+
+    #[test]
+    fn writers_in_one_process_never_share_a_temporary_file_and_a_failed_write_leaves_none() {
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("state.json");
+        // Eight threads writing the same file at once: each write whole, the last one wins.
+        // (With the temporary named by process id alone they wrote into one another's file
+        // and their renames failed.)
+        std::thread::scope(|scope| {
+            for t in 0..8u8 {
+                let dest = &dest;
+                scope.spawn(move || {
+                    for _ in 0..40 {
+                        write_file_atomically(dest, &[t; 4096]).unwrap();
+                    }
+                });
+            }
+        });
+        let bytes = std::fs::read(&dest).unwrap();
+        assert!(bytes.len() == 4096 && bytes.iter().all(|&b| b == bytes[0]), "a torn write");
+        // A rename that fails (a folder holds the name) leaves no temporary file behind.
+        let taken = root.path().join("taken");
+        std::fs::create_dir(&taken).unwrap();
+        std::fs::write(taken.join("x"), "in the way").unwrap();
+        assert!(write_file_atomically(&taken, b"new").is_err());
+        let names: Vec<String> = std::fs::read_dir(root.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        // What it writes gets the user's default permissions (umask), not a private 0600.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let plain = root.path().join("plain");
+            std::fs::write(&plain, "x").unwrap();
+            assert_eq!(std::fs::metadata(&dest).unwrap().permissions().mode(), std::fs::metadata(&plain).unwrap().permissions().mode());
+        }
     }
 }
