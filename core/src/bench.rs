@@ -43,7 +43,7 @@ impl ImageSource for NoiseSource {
     fn get(&self, index: usize) -> Sample {
         use rand::{Rng, SeedableRng};
         let (c, (h, w)) = (self.info.channels, self.info.size.unwrap_or((32, 32)));
-        let mut rng = rand::rngs::StdRng::seed_from_u64(index as u64);
+        let mut rng = crate::rng::SeededRng::seed_from_u64(index as u64);
         let pixels = (0..c * h * w).map(|_| rng.random::<u8>()).collect();
         Sample { image: HostImage::new(w, h, c, pixels), label: Some((index % NOISE_CLASSES) as u32), factors: vec![] }
     }

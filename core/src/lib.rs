@@ -13,6 +13,7 @@ pub mod families;
 pub mod memory;
 pub mod mixing;
 pub mod nn;
+pub mod rng;
 pub mod train;
 
 #[cfg(test)]

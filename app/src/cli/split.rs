@@ -86,7 +86,7 @@ fn parse_classes(text: &str) -> anyhow::Result<Vec<u32>> {
 }
 
 /// `n` images of `source` drawn from `rng` among those whose label `keep` takes.
-fn draw(source: &SharedSource, n: usize, rng: &mut rand::rngs::StdRng, keep: impl Fn(Option<u32>) -> bool, what: &str) -> anyhow::Result<Vec<HostImage>> {
+fn draw(source: &SharedSource, n: usize, rng: &mut patchwork_core::rng::SeededRng, keep: impl Fn(Option<u32>) -> bool, what: &str) -> anyhow::Result<Vec<HostImage>> {
     let pool: Vec<usize> = (0..source.len()).filter(|&i| keep(source.label(i))).collect();
     if pool.is_empty() {
         anyhow::bail!("{}: no test image {what}", source.info().name);
@@ -96,7 +96,7 @@ fn draw(source: &SharedSource, n: usize, rng: &mut rand::rngs::StdRng, keep: imp
 
 pub fn swap_grid_command(args: &SwapGridArgs) -> anyhow::Result<()> {
     let (model, source) = model_and_data(&args.checkpoint, args.data.as_deref(), args.device, Split::Test)?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let mut rng = patchwork_core::rng::SeededRng::seed_from_u64(args.seed);
     let (columns, rows) = match &args.columns_from {
         Some(text) => {
             let classes = parse_classes(text)?;

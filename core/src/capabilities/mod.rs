@@ -8,7 +8,7 @@ pub mod parts;
 use std::sync::Arc;
 
 use burn::prelude::*;
-use rand::rngs::StdRng;
+use crate::rng::SeededRng;
 
 use crate::data::HostImage;
 use crate::mixing::QuadrantMask;
@@ -90,7 +90,7 @@ pub trait Explorable: std::fmt::Debug + Send + Sync {
 /// Images decoded from codes drawn from the prior.
 pub trait PriorSampler {
     /// `n` samples, the noise drawn from `rng`.
-    fn sample(&self, n: usize, rng: &mut StdRng) -> Vec<HostImage>;
+    fn sample(&self, n: usize, rng: &mut SeededRng) -> Vec<HostImage>;
 }
 
 /// One latent vector per image.
@@ -120,7 +120,7 @@ pub trait PartSpace {
     fn grid(&self) -> usize;
     /// Part codes, maps and reconstructions of a batch in [−1, 1], by the model as trained
     /// up to `step`, with the sampling noise from `rng`.
-    fn analyse(&self, x: Tensor<4>, step: u64, rng: &mut StdRng) -> Vec<PartAnalysis>;
+    fn analyse(&self, x: Tensor<4>, step: u64, rng: &mut SeededRng) -> Vec<PartAnalysis>;
     /// Occurrence probabilities `[b, parts, grid, grid]` of a batch, flattened.
     fn occurrence_probabilities(&self, x: Tensor<4>) -> Vec<f32>;
     /// Images decoded from part codes of the model's shape.

@@ -81,7 +81,7 @@ pub enum DataError {
 pub fn permutation(len: usize, seed: u64) -> Vec<usize> {
     use rand::{SeedableRng, seq::SliceRandom};
     let mut order: Vec<usize> = (0..len).collect();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = crate::rng::SeededRng::seed_from_u64(seed);
     order.shuffle(&mut rng);
     order
 }

@@ -59,7 +59,7 @@ impl Style {
 
     /// The style of copy `copy` of digit `digit`, drawn as App. C.1 says.
     pub fn draw(digit: usize, copy: usize) -> Self {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(STYLE_SEED ^ ((digit as u64) << 8) ^ copy as u64);
+        let mut rng = crate::rng::SeededRng::seed_from_u64(STYLE_SEED ^ ((digit as u64) << 8) ^ copy as u64);
         let width = rng.random_range(1..=10u32);
         let c: [f32; 3] = [rng.random::<f32>(), rng.random::<f32>(), rng.random::<f32>()];
         let sum = (c[0] + c[1] + c[2]).max(f32::MIN_POSITIVE);

@@ -11,7 +11,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use rand::rngs::StdRng;
+use crate::rng::SeededRng;
 use rand::{Rng, SeedableRng};
 
 use super::embedded::EmbeddedSet;
@@ -97,7 +97,7 @@ impl QuadrantScenes {
 
     /// Renders scene `index` and its ground truth.
     pub fn render(&self, index: usize) -> (HostImage, SceneTruth) {
-        let mut rng = StdRng::seed_from_u64(self.seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut rng = SeededRng::seed_from_u64(self.seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let mut pixels = background_crop(&mut rng);
         let mut truth = [None; 4];
         for (q, slot) in truth.iter_mut().enumerate() {
@@ -118,7 +118,7 @@ impl QuadrantScenes {
 }
 
 /// A random crop (48–160 px square) of a random background, resized to the scene.
-fn background_crop(rng: &mut StdRng) -> Vec<u8> {
+fn background_crop(rng: &mut SeededRng) -> Vec<u8> {
     let all = backgrounds();
     let mut out = vec![0u8; SCENE_SIZE * SCENE_SIZE * 3];
     let Some(bg) = (!all.is_empty()).then(|| &all[rng.random_range(0..all.len())]) else {
@@ -142,7 +142,7 @@ fn background_crop(rng: &mut StdRng) -> Vec<u8> {
 }
 
 /// A saturated colour, so objects stand out from any background.
-fn bright_colour(rng: &mut StdRng) -> [f32; 3] {
+fn bright_colour(rng: &mut SeededRng) -> [f32; 3] {
     let hue = rng.random_range(0.0..6.0f32);
     let f = hue.fract();
     let (hi, lo) = (1.0, 0.15);
@@ -229,7 +229,7 @@ mod tests {
         let train = QuadrantScenes::open(Split::Train, 50).unwrap();
         for i in 0..50 {
             let (image, truth) = train.render(i);
-            let mut rng = StdRng::seed_from_u64(train.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let mut rng = SeededRng::seed_from_u64(train.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
             let background = background_crop(&mut rng);
             for q in 0..4 {
                 let (row, col) = (q / 2, q % 2);

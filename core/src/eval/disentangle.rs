@@ -225,7 +225,7 @@ mod tests {
         let n = 600;
         let labels: Vec<u32> = (0..n).map(|i| (i % 4) as u32).collect();
         // Informative: the label one-hot plus noise. Uninformative: noise alone.
-        let noise = |rng: &mut rand::rngs::StdRng| crate::families::trainable::normal_noise(rng, 8);
+        let noise = |rng: &mut crate::rng::SeededRng| crate::families::trainable::normal_noise(rng, 8);
         let informative: Vec<Vec<f32>> = labels.iter().map(|&l| noise(&mut rng).iter().enumerate().map(|(k, v)| v * 0.3 + if k == l as usize { 2.0 } else { 0.0 }).collect()).collect();
         let random: Vec<Vec<f32>> = (0..n).map(|_| noise(&mut rng)).collect();
         let settings = DisentangleSettings { epochs: 30, hidden: 32, ..Default::default() };

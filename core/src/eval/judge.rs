@@ -83,7 +83,7 @@ impl Judge {
         let mut optimizer = AdamConfig::new().init();
         let loss_fn = CrossEntropyLossConfig::new().init(&ad);
         let mut order: Vec<usize> = (0..labels.len().min(images.len() / per.max(1))).collect();
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut rng = crate::rng::SeededRng::seed_from_u64(seed);
         for _ in 0..epochs {
             order.shuffle(&mut rng);
             for batch in order.chunks(BATCH) {

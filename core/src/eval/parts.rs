@@ -159,7 +159,7 @@ pub fn swaps(checkpoint: &Path, data: Option<&DataSpec>, device: &ResolvedDevice
     let judge_accuracy = percent_correct(&judge.classify(&test_images, shape, &plain), &test_labels);
     progress(&format!("judge accuracy on the test split: {judge_accuracy:.2}%"));
 
-    let mut rng = rand::rngs::StdRng::seed_from_u64(settings.seed ^ 0x5a4b);
+    let mut rng = crate::rng::SeededRng::seed_from_u64(settings.seed ^ 0x5a4b);
     let mut order = all_test.clone();
     order.shuffle(&mut rng);
     let (mut inside, mut region, mut change) = (0.0, 0.0, 0.0);

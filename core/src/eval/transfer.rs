@@ -208,7 +208,7 @@ pub fn evaluate(model: &ExplorableModel, settings: &TransferSettings, progress: 
     progress(&format!("its accuracy on reconstructed test quadrants: {recon_judge_accuracy:.2}% ({recon_judge_object_accuracy:.2}% on those with an object)"));
     // The classes of test scene `i`'s quadrants.
     let classes = |i: usize| &test_labels[4 * i..4 * i + 4];
-    let mut rng = rand::rngs::StdRng::seed_from_u64(settings.seed ^ 0x7a5f);
+    let mut rng = crate::rng::SeededRng::seed_from_u64(settings.seed ^ 0x7a5f);
     let mut scene_order: Vec<usize> = (0..test_images.len()).collect();
     scene_order.shuffle(&mut rng);
     // Pairs (object scene, reference scene, quadrant): a quadrant where the object scene

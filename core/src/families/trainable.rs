@@ -8,7 +8,7 @@ use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::Transaction;
-use rand::rngs::StdRng;
+use crate::rng::SeededRng;
 
 use crate::capabilities::Explorable;
 use crate::data::{HostImage, SharedSource};
@@ -64,7 +64,7 @@ pub struct StepInput<'a, C, P> {
     /// The schedule's factor at this step (1 without one), for a family's other optimizers
     /// (mixing scenes' discriminator and classifier).
     pub lr_factor: f64,
-    pub rng: &'a mut StdRng,
+    pub rng: &'a mut SeededRng,
     pub source: &'a SharedSource,
     pub prepared: &'a P,
 }
@@ -106,17 +106,17 @@ pub trait Trainable: Module + std::fmt::Debug + Sized + 'static {
     }
     fn build(config: &Self::Config, device: &Device) -> Self;
     /// The training loss for a batch in [−1, 1]; all randomness comes from `rng`.
-    fn loss(&self, x: Tensor<4>, config: &Self::Config, step: u64, rng: &mut StdRng) -> StepLoss;
+    fn loss(&self, x: Tensor<4>, config: &Self::Config, step: u64, rng: &mut SeededRng) -> StepLoss;
     /// Deterministic reconstruction (posterior means) by the model as trained up to
     /// `step` (annealed settings such as a temperature depend on it), in [−1, 1].
     fn reconstruct(&self, x: Tensor<4>, config: &Self::Config, step: u64) -> Tensor<4>;
     /// Named image grids for the live view (samples from the prior, …).
-    fn snapshot_extras(&self, x: Tensor<4>, config: &Self::Config, _step: u64, rng: &mut StdRng) -> Vec<(String, Vec<HostImage>)> {
+    fn snapshot_extras(&self, x: Tensor<4>, config: &Self::Config, _step: u64, rng: &mut SeededRng) -> Vec<(String, Vec<HostImage>)> {
         let [b, ..] = x.dims();
         vec![("samples".into(), self.sample_prior(config, b, rng, &x.device()))]
     }
     /// `n` images decoded from codes drawn from the prior.
-    fn sample_prior(&self, config: &Self::Config, n: usize, rng: &mut StdRng, device: &Device) -> Vec<HostImage>;
+    fn sample_prior(&self, config: &Self::Config, n: usize, rng: &mut SeededRng, device: &Device) -> Vec<HostImage>;
     /// The backbone φ shared by the families that have one (for the linear probe).
     fn backbone(&self) -> Option<&crate::nn::blocks::Resnet9> {
         None
@@ -155,7 +155,7 @@ pub trait Trainable: Module + std::fmt::Debug + Sized + 'static {
 
 /// `n` standard normal draws (Box–Muller), from the host RNG so runs are reproducible
 /// and resumable at any step on any backend.
-pub fn normal_noise(rng: &mut StdRng, n: usize) -> Vec<f32> {
+pub fn normal_noise(rng: &mut SeededRng, n: usize) -> Vec<f32> {
     use rand::Rng;
     let mut out = Vec::with_capacity(n + 1);
     while out.len() < n {
@@ -171,7 +171,7 @@ pub fn normal_noise(rng: &mut StdRng, n: usize) -> Vec<f32> {
 }
 
 /// `[b, d]` standard normal noise on `device`, from the host RNG (see [`normal_noise`]).
-pub fn normal_tensor(rng: &mut StdRng, b: usize, d: usize, device: &Device) -> Tensor<2> {
+pub fn normal_tensor(rng: &mut SeededRng, b: usize, d: usize, device: &Device) -> Tensor<2> {
     Tensor::<2>::from_data(TensorData::new(normal_noise(rng, b * d), [b, d]), device)
 }
 
@@ -189,7 +189,7 @@ pub fn host_rows(t: Tensor<2>) -> Vec<Vec<f32>> {
 }
 
 /// `n` uniform draws in [0, 1), from the host RNG (see [`normal_noise`]).
-pub fn uniform_noise(rng: &mut StdRng, n: usize) -> Vec<f32> {
+pub fn uniform_noise(rng: &mut SeededRng, n: usize) -> Vec<f32> {
     use rand::Rng;
     (0..n).map(|_| rng.random::<f32>()).collect()
 }

@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn always_replaces_one_to_three_quadrants_by_the_rule() {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let mut rng = crate::rng::SeededRng::seed_from_u64(5);
         for _ in 0..5_000 {
             let d: [f32; 4] = std::array::from_fn(|_| rng.random_range(0.0..40_000.0));
             // Ties happen too.
@@ -130,7 +130,7 @@ mod tests {
     #[test]
     fn candidates_come_from_their_own_quadrants_list() {
         let lists: [Vec<Neighbour>; 4] = std::array::from_fn(|q| (0..10).map(|k| Neighbour { image: 100 * q + k, distance: (1000 * (q + 1) + k) as f32 }).collect());
-        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let mut rng = crate::rng::SeededRng::seed_from_u64(9);
         for _ in 0..200 {
             let choice = choose_mix([&lists[0], &lists[1], &lists[2], &lists[3]], THESIS_TAU, &mut rng).unwrap();
             for (q, c) in choice.candidates.iter().enumerate() {

@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use rand::rngs::StdRng;
+use crate::rng::SeededRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
@@ -267,7 +267,7 @@ fn nearest(points: &[&[f32]], i: usize, pool: &[usize], k: usize) -> Vec<Neighbo
 
 /// Lloyd's k-means with seeded random initial centres; returns each point's cluster.
 fn kmeans(points: &[&[f32]], k: usize, iterations: usize, seed: u64) -> Vec<usize> {
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = SeededRng::seed_from_u64(seed);
     let dim = points[0].len();
     let mut centres: Vec<Vec<f32>> = (0..k).map(|_| points[rng.random_range(0..points.len())].to_vec()).collect();
     let mut assignment = vec![0usize; points.len()];

@@ -9,7 +9,7 @@ use anyhow::Context;
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
+use crate::rng::SeededRng;
 
 use super::snapshots::Moment;
 use super::{Progress, Snapshot, SnapshotArchive, StepMetrics, TrainCommand, TrainConfig, TrainEvent};
@@ -76,8 +76,8 @@ impl TrainerHandle {
 
 /// The RNG of one step: a pure function of (seed, step), so a resumed run draws
 /// exactly the noise the uninterrupted run would have.
-pub fn step_rng(seed: u64, step: u64) -> StdRng {
-    StdRng::seed_from_u64(seed ^ step.wrapping_add(1).wrapping_mul(0xd1b5_4a32_d192_ed03))
+pub fn step_rng(seed: u64, step: u64) -> SeededRng {
+    SeededRng::seed_from_u64(seed ^ step.wrapping_add(1).wrapping_mul(0xd1b5_4a32_d192_ed03))
 }
 
 /// Starts a run on its own thread.

@@ -82,7 +82,7 @@ fn a_short_small_preset_run_lowers_the_loss_and_its_checkpoint_transfers_objects
     };
     let change = render("0000").iter().zip(render("0010")).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
     assert!(change > 0.0, "mask 0010 changes the render");
-    let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+    let mut rng = patchwork_core::rng::SeededRng::seed_from_u64(4);
     let mix = auto_mix(&model, &index, scenes.as_ref(), 3, &mut rng).unwrap();
     assert!((1..=3).contains(&mix.mask.replaced()));
     for (q, candidate) in mix.candidates.iter().enumerate() {

@@ -212,7 +212,7 @@ fn draw_images(state: &AppState, n: usize, seed: u64) -> Vec<HostImage> {
     if source.is_empty() {
         return vec![];
     }
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut rng = patchwork_core::rng::SeededRng::seed_from_u64(seed);
     (0..n).map(|_| source.get(rng.random_range(0..source.len())).image).collect()
 }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use burn::prelude::*;
-use rand::rngs::StdRng;
+use crate::rng::SeededRng;
 
 use super::{BetaVae, BetaVaeConfig, BetaVaeHyper};
 use crate::capabilities::{Explorable, PriorSampler, LatentCode, LatentSpace};
@@ -20,7 +20,7 @@ impl Trainable for BetaVae {
         config.init(device)
     }
 
-    fn loss(&self, x: Tensor<4>, config: &BetaVaeConfig, step: u64, rng: &mut StdRng) -> StepLoss {
+    fn loss(&self, x: Tensor<4>, config: &BetaVaeConfig, step: u64, rng: &mut SeededRng) -> StepLoss {
         let [b, ..] = x.dims();
         let device = x.device();
         let eps = Tensor::<2>::from_data(TensorData::new(normal_noise(rng, b * self.latent), [b, self.latent]), &device);
@@ -38,7 +38,7 @@ impl Trainable for BetaVae {
         BetaVae::to_image(self.decode_logits(post.mu), config.recon)
     }
 
-    fn sample_prior(&self, config: &BetaVaeConfig, n: usize, rng: &mut StdRng, device: &Device) -> Vec<HostImage> {
+    fn sample_prior(&self, config: &BetaVaeConfig, n: usize, rng: &mut SeededRng, device: &Device) -> Vec<HostImage> {
         let z = Tensor::<2>::from_data(TensorData::new(normal_noise(rng, n * self.latent), [n, self.latent]), device);
         to_host_images(BetaVae::to_image(self.decode_logits(z), config.recon))
     }
@@ -100,7 +100,7 @@ impl LatentSpace for Explored {
 }
 
 impl PriorSampler for Explored {
-    fn sample(&self, n: usize, rng: &mut StdRng) -> Vec<HostImage> {
+    fn sample(&self, n: usize, rng: &mut SeededRng) -> Vec<HostImage> {
         Trainable::sample_prior(&self.model, &self.config, n, rng, &self.device())
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use rand::Rng;
-use rand::rngs::StdRng;
+use crate::rng::SeededRng;
 
 use super::{CycleVae, CycleVaeConfig, ReverseCycle, kl_sum, mse_01};
 use crate::capabilities::{Explorable, FactorSplit, LatentCode, SplitCode, SplitNames};
@@ -60,7 +60,7 @@ impl ClassIndex {
     }
 
     /// Another image of `image`'s class (itself when it is its class's only one).
-    pub fn partner(&self, image: usize, rng: &mut StdRng) -> usize {
+    pub fn partner(&self, image: usize, rng: &mut SeededRng) -> usize {
         let Some(class) = self.label(image).and_then(|l| self.by_class.get(l as usize)) else { return image };
         match class.len() {
             0 | 1 => image,
@@ -74,7 +74,7 @@ impl ClassIndex {
     }
 
     /// An image of another class than `image`'s.
-    pub fn other(&self, image: usize, rng: &mut StdRng) -> usize {
+    pub fn other(&self, image: usize, rng: &mut SeededRng) -> usize {
         let own = self.label(image);
         let n = self.label_of.len();
         // At least two classes are present, so this ends; most draws hit another class.
@@ -130,7 +130,7 @@ impl Trainable for CycleVae {
 
     /// The forward cycle of a batch with itself (each image its own partner), for code
     /// that wants one number; training goes through [`Trainable::train_step`].
-    fn loss(&self, x: Tensor<4>, config: &CycleVaeConfig, _step: u64, rng: &mut StdRng) -> StepLoss {
+    fn loss(&self, x: Tensor<4>, config: &CycleVaeConfig, _step: u64, rng: &mut SeededRng) -> StepLoss {
         let [b, c, h, w] = x.dims();
         let post = self.encode(x.clone());
         let z = post.mu.clone() + normal_tensor(rng, b, self.style_dim, &x.device()) * post.logvar.clone().mul_scalar(0.5).exp();
@@ -144,7 +144,7 @@ impl Trainable for CycleVae {
     }
 
     /// The live view's extra grid: each image's style with the next image's class.
-    fn snapshot_extras(&self, x: Tensor<4>, _config: &CycleVaeConfig, _step: u64, _rng: &mut StdRng) -> Vec<(String, Vec<HostImage>)> {
+    fn snapshot_extras(&self, x: Tensor<4>, _config: &CycleVaeConfig, _step: u64, _rng: &mut SeededRng) -> Vec<(String, Vec<HostImage>)> {
         let [b, ..] = x.dims();
         if b < 2 {
             return vec![];
@@ -155,7 +155,7 @@ impl Trainable for CycleVae {
     }
 
     /// No prior over s: samples need a class from an image (the Swap grid's sampling).
-    fn sample_prior(&self, _config: &CycleVaeConfig, _n: usize, _rng: &mut StdRng, _device: &Device) -> Vec<HostImage> {
+    fn sample_prior(&self, _config: &CycleVaeConfig, _n: usize, _rng: &mut SeededRng, _device: &Device) -> Vec<HostImage> {
         vec![]
     }
 
@@ -184,7 +184,7 @@ impl Trainable for CycleVae {
         let partners: Vec<usize> = input.indices.iter().map(|&i| index.partner(i, input.rng)).collect();
         let x2 = images(&partners);
         let (p1, p2) = (self.encode(x1.clone()), self.encode(x2.clone()));
-        let sample = |p: &super::SplitPosterior, rng: &mut StdRng| p.mu.clone() + normal_tensor(rng, b, self.style_dim, &device) * p.logvar.clone().mul_scalar(0.5).exp();
+        let sample = |p: &super::SplitPosterior, rng: &mut SeededRng| p.mu.clone() + normal_tensor(rng, b, self.style_dim, &device) * p.logvar.clone().mul_scalar(0.5).exp();
         let (z1, z2) = (sample(&p1, input.rng), sample(&p2, input.rng));
         let recon = (mse_01(self.decode(z1, p2.class.clone()), x1.clone()) + mse_01(self.decode(z2, p1.class.clone()), x2)).mul_scalar(config.reconstruction_coef);
         let kl = (kl_sum(p1.mu.clone(), p1.logvar.clone()) + kl_sum(p2.mu, p2.logvar)).mul_scalar(config.kl_coef / (b * c * h * w) as f64);
@@ -286,7 +286,7 @@ mod tests {
     fn pairs_share_the_class_and_reverse_partners_do_not() {
         let source = labelled(300);
         let index = ClassIndex::build(&source, &|_| ()).unwrap();
-        let mut rng = StdRng::seed_from_u64(1);
+        let mut rng = SeededRng::seed_from_u64(1);
         for i in 0..300 {
             let (p, o) = (index.partner(i, &mut rng), index.other(i, &mut rng));
             assert_eq!(source.get(p).label, source.get(i).label);
@@ -344,7 +344,7 @@ mod tests {
         let flat = |m: &burn::module::Param<Tensor<2>>| m.val().into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
         let (decoder_before, encoder_before) = (flat(&model.decoder.style_input.weight), flat(&model.encoder.style_mu.weight));
         let mut optimizer = burn::optim::AdamConfig::new().init();
-        let mut rng = StdRng::seed_from_u64(2);
+        let mut rng = SeededRng::seed_from_u64(2);
         let input = StepInput { x, indices: &indices, config: &config, step: 0, lr: 1e-3, lr_factor: 1.0, rng: &mut rng, source: &source, prepared: &index };
         let report = model.train_step(&mut optimizer, input).unwrap();
         assert!(report.losses.iter().any(|(n, v)| n == "reverse" && *v > 0.0), "{:?}", report.losses);

@@ -21,7 +21,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation;
 use rand::Rng;
-use rand::rngs::StdRng;
+use crate::rng::SeededRng;
 
 pub mod decoder;
 pub mod encoder;
@@ -273,7 +273,7 @@ pub fn pixel_mask_weights(masks: &[QuadrantMask], channels: usize, size: usize, 
 }
 
 /// A random mask replacing 1 to 3 quadrants, uniform over the 14 such masks.
-fn random_partial_mask(rng: &mut StdRng) -> QuadrantMask {
+fn random_partial_mask(rng: &mut SeededRng) -> QuadrantMask {
     let bits: u8 = rng.random_range(1..15);
     QuadrantMask(std::array::from_fn(|q| bits >> (3 - q) & 1 == 1))
 }
@@ -395,7 +395,7 @@ impl MixingScenes {
     /// one decode, about a sixth of a mixing iteration's work), plus, where
     /// `warmup_collage` is set, the collage term (see [`MixingScenesConfig::warmup_collage`]):
     /// the mixes reuse the batch's own codes, so it costs a second decode and no encode.
-    fn autoencoder_step(&mut self, optimizer: &mut ModuleOptimizer, x: Tensor<4>, lr: f64, config: &MixingScenesConfig, rng: &mut StdRng) -> Result<StepReport, StepError> {
+    fn autoencoder_step(&mut self, optimizer: &mut ModuleOptimizer, x: Tensor<4>, lr: f64, config: &MixingScenesConfig, rng: &mut SeededRng) -> Result<StepReport, StepError> {
         let [b, c, h, _] = x.dims();
         let z = self.encode(x.clone());
         let collage_weight = config.warmup_collage.unwrap_or(0.0);
@@ -432,7 +432,7 @@ impl MixingScenes {
     }
 
     /// Draws Algorithm 1's candidates for every reference of the batch and loads them.
-    fn mix_batch(x: Tensor<4>, indices: &[usize], index: &NeighbourIndex, source: &SharedSource, rng: &mut StdRng) -> Result<MixBatch, StepError> {
+    fn mix_batch(x: Tensor<4>, indices: &[usize], index: &NeighbourIndex, source: &SharedSource, rng: &mut SeededRng) -> Result<MixBatch, StepError> {
         let [_, c, h, _] = x.dims();
         let mut per_quadrant: [Vec<usize>; 4] = Default::default();
         let mut masks = Vec::with_capacity(indices.len());
@@ -484,7 +484,7 @@ impl Trainable for MixingScenes {
     /// L_G alone (used by evaluation code that wants one number; training goes through
     /// [`Trainable::train_step`]). Without neighbour lists the batch is mixed with itself
     /// shifted by one, mask 0110.
-    fn loss(&self, x: Tensor<4>, config: &MixingScenesConfig, _step: u64, _rng: &mut StdRng) -> super::trainable::StepLoss {
+    fn loss(&self, x: Tensor<4>, config: &MixingScenesConfig, _step: u64, _rng: &mut SeededRng) -> super::trainable::StepLoss {
         let [b, ..] = x.dims();
         let shifted = next_in_batch(x.clone());
         let batch = MixBatch { reference: x, candidates: Tensor::cat(vec![shifted; 4], 0), masks: vec![QuadrantMask([false, true, true, false]); b] };
@@ -498,7 +498,7 @@ impl Trainable for MixingScenes {
 
     /// The live view's extra grid: each image with the next one's top-right and
     /// bottom-left quadrants transferred in (mask 0110).
-    fn snapshot_extras(&self, x: Tensor<4>, _config: &MixingScenesConfig, _step: u64, _rng: &mut StdRng) -> Vec<(String, Vec<HostImage>)> {
+    fn snapshot_extras(&self, x: Tensor<4>, _config: &MixingScenesConfig, _step: u64, _rng: &mut SeededRng) -> Vec<(String, Vec<HostImage>)> {
         let [b, ..] = x.dims();
         if b < 2 {
             return vec![];
@@ -508,7 +508,7 @@ impl Trainable for MixingScenes {
     }
 
     /// No prior: mixing scenes is an autoencoder.
-    fn sample_prior(&self, _config: &MixingScenesConfig, _n: usize, _rng: &mut StdRng, _device: &Device) -> Vec<HostImage> {
+    fn sample_prior(&self, _config: &MixingScenesConfig, _n: usize, _rng: &mut SeededRng, _device: &Device) -> Vec<HostImage> {
         vec![]
     }
 
@@ -622,7 +622,7 @@ mod tests {
         let device = Device::flex();
         // ±1 images survive the trip to 8-bit pixels exactly.
         let sign = |seed: u64| {
-            let mut rng = StdRng::seed_from_u64(seed);
+            let mut rng = SeededRng::seed_from_u64(seed);
             let v: Vec<f32> = (0..2 * 3 * 64 * 64).map(|_| if rng.random_range(0..2) == 0 { -1.0 } else { 1.0 }).collect();
             Tensor::<4>::from_data(TensorData::new(v, [2, 3, 64, 64]), &device)
         };
@@ -633,7 +633,7 @@ mod tests {
         for i in 0..2 {
             assert_eq!(mixed[i], crate::eval::transfer::collage(&object[i], &reference[i], masks[i], 64));
         }
-        let mut rng = StdRng::seed_from_u64(3);
+        let mut rng = SeededRng::seed_from_u64(3);
         let drawn: std::collections::HashSet<[bool; 4]> = (0..500).map(|_| random_partial_mask(&mut rng).0).collect();
         assert_eq!(drawn.len(), 14, "every mask with 1 to 3 replaced quadrants, and only those");
         assert!(drawn.iter().all(|m| (1..=3).contains(&m.iter().filter(|&&b| b).count())));

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use burn::prelude::*;
-use rand::rngs::StdRng;
+use crate::rng::SeededRng;
 
 use super::{OccurrenceSampling, PatchVae, PatchVaeConfig, occurrence_mode, sample_occurrence};
 use crate::analysis::heat::overlay;
@@ -23,7 +23,7 @@ impl Trainable for PatchVae {
         config.init(device)
     }
 
-    fn loss(&self, x: Tensor<4>, config: &PatchVaeConfig, step: u64, rng: &mut StdRng) -> StepLoss {
+    fn loss(&self, x: Tensor<4>, config: &PatchVaeConfig, step: u64, rng: &mut SeededRng) -> StepLoss {
         let [b, ..] = x.dims();
         let device = x.device();
         let (n, d, g) = (self.parts, self.part_dim, self.grid());
@@ -43,7 +43,7 @@ impl Trainable for PatchVae {
 
     /// Samples from the prior as the official code draws them: binary occurrence maps
     /// with the prior probability, standard normal appearances.
-    fn sample_prior(&self, config: &PatchVaeConfig, b: usize, rng: &mut StdRng, device: &Device) -> Vec<HostImage> {
+    fn sample_prior(&self, config: &PatchVaeConfig, b: usize, rng: &mut SeededRng, device: &Device) -> Vec<HostImage> {
         let (n, d, g) = (self.parts, self.part_dim, self.grid());
         let prior = config.prior_probability() as f32;
         let occ: Vec<f32> = match config.sampling {
@@ -68,7 +68,7 @@ impl Trainable for PatchVae {
     /// Samples from the prior, and every part's occurrence probability over the first
     /// input, in red over it as the Parts view draws it: scrubbing back through a run's
     /// snapshots shows the parts emerge.
-    fn snapshot_extras(&self, x: Tensor<4>, config: &PatchVaeConfig, _step: u64, rng: &mut StdRng) -> Vec<(String, Vec<HostImage>)> {
+    fn snapshot_extras(&self, x: Tensor<4>, config: &PatchVaeConfig, _step: u64, rng: &mut SeededRng) -> Vec<(String, Vec<HostImage>)> {
         let [b, c, h, w] = x.dims();
         let samples = self.sample_prior(config, b, rng, &x.device());
         let (n, g) = (self.parts, self.grid());
@@ -108,7 +108,7 @@ impl Explorable for Explored {
 }
 
 impl PriorSampler for Explored {
-    fn sample(&self, n: usize, rng: &mut StdRng) -> Vec<HostImage> {
+    fn sample(&self, n: usize, rng: &mut SeededRng) -> Vec<HostImage> {
         Trainable::sample_prior(&self.model, &self.config, n, rng, &self.device())
     }
 }
@@ -123,7 +123,7 @@ impl PartSpace for Explored {
     fn grid(&self) -> usize {
         self.model.grid()
     }
-    fn analyse(&self, x: Tensor<4>, step: u64, rng: &mut StdRng) -> Vec<PartAnalysis> {
+    fn analyse(&self, x: Tensor<4>, step: u64, rng: &mut SeededRng) -> Vec<PartAnalysis> {
         analyse(&self.model, &self.config, step, x, rng)
     }
     fn occurrence_probabilities(&self, x: Tensor<4>) -> Vec<f32> {
@@ -145,7 +145,7 @@ fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 }
 
 /// Analyses a batch `[b, c, h, w]` in [−1, 1] with a model as trained up to `step`.
-fn analyse(model: &PatchVae, config: &PatchVaeConfig, step: u64, x: Tensor<4>, rng: &mut StdRng) -> Vec<PartAnalysis> {
+fn analyse(model: &PatchVae, config: &PatchVaeConfig, step: u64, x: Tensor<4>, rng: &mut SeededRng) -> Vec<PartAnalysis> {
     let [b, ..] = x.dims();
     let (n, d, g) = (model.parts, model.part_dim, model.grid());
     let device = x.device();

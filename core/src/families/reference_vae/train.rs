@@ -17,7 +17,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
 use rand::Rng;
-use rand::rngs::StdRng;
+use crate::rng::SeededRng;
 
 use super::{Gaussian, Objective, PoolBatch, ReferenceVae, ReferenceVaeConfig, dip_i, gaussian_nll, laplace_nll};
 use crate::capabilities::{Explorable, FactorSplit, LatentCode, LatentSpace, PriorSampler, SplitCode, SplitNames};
@@ -49,7 +49,7 @@ impl Preparation for ReferencePool {
 }
 
 
-fn sample(q: &Gaussian, rng: &mut StdRng) -> Tensor<2> {
+fn sample(q: &Gaussian, rng: &mut SeededRng) -> Tensor<2> {
     let [b, d] = q.mu.dims();
     reparameterize(q.mu.clone(), q.logvar.clone(), normal_tensor(rng, b, d, &q.mu.device()))
 }
@@ -73,7 +73,7 @@ fn accuracy(real: Tensor<1>, fake: Tensor<1>) -> Tensor<1> {
 
 /// How much G's output moves when e is redrawn with z fixed, mean |Δ| on the [0, 1] scale:
 /// near 0 is the degenerate solution in which G ignores e.
-fn e_effect(model: &ReferenceVae, z: Tensor<2>, decoded: Tensor<4>, rng: &mut StdRng) -> Tensor<1> {
+fn e_effect(model: &ReferenceVae, z: Tensor<2>, decoded: Tensor<4>, rng: &mut SeededRng) -> Tensor<1> {
     let [b, _] = z.dims();
     let redrawn = model.decode(z.detach(), normal_tensor(rng, b, model.target_dim, &decoded.device()));
     (redrawn.detach() - decoded.detach()).abs().mean().div_scalar(2.0)
@@ -109,7 +109,7 @@ impl Terms {
 impl ReferenceVae {
     /// The baselines' loss on the unlabelled pool: ℓ1/b + β·KL (+ DIP-VAE-I's regulariser),
     /// z ⊕ e one code.
-    fn baseline_loss(&self, x: Tensor<4>, config: &ReferenceVaeConfig, rng: &mut StdRng, terms: &mut Terms) -> Tensor<1> {
+    fn baseline_loss(&self, x: Tensor<4>, config: &ReferenceVaeConfig, rng: &mut SeededRng, terms: &mut Terms) -> Tensor<1> {
         let (qz, qe) = self.encode(x.clone());
         let decoded = self.decode(sample(&qz, rng), sample(&qe, rng));
         let recon = terms.loss("recon_unlabelled", laplace_nll(decoded, x, config.laplace_b, config.pixel_reduction));
@@ -124,7 +124,7 @@ impl ReferenceVae {
 
     /// Eq. 3: both pools' ℓ1/b, KL on z for both, KL on e for the unlabelled pool; the
     /// references decoded with e_r.
-    fn rb_loss(&self, x_u: Tensor<4>, x_r: Tensor<4>, config: &ReferenceVaeConfig, rng: &mut StdRng, terms: &mut Terms) -> Tensor<1> {
+    fn rb_loss(&self, x_u: Tensor<4>, x_r: Tensor<4>, config: &ReferenceVaeConfig, rng: &mut SeededRng, terms: &mut Terms) -> Tensor<1> {
         let [m, ..] = x_r.dims();
         let (qz_u, qe_u) = self.encode(x_u.clone());
         let qz_r = self.common.forward(x_r.clone());
@@ -150,7 +150,7 @@ impl ReferenceVae {
     }
 
     /// One sRb-VAE step (Algorithm 1 with Eq. 10's terms).
-    fn srb_step(&mut self, optimizer: &mut ModuleOptimizer, x_u: Tensor<4>, x_r: Tensor<4>, config: &ReferenceVaeConfig, lr: f64, rng: &mut StdRng) -> Result<StepReport, StepError> {
+    fn srb_step(&mut self, optimizer: &mut ModuleOptimizer, x_u: Tensor<4>, x_r: Tensor<4>, config: &ReferenceVaeConfig, lr: f64, rng: &mut SeededRng) -> Result<StepReport, StepError> {
         let (Some(d), Some(d_ref)) = (&self.d, &self.d_reference) else {
             return Err(StepError::Failed("this sRb-VAE has no discriminators (its weights were trained with another objective)".into()));
         };
@@ -219,7 +219,7 @@ impl Trainable for ReferenceVae {
 
     /// The ELBO of a batch taken as unlabelled (ℓ1/b + KL on z and e), for code that wants
     /// one number; training goes through [`Trainable::train_step`].
-    fn loss(&self, x: Tensor<4>, config: &ReferenceVaeConfig, _step: u64, rng: &mut StdRng) -> StepLoss {
+    fn loss(&self, x: Tensor<4>, config: &ReferenceVaeConfig, _step: u64, rng: &mut SeededRng) -> StepLoss {
         let mut terms = Terms::default();
         let total = self.baseline_loss(x, &config.clone().with_objective(Objective::Vae), rng, &mut terms);
         StepLoss { total, terms: vec![], schedules: vec![] }
@@ -231,7 +231,7 @@ impl Trainable for ReferenceVae {
 
     /// Samples from the prior and, for the two-pool objectives, the batch in the reference
     /// style G(μ_z, e_r).
-    fn snapshot_extras(&self, x: Tensor<4>, config: &ReferenceVaeConfig, _step: u64, rng: &mut StdRng) -> Vec<(String, Vec<HostImage>)> {
+    fn snapshot_extras(&self, x: Tensor<4>, config: &ReferenceVaeConfig, _step: u64, rng: &mut SeededRng) -> Vec<(String, Vec<HostImage>)> {
         let [b, ..] = x.dims();
         let mut extras = vec![("samples".to_string(), self.sample_prior(config, b, rng, &x.device()))];
         if config.objective.uses_reference() {
@@ -240,7 +240,7 @@ impl Trainable for ReferenceVae {
         extras
     }
 
-    fn sample_prior(&self, _config: &ReferenceVaeConfig, n: usize, rng: &mut StdRng, device: &Device) -> Vec<HostImage> {
+    fn sample_prior(&self, _config: &ReferenceVaeConfig, n: usize, rng: &mut SeededRng, device: &Device) -> Vec<HostImage> {
         if n == 0 {
             return vec![];
         }
@@ -368,7 +368,7 @@ impl Explored {
 }
 
 impl PriorSampler for Explored {
-    fn sample(&self, n: usize, rng: &mut StdRng) -> Vec<HostImage> {
+    fn sample(&self, n: usize, rng: &mut SeededRng) -> Vec<HostImage> {
         Trainable::sample_prior(&self.model, &self.config, n, rng, &self.device())
     }
 }

@@ -31,7 +31,7 @@ pub struct AutoMixView {
 
 fn compute(model: &ExplorableModel, pool: &SharedSource, draw: u64) -> Result<AutoMix, String> {
     let index = model.neighbour_index().ok_or("this model has no neighbour index (it was not trained by Patchwork with Algorithm 1)")?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(draw.wrapping_mul(0x9e37_79b9));
+    let mut rng = patchwork_core::rng::SeededRng::seed_from_u64(draw.wrapping_mul(0x9e37_79b9));
     let reference = rng.random_range(0..pool.len().max(1));
     auto_mix(model, index, pool.as_ref(), reference, &mut rng)
 }
