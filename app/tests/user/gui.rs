@@ -401,6 +401,8 @@ fn opens_on_the_shipped_patchvae_parts_browses_a_part_and_refuses_other_models()
     let index = parts_view(&mut h).index.clone().unwrap();
     assert_eq!((index.images, index.parts.len(), index.parts[3].hits.len()), (10_000, 16, 50));
     h.get_by_label("Part 3");
+    // How local and how binary the part is, beside how often it fires.
+    h.get(by().label_contains("of an image where it fires").label_contains("undecided (0.1–0.9)"));
     // Other weights in the views (here a copy of the checkpoint, as a run in progress would
     // bring): the browser says whose index it shows.
     let copy = tempfile::tempdir().unwrap();

@@ -303,11 +303,13 @@ impl PartsView {
         };
         let Some(entry) = index.parts.get(part) else { return };
         ui.label(format!(
-            "fires (p > {:.1}) at {:.1}% of locations, in {:.1}% of images; mean probability {:.3}{}",
+            "fires (p > {:.1}) at {:.1}% of locations, in {:.1}% of images, covering {:.1}% of an image where it fires; mean probability {:.3}; {:.1}% of its probabilities undecided (0.1–0.9){}",
             index.settings.fire_threshold,
             100.0 * entry.firing_rate,
             100.0 * entry.image_rate,
+            100.0 * entry.area_when_firing(),
             entry.mean_probability,
+            100.0 * entry.uncertain_rate,
             if entry.dead { " — DEAD" } else { "" }
         ));
         let hits = entry.hits.clone();
