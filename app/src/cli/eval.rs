@@ -130,9 +130,6 @@ pub struct TransferArgs {
     pub judge_scenes: usize,
     #[arg(long, default_value_t = 4)]
     pub judge_epochs: usize,
-    /// The judge trains on at most this many training images.
-    #[arg(long)]
-    pub train_limit: Option<usize>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     #[arg(long, default_value = "auto")]

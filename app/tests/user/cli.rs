@@ -156,13 +156,13 @@ fn the_shipped_patchvaes_parts_and_swaps_are_measured_and_a_model_without_parts_
     assert_eq!((figures.len(), report["images"].as_u64(), report["grid"].as_u64()), (16, Some(2000), Some(4)));
     // The dead ones are those the browser calls dead: firing at < 0.1 % of locations.
     let dead: Vec<u64> = report["dead"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap()).collect();
-    assert!(!dead.is_empty() && dead.len() < 16, "{dead:?}");
+    assert!(dead.len() <= 2, "the shipped model's parts are alive: {dead:?}");
     for p in figures {
         let rate = p["firing_rate"].as_f64().unwrap();
         assert_eq!(p["dead"].as_bool().unwrap(), rate < 1e-3, "{p}");
         assert!((0.0..=1.0).contains(&p["area_when_firing"].as_f64().unwrap()) && (0.0..=1.0).contains(&p["uncertain_rate"].as_f64().unwrap()), "{p}");
     }
-    assert_eq!(report["temperature"].as_f64(), Some(1.0), "the shipped model never left τ = 1");
+    assert_eq!(report["temperature"].as_f64(), Some(0.1), "trained through the temperature schedule");
     let swap = patchwork()
         .args(["eval", "swap", "--swaps", "40", "--judge-epochs", "1", "--train-limit", "2000", "--device", "cpu", "--json", "--checkpoint"])
         .arg(shipped.join("patchvae-fashion-mnist"))

@@ -126,14 +126,7 @@ fn opens_on_fashion_mnist_then_trains_pauses_and_resumes() {
     let kept = h.state().state.session.as_ref().unwrap().snapshot_history.len();
     assert!(kept >= 2, "{kept} snapshots kept");
     let first_step = h.state().state.session.as_ref().unwrap().snapshot_history.get(0).unwrap().step;
-    let rail = h.get(by().role(egui::accesskit::Role::Slider).label_contains("snapshot at step")).rect();
-    let start_of_rail = egui::pos2(rail.left() + 1.0, rail.center().y);
-    h.hover_at(start_of_rail);
-    h.step();
-    h.drag_at(start_of_rail);
-    h.step();
-    h.drop_at(start_of_rail);
-    h.run_steps(2);
+    drag_the_snapshot_slider_to_the_first(&mut h);
     assert_eq!(view::<patchwork::gui::views::train::TrainView>(&mut h, "Train").snapshots.scrub, Some(0));
     h.get(by().label_contains(&format!("step {first_step}: inputs")));
     // Every snapshot has the four parts' maps of the first input, shown under their name.
@@ -171,14 +164,7 @@ fn opens_on_fashion_mnist_then_trains_pauses_and_resumes() {
     let (kept, first_step, last_step, skipped) = scrubbed.unwrap();
     assert!(kept >= 2 && skipped == 0, "{kept} snapshots read back, {skipped} skipped");
     h.get(by().label_contains(&format!("step {last_step}: inputs")));
-    let rail = h.get(by().role(egui::accesskit::Role::Slider).label_contains("snapshot at step")).rect();
-    let start_of_rail = egui::pos2(rail.left() + 1.0, rail.center().y);
-    h.hover_at(start_of_rail);
-    h.step();
-    h.drag_at(start_of_rail);
-    h.step();
-    h.drop_at(start_of_rail);
-    h.run_steps(2);
+    drag_the_snapshot_slider_to_the_first(&mut h);
     assert_eq!(view::<patchwork::gui::views::runs::RunsView>(&mut h, "Runs").scrubber.scrub, Some(0));
     h.get(by().label_contains(&format!("step {first_step}: inputs")));
     h.get_by_label(patchwork_core::families::patch_vae::PART_MAPS);
@@ -279,6 +265,18 @@ fn swap_view<'h>(h: &'h mut Harness<'static, PatchworkApp>) -> &'h mut SwapView 
 
 fn traverse_view<'h>(h: &'h mut Harness<'static, PatchworkApp>) -> &'h mut TraverseView {
     view(h, "Traverse")
+}
+
+/// Drags the step slider over snapshots (Train's or Runs') to its first snapshot.
+fn drag_the_snapshot_slider_to_the_first(h: &mut Harness<'static, PatchworkApp>) {
+    let rail = h.get(by().role(egui::accesskit::Role::Slider).label_contains("snapshot at step")).rect();
+    let start_of_rail = egui::pos2(rail.left() + 1.0, rail.center().y);
+    h.hover_at(start_of_rail);
+    h.step();
+    h.drag_at(start_of_rail);
+    h.step();
+    h.drop_at(start_of_rail);
+    h.run_steps(2);
 }
 
 /// Steps until the view's background work is done, asserting nothing hangs.

@@ -144,7 +144,10 @@ impl SwapView {
                     self.error = None;
                     // New images bring their most present parts, except on a side whose
                     // part the person chose (a new target used to reset the source's).
-                    if std::mem::take(&mut self.auto_parts) {
+                    // Only from a result of the images shown now: one still in flight from
+                    // before a second image came picked the parts of the image replaced.
+                    if self.auto_parts && r.key.inputs == self.inputs {
+                        self.auto_parts = false;
                         if !self.picked_source {
                             self.source_part = r.source.code.parts_by_firing().first().copied().unwrap_or(0);
                         }
@@ -179,8 +182,11 @@ impl SwapView {
         self.job.request(move || compute_swap(&model, &source, &target, key, analysed));
     }
 
+    /// A swap in flight, or one about to start: the parts picked differ from those of the
+    /// result shown (new images just brought their most present parts).
     pub fn busy(&self) -> bool {
-        self.job.busy()
+        let stale = self.result.as_ref().is_some_and(|r| (r.key.source_part, r.key.target_part, &r.key.parts_off) != (self.source_part, self.target_part, &self.parts_off));
+        self.job.busy() || stale
     }
 
     /// Waits for the swap in flight (tests only).
