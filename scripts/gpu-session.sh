@@ -11,17 +11,32 @@
 #   INIT=checkpoints/mixing-scenes-small WARMUP_SHARE=1 bash scripts/gpu-session.sh
 #                                                            # a new run from those weights, warm-up only
 #   TRAIN=0 bash scripts/gpu-session.sh                      # benchmarks only
+#   SIDE_BY_SIDE=1 bash scripts/gpu-session.sh               # Patchwork beside PyTorch CUDA, nothing else
+#   SIDE_BY_SIDE=1 PATCHWORK_SPIRV=/tmp/patchwork-spirv bash scripts/gpu-session.sh # and SPIR-V
+#
+# SIDE_BY_SIDE=1: for PatchVAE, the Resnet-9 β-VAE, mixing scenes' full preset, the
+# reference-based VAE and the cycle-consistent VAE, in that order, as the budget allows:
+# PyTorch eager on CUDA (scripts/pytorch-bench.py, the same networks, the same parameter
+# counts), then Patchwork on wgpu/Vulkan with WGSL kernels (the default build) twice — with
+# an empty kernel cache (a cold start: the first step's time is compiling and autotuning)
+# and again with what that run kept (warm: autotune results) — and, with PATCHWORK_SPIRV (a
+# binary built by scripts/build-spirv-binary.sh), the same two on SPIR-V kernels (warm:
+# compiled kernels too). Training images/s (median of timed runs after warm-up) and
+# seconds to the first step, as a markdown table in $OUT/side-by-side.md (rows made by
+# scripts/side-by-side-table.py from bench.jsonl). There is no CUDA build of Patchwork to
+# put beside them: README, "Devices".
 #
 # The warm-up is a run of its own, stopped by time (`train --minutes`), so its last weights
 # are kept; the same run is then resumed with `--rec-warmup` set to the step it reached,
 # which ends the warm-up there, and runs mixing iterations until its own time is up. On a
 # cold machine each of the two spends about 2 minutes compiling and autotuning kernels
-# before its first step (first lease: 113 s); cubecl keeps what it learns in
-# target/environment, which this script saves as cubecl-cache.tar.gz and restores from
-# CUBECL_CACHE_IN when given, so a later lease on the same kind of GPU starts warm.
+# before its first step (first lease: 113 s, WGSL); cubecl keeps what it compiles (SPIR-V)
+# and tunes in the kernel cache, here $OUT/kernels, which this script saves as
+# kernel-cache.tar.gz and restores from KERNEL_CACHE_IN when given, so a later lease on the
+# same kind of GPU starts warm.
 #
 # Everything lands in $OUT: log.txt (every command and what it printed), bench.jsonl (one
-# benchmark report per line), cubecl-cache.tar.gz, and run.tar.gz.00, .01, … (pieces of
+# benchmark report per line), kernel-cache.tar.gz, and run.tar.gz.00, .01, … (pieces of
 # 15 MB: cat them together) holding run/ (the final checkpoint, optimizer included, so
 # `patchwork train --resume run/checkpoint` continues it on a later lease; and
 # metrics.jsonl) and run-warmup/ (weights at the end of the warm-up).
@@ -105,16 +120,69 @@ PY
 # written (a minute at least).
 minutes() { python3 -c "print(round(max($1 - 10, 60) / 60, 2))"; }
 
-if [ -n "${CUBECL_CACHE_IN:-}" ] && [ -f "$CUBECL_CACHE_IN" ]; then
-  mkdir -p target && tar -xzf "$CUBECL_CACHE_IN" -C target && echo "### cubecl cache restored from $CUBECL_CACHE_IN" >> "$LOG"
+# The kernel cache of this session: compiled SPIR-V kernels and autotune results.
+export PATCHWORK_KERNEL_CACHE="$OUT/kernels"
+if [ -n "${KERNEL_CACHE_IN:-}" ] && [ -f "$KERNEL_CACHE_IN" ] && [ "${SIDE_BY_SIDE:-0}" != 1 ]; then
+  mkdir -p "$PATCHWORK_KERNEL_CACHE" && tar -xzf "$KERNEL_CACHE_IN" -C "$PATCHWORK_KERNEL_CACHE" && echo "### kernel cache restored from $KERNEL_CACHE_IN" >> "$LOG"
 fi
 run 30 "$PW" devices
 
-# Saves cubecl's cache for the next lease and ends the log.
+# Saves the kernel cache for the next lease and ends the log.
 finish() {
-  [ -d target/environment ] && tar -czf "$OUT/cubecl-cache.tar.gz" -C target environment
+  [ -d "$PATCHWORK_KERNEL_CACHE" ] && tar -czf "$OUT/kernel-cache.tar.gz" -C "$PATCHWORK_KERNEL_CACHE" .
   echo "### done at t=$(( $(date +%s) - start ))s" >> "$LOG"
 }
+
+# torch LIMIT ARGS...: one scripts/pytorch-bench.py run, its JSON line appended to
+# bench.jsonl tagged with the arguments.
+torch() {
+  local limit=$1; shift
+  run "$limit" python3 scripts/pytorch-bench.py "$@" --device cuda > "$OUT/torch.out" 2>/dev/null
+  python3 - "$OUT/torch.out" "$*" >> "$BENCH" <<'PY'
+import json, sys
+args = sys.argv[2]
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line.startswith("{"):
+        report = json.loads(line)
+        report["args"] = args
+        print(json.dumps(report))
+PY
+  rm -f "$OUT/torch.out"
+}
+
+if [ "${SIDE_BY_SIDE:-0}" = 1 ]; then
+  # model | Patchwork's bench flags | PyTorch's flags | limit (s) of each Patchwork run
+  while IFS='|' read -r name ours theirs limit; do
+    # shellcheck disable=SC2086
+    torch 60 $theirs
+    # Cold, then warm: each model starts from an empty cache of its own.
+    rm -rf "$PATCHWORK_KERNEL_CACHE"
+    # shellcheck disable=SC2086
+    bench "$limit" $ours
+    # shellcheck disable=SC2086
+    bench "$limit" $ours
+    if [ -n "${PATCHWORK_SPIRV:-}" ]; then
+      rm -rf "$PATCHWORK_KERNEL_CACHE"
+      # shellcheck disable=SC2086
+      PW="$PATCHWORK_SPIRV" bench "$limit" $ours
+      # shellcheck disable=SC2086
+      PW="$PATCHWORK_SPIRV" bench "$limit" $ours
+    fi
+    echo "### $name done" >> "$LOG"
+  done <<'MODELS'
+patchvae|--model patchvae --size 32 --batch 128 --runs 5 --steps 10 --warmup 5|--model patchvae --size 32 --batch 128 --runs 5 --steps 10 --warmup 5|120
+beta-vae|--model beta-vae --arch resnet9 --size 32 --batch 128 --runs 5 --steps 10 --warmup 5|--model beta-vae --size 32 --batch 128 --runs 5 --steps 10 --warmup 5|120
+mixing-scenes|--model mixing-scenes --preset full --runs 3 --steps 1 --warmup 1|--model mixing-scenes --preset full --runs 3 --steps 1 --warmup 1|200
+reference-vae|--model reference-vae --runs 5 --steps 10 --warmup 5|--model reference-vae --runs 5 --steps 10 --warmup 5|120
+cycle-vae|--model cycle-vae --runs 5 --steps 10 --warmup 5|--model cycle-vae --runs 5 --steps 10 --warmup 5|120
+MODELS
+  python3 scripts/side-by-side-table.py "$BENCH" > "$OUT/side-by-side.md"
+  cat "$OUT/side-by-side.md" >> "$LOG"
+  rm -rf "$PATCHWORK_KERNEL_CACHE"
+  finish
+  exit 0
+fi
 
 if [ "${TRAIN:-1}" = 0 ]; then
   bench 170 --model mixing-scenes --preset small --runs 3 --steps 2 --warmup 1

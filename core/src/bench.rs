@@ -71,6 +71,12 @@ pub struct BenchReport {
     pub train_images_per_sec_runs: Vec<f64>,
     /// Median inference (reconstruction) time per image, in milliseconds, batched.
     pub inference_ms_per_image: f64,
+    /// Seconds from building the model to the end of its first training step: on a GPU
+    /// mostly compiling (and autotuning) kernels, unless the kernel cache has them.
+    pub first_step_seconds: f64,
+    /// On a GPU, the kernel cache's size in bytes before the run (0: a cold start); `None`
+    /// on the CPU, which compiles nothing.
+    pub kernel_cache_bytes_before: Option<u64>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -91,6 +97,8 @@ pub fn run(model: &ModelConfig, device: &ResolvedDevice, settings: BenchSettings
 
 fn run_model<M: Trainable>(model_config: &ModelConfig, device: &ResolvedDevice, s: BenchSettings) -> anyhow::Result<BenchReport> {
     let config = M::config_of(model_config).ok_or_else(|| anyhow::anyhow!("model family mismatch"))?.clone();
+    let kernel_cache_bytes_before = device.is_gpu.then(|| crate::device::kernel_cache::folder_size(&crate::device::kernel_cache::configure().folder));
+    let start = Instant::now();
     let ad = device.device.clone().autodiff();
     let mut model = init_seeded(&ad, 1, |d| M::build(&config, d));
     let parameters = crate::nn::trainable_params(&model);
@@ -110,7 +118,11 @@ fn run_model<M: Trainable>(model_config: &ModelConfig, device: &ResolvedDevice, 
         let input = StepInput { x, indices: &indices, config: &config, step, lr: 1e-4, lr_factor: 1.0, rng: &mut rng, source: &pool, prepared: &prepared };
         model.train_step(&mut optimizer, input).map(|_| ()).map_err(|e| anyhow::anyhow!("benchmark step failed: {e:?}"))
     };
-    for step in 0..s.warmup_steps {
+    // The first step is always taken, and timed from the start.
+    train_step(&mut model, 0)?;
+    sync(&ad)?;
+    let first_step_seconds = start.elapsed().as_secs_f64();
+    for step in 1..s.warmup_steps {
         train_step(&mut model, step as u64)?;
     }
     sync(&ad)?;
@@ -144,6 +156,8 @@ fn run_model<M: Trainable>(model_config: &ModelConfig, device: &ResolvedDevice, 
         train_images_per_sec: median(runs.clone()),
         train_images_per_sec_runs: runs,
         inference_ms_per_image: median(infer),
+        first_step_seconds,
+        kernel_cache_bytes_before,
     })
 }
 
@@ -233,6 +247,17 @@ pub fn explorer_latency(model: &ModelConfig, device: &ResolvedDevice, repetition
     })
 }
 
+/// `kind`'s smallest network, where it has a size or width to set (32×32 images, width 4,
+/// latent 4): for checking that a family trains on a device, quickly.
+pub fn smallest_config(kind: crate::families::FamilyKind) -> ModelConfig {
+    let default = kind.default_config(kind.info().needs_channels.unwrap_or(1));
+    let mut config = default.clone();
+    for (name, value) in [("image_size", 32), ("width", 4), ("latent", 4)] {
+        let _ = config.set(name, crate::families::Value::Count(value));
+    }
+    if config.validate().is_ok() { config } else { default }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,16 +266,9 @@ mod tests {
     fn every_family_benchmarks_on_noise_images() {
         let device = crate::device::resolve(crate::device::DeviceChoice::Cpu).unwrap();
         for &kind in crate::families::FamilyKind::ALL {
-            let mut config = kind.default_config(kind.info().needs_channels.unwrap_or(1));
-            // The smallest network each family allows, where it has a size or width to set.
-            for (name, value) in [("image_size", 32), ("width", 4), ("latent", 4)] {
-                let _ = config.set(name, crate::families::Value::Count(value));
-            }
-            if config.validate().is_err() {
-                config = kind.default_config(kind.info().needs_channels.unwrap_or(1));
-            }
-            let report = run(&config, &device, BenchSettings { batch: 4, warmup_steps: 1, runs: 1, steps_per_run: 1 }).unwrap_or_else(|e| panic!("{kind}: {e}"));
+            let report = run(&smallest_config(kind), &device, BenchSettings { batch: 4, warmup_steps: 1, runs: 1, steps_per_run: 1 }).unwrap_or_else(|e| panic!("{kind}: {e}"));
             assert!(report.train_images_per_sec > 0.0, "{kind}");
+            assert!(report.first_step_seconds > 0.0 && report.kernel_cache_bytes_before.is_none(), "{kind}: {report:?}");
         }
     }
 }

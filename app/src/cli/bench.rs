@@ -33,6 +33,10 @@ pub struct BenchArgs {
     /// draw) while a PatchVAE trains on --device, instead of training throughput.
     #[arg(long)]
     pub ui: bool,
+    /// Start with an empty kernel cache (a throwaway folder) instead of the user's, so that
+    /// the first step's time is a cold start's: every kernel compiled and autotuned.
+    #[arg(long)]
+    pub cold_cache: bool,
     /// With --ui: seconds to measure.
     #[arg(long, default_value_t = 20.0)]
     pub seconds: f64,
@@ -40,6 +44,11 @@ pub struct BenchArgs {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let model = args.model.model_config(3, None)?;
+    // Removed when the benchmark ends: the throwaway cache folder.
+    let _cold_cache = match args.cold_cache {
+        true => Some(ColdCache::new()?),
+        false => None,
+    };
     let device = super::resolve_device(args.device)?;
     if args.ui {
         return crate::gui::bench::frame_times(args.seconds, args.json, args.device);
@@ -96,8 +105,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         let what = format!("{}{variant}", report.model);
         let iterations = format!(" = {:.3} iterations/s", report.train_images_per_sec / batch as f64);
+        let cache = match report.kernel_cache_bytes_before {
+            None => String::new(),
+            Some(0) => " (kernel cache cold)".into(),
+            Some(bytes) => format!(" (kernel cache warm: {:.1} MB)", bytes as f64 / 1e6),
+        };
         crate::say!(
-            "{what} ({} parameters) on {}, batch {}, {}×{}×{}: training {:.1} images/s{iterations} (median of {} runs: {}), inference {:.3} ms/image",
+            "{what} ({} parameters) on {}, batch {}, {}×{}×{}: training {:.1} images/s{iterations} (median of {} runs: {}), inference {:.3} ms/image, first step after {:.1} s{cache}",
             report.parameters,
             report.device,
             report.batch,
@@ -107,8 +121,28 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             report.train_images_per_sec,
             report.train_images_per_sec_runs.len(),
             report.train_images_per_sec_runs.iter().map(|v| format!("{v:.1}")).collect::<Vec<_>>().join(", "),
-            report.inference_ms_per_image
+            report.inference_ms_per_image,
+            report.first_step_seconds
         );
     }
     Ok(())
+}
+
+/// An empty kernel cache folder of this process's, removed when dropped.
+struct ColdCache(std::path::PathBuf);
+
+impl ColdCache {
+    fn new() -> anyhow::Result<Self> {
+        let folder = std::env::temp_dir().join(format!("patchwork-cold-kernels-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&folder);
+        std::fs::create_dir_all(&folder).map_err(|e| anyhow::anyhow!("cannot make {}: {e}", folder.display()))?;
+        patchwork_core::device::kernel_cache::configure_in(folder.clone());
+        Ok(Self(folder))
+    }
+}
+
+impl Drop for ColdCache {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -37,7 +37,8 @@ pub enum Command {
     Eval(eval::EvalCommand),
     /// Measure training throughput and inference latency.
     Bench(bench::BenchArgs),
-    /// List the wgpu adapters and say which device `auto` picks.
+    /// List the backends compiled in, the kernel cache folder and the wgpu adapters, and
+    /// say which device each --device choice picks.
     Devices,
     /// Write a grid of a data source's images as a PNG: the first images (of each pool, for
     /// two pools), or for the reference-style MNIST each digit's generation steps.
@@ -104,6 +105,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::SwapGrid(args)) => split::swap_grid_command(&args),
         Some(Command::SampleClasses(args)) => split::sample_classes_command(&args),
         Some(Command::Devices) => {
+            for backend in patchwork_core::device::COMPILED_BACKENDS {
+                crate::say!("backend: {backend}");
+            }
+            crate::say!("cuda: {}", patchwork_core::device::NO_CUDA);
+            // Configured before anything opens a GPU device, as `resolve` would.
+            let cache = patchwork_core::device::kernel_cache::configure();
+            crate::say!("kernel cache: {}", cache.describe());
             let adapters = patchwork_core::device::list_adapters();
             if adapters.is_empty() {
                 crate::say!("no wgpu adapter");

@@ -247,10 +247,13 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             Err(RecvTimeoutError::Disconnected) => break,
         };
         match event {
-            TrainEvent::Started { parameters, progress, images, skipped, .. } => {
+            TrainEvent::Started { parameters, progress, images, skipped, compiles_kernels, .. } => {
                 bar.set_length(progress.total_steps);
                 bar.set_position(progress.step);
                 say(&bar, format!("{parameters} parameters, {images} training images, {} steps per epoch", progress.steps_per_epoch));
+                if compiles_kernels {
+                    bar.set_message("compiling kernels… (the first start on a GPU takes minutes; later ones read the kernel cache)");
+                }
                 for line in super::skipped_files_report(&skipped) {
                     say(&bar, line);
                 }

@@ -35,13 +35,15 @@ pub struct TrainingSession {
     /// Past snapshots, for scrubbing back through the run.
     pub snapshot_history: SnapshotHistory,
     pub log: Vec<String>,
+    /// Since when a GPU run has been compiling its kernels: from its start to its first step.
+    pub compiling_since: Option<std::time::Instant>,
 }
 
 impl TrainingSession {
     pub fn new(handle: TrainerHandle, run_dir: Option<PathBuf>, device: String) -> Self {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Self { handle, id, snapshots: 0, run_dir, device, parameters: 0, status: RunStatus::Starting, progress: None, history: vec![], snapshot: None, snapshot_history: SnapshotHistory::default(), log: vec![] }
+        Self { handle, id, snapshots: 0, run_dir, device, parameters: 0, status: RunStatus::Starting, progress: None, history: vec![], snapshot: None, snapshot_history: SnapshotHistory::default(), log: vec![], compiling_since: None }
     }
 
     /// Applies every event that has arrived; never blocks.
@@ -55,13 +57,15 @@ impl TrainingSession {
         match event {
             TrainEvent::Preparing { task, fraction } => self.status = RunStatus::Preparing { task, fraction },
             // The window reported the data's skipped files when it opened them.
-            TrainEvent::Started { device, parameters, progress, .. } => {
+            TrainEvent::Started { device, parameters, progress, compiles_kernels, .. } => {
                 self.device = device;
                 self.parameters = parameters;
                 self.progress = Some(progress);
                 self.status = RunStatus::Running;
+                self.compiling_since = compiles_kernels.then(std::time::Instant::now);
             }
             TrainEvent::Step { metrics, progress } => {
+                self.compiling_since = None;
                 self.history.push(metrics);
                 self.progress = Some(progress);
             }
@@ -126,7 +130,10 @@ impl TrainingSession {
         let state = match &self.status {
             RunStatus::Starting => "starting".to_string(),
             RunStatus::Preparing { task, fraction } => format!("preparing the {task} ({:.0}%)", fraction * 100.0),
-            RunStatus::Running => "training".to_string(),
+            RunStatus::Running => match self.compiling_since {
+                Some(since) => format!("compiling kernels… {} s", since.elapsed().as_secs()),
+                None => "training".to_string(),
+            },
             RunStatus::Paused => "paused".to_string(),
             RunStatus::Diverged { step, term } => format!("diverged at step {step} ({term} not finite)"),
             RunStatus::Finished => "finished".to_string(),
@@ -139,5 +146,34 @@ impl TrainingSession {
 impl Drop for TrainingSession {
     fn drop(&mut self) {
         self.handle.send(TrainCommand::Stop);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::channel;
+
+    fn started(compiles_kernels: bool) -> TrainEvent {
+        let progress = Progress { step: 0, total_steps: 10, epoch: 0, epochs: 1, steps_per_epoch: 10 };
+        TrainEvent::Started { device: "gpu: test".into(), parameters: 1, progress, images: 10, skipped: vec![], compiles_kernels }
+    }
+
+    #[test]
+    fn a_gpu_run_says_it_compiles_kernels_until_its_first_step() {
+        let (events, event_rx) = channel();
+        let (commands, _command_rx) = channel();
+        let mut session = TrainingSession::new(TrainerHandle::from_channels(event_rx, commands), None, String::new());
+        events.send(started(true)).unwrap();
+        session.poll();
+        assert!(session.status_text().starts_with("compiling kernels… 0 s"), "{}", session.status_text());
+        let progress = Progress { step: 1, total_steps: 10, epoch: 0, epochs: 1, steps_per_epoch: 10 };
+        events.send(TrainEvent::Step { metrics: StepMetrics { step: 1, ..Default::default() }, progress }).unwrap();
+        session.poll();
+        assert!(session.status_text().starts_with("training"), "{}", session.status_text());
+        // On the CPU nothing is compiled: training from the start.
+        events.send(started(false)).unwrap();
+        session.poll();
+        assert!(session.status_text().starts_with("training"), "{}", session.status_text());
     }
 }

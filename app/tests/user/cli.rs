@@ -351,3 +351,46 @@ fn a_cycle_vae_with_held_out_classes_is_probed_on_them_drawn_as_a_swap_grid_and_
     let no_split = patchwork().args(["swap-grid", "--device", "cpu", "--checkpoint"]).arg(&shipped).arg("--out").arg(&png).output().unwrap();
     assert!(String::from_utf8_lossy(&no_split.stderr).contains("has no class/style split"));
 }
+
+#[test]
+fn devices_names_the_backends_and_the_kernel_cache_which_a_gpu_run_fills_wherever_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("kernels");
+    let devices = patchwork().arg("devices").env("PATCHWORK_KERNEL_CACHE", &cache).output().unwrap();
+    let out = String::from_utf8_lossy(&devices.stdout);
+    assert!(devices.status.success(), "{}", String::from_utf8_lossy(&devices.stderr));
+    assert!(out.contains("backend: wgpu with WGSL kernels on every API") && out.contains("backend: flex"), "{out}");
+    assert!(out.contains(&format!("kernel cache: {} (empty", cache.display())), "{out}");
+    assert!(out.contains("cuda: this build has no CUDA backend"), "{out}");
+    // Asking for CUDA says why there is none and what to use instead.
+    let cuda = patchwork().args(["train", "--device", "cuda"]).output().unwrap();
+    let err = String::from_utf8_lossy(&cuda.stderr);
+    assert!(!cuda.status.success() && err.contains("no CUDA backend") && err.contains("--device gpu"), "{err}");
+    if std::env::var_os("PATCHWORK_SKIP_WGPU").is_some() {
+        return;
+    }
+    // Started from inside a Cargo workspace, where cubecl would have kept its caches in
+    // `target/environment`: they go to the kernel cache (autotune results, on lavapipe's
+    // WGSL), the first run's cold, the second's warm; --cold-cache starts cold again.
+    let workspace = dir.path().join("a-workspace");
+    std::fs::create_dir(&workspace).unwrap();
+    std::fs::write(workspace.join("Cargo.toml"), "[workspace]\n").unwrap();
+    let bench = |extra: &[&str]| {
+        let out = patchwork()
+            .args(["bench", "--model", "beta-vae", "--arch", "mlp", "--size", "28", "--batch", "4", "--runs", "1", "--steps", "1", "--warmup", "1", "--device", "gpu", "--json"])
+            .args(extra)
+            .env("PATCHWORK_KERNEL_CACHE", &cache)
+            .current_dir(&workspace)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = bench(&[]);
+    assert_eq!(first["kernel_cache_bytes_before"], 0, "{first}");
+    assert!(first["first_step_seconds"].as_f64().unwrap() > 0.0, "{first}");
+    let second = bench(&[]);
+    assert!(second["kernel_cache_bytes_before"].as_u64().unwrap() > 0, "{second}");
+    assert_eq!(bench(&["--cold-cache"])["kernel_cache_bytes_before"], 0);
+    assert!(!workspace.join("target").exists(), "cubecl wrote into the working directory's workspace");
+}

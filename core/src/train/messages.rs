@@ -131,8 +131,10 @@ pub enum TrainEvent {
     /// Work before the first step (mixing scenes: the neighbour index), `fraction` done.
     Preparing { task: String, fraction: f32 },
     /// `images`: the training data's; `skipped`: the files it left out as unreadable
-    /// (image folders), with why.
-    Started { device: String, parameters: usize, progress: Progress, images: usize, skipped: Vec<(PathBuf, String)> },
+    /// (image folders), with why. `compiles_kernels`: the device compiles its kernels as
+    /// the first steps meet them (a GPU), so the first step can take minutes where the
+    /// kernel cache does not have them yet.
+    Started { device: String, parameters: usize, progress: Progress, images: usize, skipped: Vec<(PathBuf, String)>, compiles_kernels: bool },
     Step { metrics: StepMetrics, progress: Progress },
     /// Boxed: a few kilobytes of images, where every other event is a few words.
     Snapshot(Box<Snapshot>),

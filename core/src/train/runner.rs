@@ -57,6 +57,12 @@ pub struct TrainerHandle {
 }
 
 impl TrainerHandle {
+    /// A handle with no thread behind it, over the caller's channels: for showing a run's
+    /// events to a view (tests replaying events), the commands coming back on `commands`.
+    pub fn from_channels(events: Receiver<TrainEvent>, commands: Sender<TrainCommand>) -> Self {
+        Self { events, commands, thread: None }
+    }
+
     /// Sends a command; returns false if the run has ended.
     pub fn send(&self, command: TrainCommand) -> bool {
         self.commands.send(command).is_ok()
@@ -314,6 +320,7 @@ impl<'a, M: Trainable> Run<'a, M> {
             progress: self.progress(),
             images: self.source.len(),
             skipped: self.source.info().skipped.clone(),
+            compiles_kernels: self.device.is_gpu,
         });
         self.snapshot();
         let mut paused = false;

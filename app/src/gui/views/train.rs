@@ -320,7 +320,7 @@ impl TrainView {
                 ui.label("seed").on_hover_text("same seed + same device ⇒ same run");
                 ui.add(egui::DragValue::new(&mut f.seed));
                 ui.end_row();
-                ui.label("device").on_hover_text("auto: a hardware GPU if there is one, else the CPU (flex)\ngpu: any wgpu adapter, software ones too\ncpu: burn's flex backend");
+                ui.label("device").on_hover_text("auto: a hardware GPU if there is one, else the CPU (flex)\ngpu: any wgpu adapter, software ones too\ncpu: burn's flex backend\n\nOn a GPU the first start compiles and tunes kernels for minutes (\"compiling kernels…\"); what it tunes is kept in the kernel cache (patchwork devices names it), so later starts are quicker.");
                 egui::ComboBox::from_id_salt("device").selected_text(state.settings.device.to_string()).show_ui(ui, |ui| {
                     use patchwork_core::device::DeviceChoice;
                     for d in [DeviceChoice::Auto, DeviceChoice::Gpu, DeviceChoice::Cpu] {

@@ -1,5 +1,7 @@
-//! Choosing where models run: a hardware wgpu adapter when there is one, burn's
-//! `flex` CPU backend otherwise.
+//! Choosing where models run: a hardware wgpu adapter when there is one, burn's `flex` CPU
+//! backend otherwise.
+
+pub mod kernel_cache;
 
 use burn::prelude::*;
 use burn::tensor::wgpu::wgpu;
@@ -20,13 +22,30 @@ pub enum DeviceChoice {
     Cpu,
 }
 
+/// Why this build has no CUDA backend, for whoever asks for one.
+pub const NO_CUDA: &str = "this build has no CUDA backend: burn's CUDA backend downloads a prebuilt LLVM from GitHub while it \
+     compiles, which a build from package registries alone cannot do (docs/benchmarks.md, \"GPU kernels\"). NVIDIA GPUs run \
+     through wgpu on Vulkan: --device gpu, or auto";
+
+/// The backends compiled into this build, for `patchwork devices`.
+pub const COMPILED_BACKENDS: &[&str] = &[
+    "flex (CPU, burn's pure-Rust backend with Patchwork's convolution kernels)",
+    #[cfg(feature = "spirv")]
+    "wgpu on Vulkan with SPIR-V kernels (cubecl's SPIR-V compiler; WGSL where a driver lacks what it needs)",
+    #[cfg(feature = "spirv")]
+    "wgpu on Metal, DX12 and OpenGL with WGSL kernels",
+    #[cfg(not(feature = "spirv"))]
+    "wgpu with WGSL kernels on every API (Vulkan, Metal, DX12, OpenGL; SPIR-V on Vulkan is the `spirv` build feature)",
+];
+
 impl std::str::FromStr for DeviceChoice {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
             "auto" => Ok(Self::Auto),
-            "gpu" | "wgpu" => Ok(Self::Gpu),
+            "gpu" | "wgpu" | "vulkan" => Ok(Self::Gpu),
             "cpu" | "flex" => Ok(Self::Cpu),
+            "cuda" => Err(NO_CUDA.to_string()),
             _ => Err(format!("unknown device '{s}' (expected auto, gpu or cpu)")),
         }
     }
@@ -153,11 +172,13 @@ fn cpu_description(threads: usize) -> String {
     format!("cpu: flex ({threads} threads)")
 }
 
-/// Picks the device for `choice` (see [`DeviceChoice`]).
+/// Picks the device for `choice` (see [`DeviceChoice`]). Before any GPU device is opened,
+/// points cubecl's kernel cache at its folder ([`kernel_cache::configure`]).
 pub fn resolve(choice: DeviceChoice) -> Result<ResolvedDevice, String> {
     if choice == DeviceChoice::Cpu {
         return Ok(cpu());
     }
+    kernel_cache::configure();
     let adapters = list_adapters();
     let rank = |t: wgpu::DeviceType| match t {
         wgpu::DeviceType::DiscreteGpu => 0,
@@ -179,7 +200,16 @@ pub fn resolve(choice: DeviceChoice) -> Result<ResolvedDevice, String> {
                 wgpu::DeviceType::VirtualGpu => DeviceKind::VirtualGpu(0),
                 _ => DeviceKind::Cpu,
             };
-            Ok(ResolvedDevice { device: Device::wgpu(kind), description: format!("gpu: wgpu on {}", a.describe()), is_gpu: true, training_threads: None })
+            // With the `spirv` feature a Vulkan device is pinned to Vulkan, and so to cubecl's
+            // SPIR-V compiler (its kernels can be kept in the kernel cache, WGSL ones
+            // cannot); otherwise wgpu settles the API and cubecl compiles WGSL.
+            let (device, kernels) = match a.backend {
+                #[cfg(feature = "spirv")]
+                wgpu::Backend::Vulkan => (Device::vulkan(kind), "SPIR-V kernels"),
+                _ => (Device::wgpu(kind), "WGSL kernels"),
+            };
+            let description = format!("gpu: wgpu on {}, {kernels}", a.describe());
+            Ok(ResolvedDevice { device, description, is_gpu: true, training_threads: None })
         }
         None if choice == DeviceChoice::Auto => Ok(cpu()),
         None => Err(if adapters.is_empty() {
