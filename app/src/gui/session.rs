@@ -124,16 +124,21 @@ impl TrainingSession {
         }
     }
 
+    /// "compiling kernels… N s" while a GPU run has not made its first step.
+    pub fn compiling_text(&self) -> Option<String> {
+        match (&self.status, self.compiling_since) {
+            (RunStatus::Running, Some(since)) => Some(format!("compiling kernels… {} s", since.elapsed().as_secs())),
+            _ => None,
+        }
+    }
+
     pub fn status_text(&self) -> String {
         let progress = self.progress.map(|p| format!("epoch {}/{}, step {}/{}", (p.epoch + 1).min(p.epochs), p.epochs, p.step, p.total_steps));
         let rate = self.history.last().map(|m| format!("{:.0} images/s", m.images_per_sec));
         let state = match &self.status {
             RunStatus::Starting => "starting".to_string(),
             RunStatus::Preparing { task, fraction } => format!("preparing the {task} ({:.0}%)", fraction * 100.0),
-            RunStatus::Running => match self.compiling_since {
-                Some(since) => format!("compiling kernels… {} s", since.elapsed().as_secs()),
-                None => "training".to_string(),
-            },
+            RunStatus::Running => self.compiling_text().unwrap_or_else(|| "training".to_string()),
             RunStatus::Paused => "paused".to_string(),
             RunStatus::Diverged { step, term } => format!("diverged at step {step} ({term} not finite)"),
             RunStatus::Finished => "finished".to_string(),
@@ -167,6 +172,9 @@ mod tests {
         events.send(started(true)).unwrap();
         session.poll();
         assert!(session.status_text().starts_with("compiling kernels… 0 s"), "{}", session.status_text());
+        // The Train view's progress bar says it too, not "0 images/s".
+        let bar = crate::gui::views::train::progress_text(&session, 64);
+        assert!(bar.starts_with("epoch 1/1 · step 0/10 · compiling kernels… 0 s") && !bar.contains("images/s"), "{bar}");
         let progress = Progress { step: 1, total_steps: 10, epoch: 0, epochs: 1, steps_per_epoch: 10 };
         events.send(TrainEvent::Step { metrics: StepMetrics { step: 1, ..Default::default() }, progress }).unwrap();
         session.poll();

@@ -509,6 +509,10 @@ fn series_colour(i: usize) -> egui::Color32 {
 /// A stopped or paused run has no ETA: it says what it is instead.
 pub fn progress_text(session: &TrainingSession, batch_size: usize) -> String {
     let Some(p) = session.progress else { return String::new() };
+    let position = format!("epoch {}/{} · step {}/{}", (p.epoch + 1).min(p.epochs), p.epochs, p.step, p.total_steps);
+    if let Some(compiling) = session.compiling_text() {
+        return format!("{position} · {compiling} (a first start on this GPU takes minutes; what it tunes is kept for the next)");
+    }
     let rate = session.history.last().map_or(0.0, |m| m.images_per_sec);
     let tail = match &session.status {
         RunStatus::Running if rate > 0.0 => {
@@ -521,7 +525,7 @@ pub fn progress_text(session: &TrainingSession, batch_size: usize) -> String {
         RunStatus::Failed(_) => " · failed".to_string(),
         _ => String::new(),
     };
-    format!("epoch {}/{} · step {}/{} · {rate:.0} images/s{tail}", (p.epoch + 1).min(p.epochs), p.epochs, p.step, p.total_steps)
+    format!("{position} · {rate:.0} images/s{tail}")
 }
 
 /// The series of the Train view's three plots, each from its own field of the step
