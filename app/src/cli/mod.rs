@@ -93,6 +93,12 @@ fn preview(args: &PreviewArgs) -> anyhow::Result<()> {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    // cubecl reads its configuration once, at the first operation that asks for it (CPU
+    // ones may, the GUI's first inference on the shipped model): point it at the kernel
+    // cache before anything runs. `bench --cold-cache` points it at a throwaway folder.
+    if !matches!(&cli.command, Some(Command::Bench(args)) if args.cold_cache) {
+        patchwork_core::device::kernel_cache::configure();
+    }
     match cli.command {
         None | Some(Command::Gui) => {
             crate::gui::set_training_threads(cli.cpu_threads);

@@ -24,29 +24,65 @@ pub fn is_image_path(path: &Path) -> bool {
 
 /// Every image file below `dir`, sorted; unreadable folders are passed over.
 pub fn collect_images(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let _ = collect(dir, &mut out);
-    out
+    let mut found = Found::default();
+    found.collect(dir);
+    found.files
 }
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            collect(&path, out)?;
-        } else if is_image_path(&path) {
-            out.push(path);
+/// What a walk through a folder found: image files, and the sub-folders it could not read.
+#[derive(Default)]
+struct Found {
+    files: Vec<PathBuf>,
+    unreadable: Vec<(PathBuf, String)>,
+    /// Folders walked, by their real path: a symbolic link back up the tree (a loop) is
+    /// walked once, not until the path is too long.
+    visited: std::collections::HashSet<PathBuf>,
+}
+
+impl Found {
+    fn collect(&mut self, dir: &Path) {
+        match std::fs::canonicalize(dir) {
+            Ok(real) => {
+                if !self.visited.insert(real) {
+                    return;
+                }
+            }
+            Err(e) => return self.unreadable.push((dir.to_path_buf(), e.to_string())),
+        }
+        let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
+            Ok(entries) => entries.filter_map(Result::ok).map(|e| e.path()).collect(),
+            Err(e) => return self.unreadable.push((dir.to_path_buf(), format!("cannot read the folder: {e}"))),
+        };
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                self.collect(&path);
+            } else if is_image_path(&path) {
+                self.files.push(path);
+            }
         }
     }
-    Ok(())
 }
 
-/// Decodes one file, or says why it cannot be used.
+/// Largest width or height decoded: far beyond any training image, and it refuses a header
+/// claiming 60,000 × 60,000 before anything is allocated.
+pub const MAX_SIDE: u32 = 16_384;
+/// Most memory one decode may allocate (a 16,384² RGBA image would need 1 GiB).
+pub const MAX_DECODE_BYTES: u64 = 256 << 20;
+
+/// Decodes one file, or says why it cannot be used. Memory is bounded ([`MAX_SIDE`],
+/// [`MAX_DECODE_BYTES`]), and a decoder that panics on a malformed file costs that file,
+/// not the process or the files decoded beside it.
 pub fn decode_file(path: &Path) -> Result<HostImage, String> {
     let reader = image::ImageReader::open(path).map_err(|e| e.to_string())?;
-    let reader = reader.with_guessed_format().map_err(|e| e.to_string())?;
-    let img = reader.decode().map_err(|e| e.to_string())?;
+    let mut reader = reader.with_guessed_format().map_err(|e| e.to_string())?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    reader.limits(limits);
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.decode()));
+    let img = decoded.map_err(|_| "the decoder failed on this file".to_string())?.map_err(|e| e.to_string())?;
     if img.width() == 0 || img.height() == 0 {
         return Err("empty image".into());
     }
@@ -86,15 +122,21 @@ impl FolderSource {
     /// every image at `size × size`. Unreadable files are skipped and listed in
     /// `info().skipped`; no usable image at all is an error.
     pub fn open(root: &Path, size: usize) -> Result<Self, DataError> {
-        let mut files = Vec::new();
+        let mut found = Found::default();
         if root.is_dir() {
-            collect(root, &mut files).map_err(|e| DataError::BadFile { path: root.display().to_string(), reason: e.to_string() })?;
+            if let Err(e) = std::fs::read_dir(root) {
+                return Err(DataError::BadFile { path: root.display().to_string(), reason: e.to_string() });
+            }
+            found.collect(root);
         } else if root.is_file() {
-            files.push(root.to_path_buf());
+            found.files.push(root.to_path_buf());
         } else {
             return Err(DataError::BadFile { path: root.display().to_string(), reason: "no such file or folder".into() });
         }
-        Self::from_files(&root.display().to_string(), root.is_dir().then_some(root), &files, size)
+        let mut source = Self::from_files(&root.display().to_string(), root.is_dir().then_some(root), &found.files, size)?;
+        // Sub-folders that could not be read are counted with the unreadable files.
+        source.info.skipped.extend(found.unreadable);
+        Ok(source)
     }
 
     /// Decodes a given list of files (e.g. files dropped on the window).

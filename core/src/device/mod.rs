@@ -172,13 +172,14 @@ fn cpu_description(threads: usize) -> String {
     format!("cpu: flex ({threads} threads)")
 }
 
-/// Picks the device for `choice` (see [`DeviceChoice`]). Before any GPU device is opened,
-/// points cubecl's kernel cache at its folder ([`kernel_cache::configure`]).
+/// Picks the device for `choice` (see [`DeviceChoice`]). First points cubecl's kernel
+/// cache at its folder ([`kernel_cache::configure`]), on the CPU too: cubecl reads its
+/// configuration at the first operation that asks, and some CPU ones do.
 pub fn resolve(choice: DeviceChoice) -> Result<ResolvedDevice, String> {
+    kernel_cache::configure();
     if choice == DeviceChoice::Cpu {
         return Ok(cpu());
     }
-    kernel_cache::configure();
     let adapters = list_adapters();
     let rank = |t: wgpu::DeviceType| match t {
         wgpu::DeviceType::DiscreteGpu => 0,
