@@ -35,12 +35,17 @@ pub struct TrainState {
     /// "FOLDER (step N)"; none for a run from random weights.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initialized_from: Option<String>,
+    /// A checksum (FNV-1a, 64 bits, hex) of each weights file, written with the checkpoint
+    /// and checked when it loads: a flipped bit or a zeroed block in `model.bpk` leaves a
+    /// file burn still reads, with wrong weights. None in checkpoints saved before.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub checksums: std::collections::BTreeMap<String, String>,
     pub history: Vec<StepMetrics>,
 }
 
 impl TrainState {
     pub fn new(kind: &str, seed: u64, device: &str) -> Self {
-        Self { format_version: FORMAT_VERSION, kind: kind.into(), step: 0, epoch: 0, seed, device: device.into(), initialized_from: None, history: vec![] }
+        Self { format_version: FORMAT_VERSION, kind: kind.into(), step: 0, epoch: 0, seed, device: device.into(), initialized_from: None, checksums: Default::default(), history: vec![] }
     }
 
     /// Indented JSON with one line per history row: a long run's history (26,000 steps of
@@ -65,10 +70,21 @@ pub fn save<M: Trainable>(dir: &Path, config: &TrainConfig, model: &M, optimizer
         // burn appends `.bpk` itself when the path has no extension.
         model.clone().save_file(tmp.join("model")).map_err(|e| anyhow::anyhow!("cannot write {MODEL_FILE}: {e}"))?;
         optimizer.save(tmp.join("optimizer")).map_err(|e| anyhow::anyhow!("cannot write {OPTIMIZER_FILE}: {e}"))?;
+        let mut state = state.clone();
+        for file in [MODEL_FILE, OPTIMIZER_FILE] {
+            state.checksums.insert(file.to_string(), file_checksum(&tmp.join(file))?);
+        }
         std::fs::write(tmp.join(STATE_FILE), state.to_json()?).context("cannot write state.json")?;
         prepared.save(tmp)
     })
     .with_context(|| format!("saving checkpoint {}", dir.display()))
+}
+
+/// FNV-1a (64 bits) of a file's bytes, in hex: cheap, and enough to tell a damaged file.
+fn file_checksum(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3));
+    Ok(format!("{hash:016x}"))
 }
 
 /// The parts of a checkpoint that can be read without building a model.
@@ -155,10 +171,23 @@ impl CheckpointMeta {
     /// Builds `M` from `config` and loads `model.bpk` into it; a failure says `failure`, and
     /// a shape mismatch names `built_by` and the likely `cause` (see [`weights_error`]).
     fn load_built<M: Trainable>(&self, config: &M::Config, device: &Device, failure: &str, built_by: &str, cause: &str) -> anyhow::Result<M> {
+        self.verify(MODEL_FILE)?;
         let path = self.dir.join(MODEL_FILE);
         M::build(config, device)
             .try_load_file(&path)
             .map_err(|e| anyhow::anyhow!("{}: {failure}: {}", path.display(), weights_error(&e.to_string(), built_by, cause)))
+    }
+
+    /// Refuses `file` when its checksum differs from the one saved with it (none saved:
+    /// a checkpoint from before checksums, taken as it is).
+    fn verify(&self, file: &str) -> anyhow::Result<()> {
+        let Some(saved) = self.state.checksums.get(file) else { return Ok(()) };
+        let path = self.dir.join(file);
+        let now = file_checksum(&path)?;
+        if &now != saved {
+            bail!("{}: damaged or changed since it was saved (its checksum is {now}, state.json says {saved})", path.display());
+        }
+        Ok(())
     }
 
     /// Whether the checkpoint holds optimizer state (weights-only checkpoints do not).
@@ -172,6 +201,7 @@ impl CheckpointMeta {
         if !self.has_optimizer() {
             return Ok(optimizer);
         }
+        self.verify(OPTIMIZER_FILE)?;
         let path = self.dir.join(OPTIMIZER_FILE);
         optimizer.load(&path).map_err(|e| anyhow::anyhow!("{}: cannot load the optimizer state: {e}", path.display()))
     }

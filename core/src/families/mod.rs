@@ -268,7 +268,14 @@ impl ModelConfig {
         self.family().channels()
     }
 
+    /// Every setting that applies within what its flag would take, then the family's own
+    /// checks (sizes that must agree, …).
     pub fn validate(&self) -> Result<(), String> {
+        for setting in self.settings().iter().filter(|s| self.applies(s)) {
+            if let Some(value) = self.get(setting.name) {
+                setting.check(value)?;
+            }
+        }
         self.family().validate()
     }
 

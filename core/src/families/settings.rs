@@ -127,6 +127,36 @@ impl Setting {
         }
     }
 
+    /// Refuses a value the command line would have refused (out of range, not one of the
+    /// choices or sizes, of another type): a config file's values are checked as a flag's.
+    pub fn check(&self, value: Value) -> Result<(), String> {
+        let fits = match (self.kind, value) {
+            (_, Value::Unset) => self.optional,
+            (Kind::Switch, Value::Switch(_)) | (Kind::Choice(_), Value::Choice(_)) | (Kind::Classes, Value::Count(_)) => true,
+            (Kind::Count { min, max }, Value::Count(n)) => (min..=max).contains(&n),
+            (Kind::Number { min, max, .. }, Value::Number(x)) => x.is_finite() && (min..=max).contains(&x),
+            (Kind::Number { min, max, .. }, Value::Count(n)) => (min..=max).contains(&(n as f64)),
+            (Kind::Size(sizes), Value::Count(s)) => sizes.contains(&s),
+            _ => false,
+        };
+        match fits {
+            true => Ok(()),
+            false => Err(format!("{} = {}: {}", self.name, self.show(value).unwrap_or_else(|| format!("{value:?}")), self.expected())),
+        }
+    }
+
+    /// What the setting takes, in words.
+    fn expected(&self) -> String {
+        match self.kind {
+            Kind::Switch => "expected true or false".into(),
+            Kind::Count { min, max } => format!("expected a whole number from {min} to {max}"),
+            Kind::Number { min, max, .. } => format!("expected a number from {min} to {max}"),
+            Kind::Choice(names) => format!("expected {}", one_of(names)),
+            Kind::Size(sizes) => format!("expected {}", one_of(&sizes.iter().map(u64::to_string).collect::<Vec<_>>())),
+            Kind::Classes => "expected class numbers 0 to 63".into(),
+        }
+    }
+
     /// A value as the command line takes it (see [`Self::parse`]); `None` for a switch,
     /// which takes no value, and for an unset optional setting.
     pub fn show(&self, value: Value) -> Option<String> {

@@ -48,6 +48,10 @@ impl LrSchedule {
     }
 }
 
+/// The largest batch a config may ask for: beyond any GPU's memory for these models, and
+/// small enough that a config claiming 10⁹ is refused before anything is allocated.
+pub const MAX_BATCH: usize = 65_536;
+
 #[derive(Config, Debug, PartialEq)]
 pub struct TrainConfig {
     pub model: ModelConfig,
@@ -106,8 +110,13 @@ impl TrainConfig {
 
     pub fn validate(&self) -> Result<(), String> {
         self.model.validate()?;
-        if self.batch_size == 0 {
-            return Err("batch_size must be at least 1".into());
+        if !(1..=MAX_BATCH).contains(&self.batch_size) {
+            return Err(format!("batch_size must be from 1 to {MAX_BATCH}, not {}", self.batch_size));
+        }
+        for (name, beta) in [("adam_beta1", self.adam_beta1), ("adam_beta2", self.adam_beta2)] {
+            if !(beta.is_finite() && (0.0..1.0).contains(&beta)) {
+                return Err(format!("{name} must be at least 0 and below 1, not {beta}"));
+            }
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(format!("lr must be a positive number, not {}", self.lr));

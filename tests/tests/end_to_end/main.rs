@@ -3,6 +3,7 @@
 
 mod common;
 mod cycle;
+mod fuzz_checkpoints;
 mod fuzz_images;
 mod mixing;
 mod patchvae;
