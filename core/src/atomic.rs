@@ -12,6 +12,7 @@ pub fn write_dir_atomically(dest: &Path, fill: impl FnOnce(&Path) -> anyhow::Res
     let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let name = dest.file_name().context("checkpoint path has no folder name")?.to_string_lossy().to_string();
+    remove_stale_temporaries(parent, &name);
     let tmp = temporary_sibling(parent, &name);
     std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     if let Err(e) = fill(&tmp).and_then(|()| sync_dir_files(&tmp)) {
@@ -67,6 +68,24 @@ fn temporary_sibling(parent: &Path, name: &str) -> PathBuf {
     parent.join(format!(".{name}.tmp-{}-{n}", std::process::id()))
 }
 
+/// Removes the temporary siblings of `name` (see [`temporary_sibling`]) that a process killed
+/// while writing left behind: those of a process id that no longer runs. A checkpoint
+/// folder's are a model's and an optimizer's size; every kill during a save would leave one
+/// more. Only where running processes can be told (Linux's `/proc`); elsewhere none.
+fn remove_stale_temporaries(parent: &Path, name: &str) {
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = std::fs::read_dir(parent) else { return };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().to_string();
+        let Some(pid) = file_name.strip_prefix(&prefix).and_then(|rest| rest.split('-').next()).and_then(|pid| pid.parse::<u32>().ok()) else { continue };
+        let gone = cfg!(target_os = "linux") && pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists();
+        if gone {
+            let path = entry.path();
+            let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+        }
+    }
+}
+
 /// Syncs a folder, so that renames into it survive a power cut.
 fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::File::open(dir).and_then(|f| f.sync_all()).with_context(|| format!("cannot sync folder {}", dir.display()))
@@ -100,6 +119,24 @@ fn sync_dir_files(dir: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_killed_writers_temporary_folder_is_removed_by_the_next_write() {
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("ckpt");
+        // A process id no Linux system hands out (pid_max is at most 2^22).
+        let stale = root.path().join(".ckpt.tmp-4194305-0");
+        std::fs::create_dir(&stale).unwrap();
+        std::fs::write(stale.join("model.bpk"), "half").unwrap();
+        let ours = temporary_sibling(root.path(), "ckpt");
+        std::fs::create_dir(&ours).unwrap();
+        let other = root.path().join(".other.tmp-4194305-0");
+        std::fs::create_dir(&other).unwrap();
+        write_dir_atomically(&dest, |d| Ok(std::fs::write(d.join("a"), "1")?)).unwrap();
+        assert_eq!(!stale.exists(), cfg!(target_os = "linux"), "a dead process's temporary folder");
+        assert!(ours.exists(), "this process's own temporary folder is another writer's, in use");
+        assert!(other.exists(), "another folder's temporaries are not this write's");
+    }
 
     #[test]
     fn replaces_whole_folder_and_keeps_old_one_on_failure() {
