@@ -12,6 +12,11 @@ pub fn write_dir_atomically(dest: &Path, fill: impl FnOnce(&Path) -> anyhow::Res
     let parent = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
     let name = dest.file_name().context("checkpoint path has no folder name")?.to_string_lossy().to_string();
+    // Only a folder is replaced (a link is replaced as a link: what it points to is left
+    // alone); a file of the user's at that path stays where it is.
+    if std::fs::symlink_metadata(dest).is_ok_and(|m| !m.is_dir() && !m.file_type().is_symlink()) {
+        anyhow::bail!("{} is a file, not a checkpoint folder: not replacing it", dest.display());
+    }
     remove_stale_temporaries(parent, &name);
     let tmp = temporary_sibling(parent, &name);
     std::fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
@@ -136,6 +141,27 @@ mod tests {
         assert_eq!(!stale.exists(), cfg!(target_os = "linux"), "a dead process's temporary folder");
         assert!(ours.exists(), "this process's own temporary folder is another writer's, in use");
         assert!(other.exists(), "another folder's temporaries are not this write's");
+    }
+
+    #[test]
+    fn a_file_in_the_way_is_refused_and_a_link_is_replaced_without_touching_its_target() {
+        let root = tempfile::tempdir().unwrap();
+        let dest = root.path().join("ckpt");
+        std::fs::write(&dest, "the user's").unwrap();
+        let err = write_dir_atomically(&dest, |d| Ok(std::fs::write(d.join("a"), "1")?)).unwrap_err().to_string();
+        assert!(err.contains("is a file, not a checkpoint folder"), "{err}");
+        assert_eq!(std::fs::read_to_string(&dest).unwrap(), "the user's");
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 1, "nothing else written");
+        // A link to a folder outside: the link gives way to the new folder; the folder it
+        // pointed to keeps what it had.
+        std::fs::remove_file(&dest).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("keep"), "k").unwrap();
+        std::os::unix::fs::symlink(outside.path(), &dest).unwrap();
+        write_dir_atomically(&dest, |d| Ok(std::fs::write(d.join("a"), "1")?)).unwrap();
+        assert!(!std::fs::symlink_metadata(&dest).unwrap().file_type().is_symlink() && dest.join("a").is_file());
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
+        assert!(outside.path().join("keep").is_file());
     }
 
     #[test]

@@ -115,7 +115,7 @@ fn run_model<M: Trainable>(model_config: &ModelConfig, device: &ResolvedDevice, 
     let mut train_step = |model: &mut M, step: u64| -> anyhow::Result<()> {
         let x = Tensor::<4>::from_data(TensorData::new(data.clone(), shape), &ad);
         let mut rng = step_rng(1, step);
-        let input = StepInput { x, indices: &indices, config: &config, step, lr: 1e-4, lr_factor: 1.0, rng: &mut rng, source: &pool, prepared: &prepared };
+        let input = StepInput { x, indices: &indices, config: &config, step, lr: 1e-4, lr_factor: 1.0, rng: &mut rng, source: &pool, prepared: &prepared, guard: Default::default() };
         model.train_step(&mut optimizer, input).map(|_| ()).map_err(|e| anyhow::anyhow!("benchmark step failed: {e:?}"))
     };
     // The first step is always taken, and timed from the start.

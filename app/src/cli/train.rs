@@ -11,6 +11,9 @@ use patchwork_core::train::{LrSchedule, RunSpec, RunStart, TrainCommand, TrainCo
 
 use super::model_args::ModelArgs;
 
+/// How long a run whose save failed waits before trying again.
+const SAVE_RETRY: Duration = Duration::from_secs(10);
+
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     #[command(flatten)]
@@ -219,7 +222,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         (None, Some(dir)) => RunStart::Init(dir.clone()),
         (None, None) => RunStart::Fresh,
     };
-    let handle = spawn(RunSpec { config, device, run_dir: Some(out.clone()), start, source: None });
+    let faults = patchwork_core::train::faults_from_env()?;
+    if !faults.is_empty() {
+        eprintln!("injecting numerical faults ({}): {faults:?}", patchwork_core::train::faults::INJECT_FAULT_VAR);
+    }
+    let handle = spawn(RunSpec { config, device, run_dir: Some(out.clone()), start, source: None, faults });
     // Checked above; the run applies them before its first step.
     for (name, value) in changes {
         handle.send(TrainCommand::SetHyperparameter { name: name.into(), value });
@@ -233,7 +240,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut result = Ok(());
     let mut stop_sent = false;
+    // After a failed save: when to try again, and whether one has failed since the last
+    // that worked (the run waits, paused, with its weights in memory).
+    let mut save_retry: Option<Instant> = None;
+    let mut unsaved = false;
     loop {
+        if save_retry.is_some_and(|at| Instant::now() >= at) {
+            save_retry = None;
+            handle.send(TrainCommand::SaveNow(None));
+        }
         // Steps can arrive faster than the timeout: the deadline is checked on every event.
         let received = handle.events.recv_timeout(Duration::from_millis(200));
         if !stop_sent && deadline.is_some_and(|d| Instant::now() >= d) {
@@ -265,7 +280,18 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                     metrics.losses.iter().take(3).map(|(n, v)| format!("{n} {v:.3}")).collect();
                 bar.set_message(format!("{} | {:.0} img/s", terms.join(" "), metrics.images_per_sec));
             }
-            TrainEvent::CheckpointSaved { path, step } => say(&bar, format!("step {step}: checkpoint saved to {}", path.display())),
+            TrainEvent::CheckpointSaved { path, step } => {
+                say(&bar, format!("step {step}: checkpoint saved to {}", path.display()));
+                if unsaved {
+                    unsaved = false;
+                    handle.send(TrainCommand::Resume);
+                }
+            }
+            TrainEvent::SaveFailed { path, step, message } => {
+                say(&bar, format!("step {step}: saving {} failed: {message}. The weights are kept in memory and the run waits; trying again every {} s (free some space, or press Ctrl-C to give up)", path.display(), SAVE_RETRY.as_secs()));
+                unsaved = true;
+                save_retry = Some(Instant::now() + SAVE_RETRY);
+            }
             TrainEvent::Diverged { step, term, value } => {
                 let checkpoint = out.join("checkpoint");
                 say(
@@ -285,6 +311,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 }
                 bar.finish_with_message(line);
             }
+            // "not …": something was not done (snapshots no longer kept, a setting not
+            // changed) and the run goes on.
+            TrainEvent::Failed { message } if message.starts_with("not ") => say(&bar, message),
             TrainEvent::Failed { message } => {
                 bar.abandon();
                 result = Err(anyhow::anyhow!(message));

@@ -15,6 +15,9 @@ pub enum RunStatus {
     Paused,
     /// A loss term went non-finite; the last good weights are kept and the run waits.
     Diverged { step: u64, term: String },
+    /// Saving the checkpoint of `step` failed (`message`: why); the weights are still in
+    /// memory and the run waits for a save that works, a resume or a stop.
+    SaveFailed { step: u64, message: String },
     Finished,
     Failed(String),
 }
@@ -74,7 +77,17 @@ impl TrainingSession {
                 self.snapshot = Some(*s);
                 self.snapshots += 1;
             }
-            TrainEvent::CheckpointSaved { path, step } => self.log.push(format!("step {step}: saved {}", path.display())),
+            TrainEvent::CheckpointSaved { path, step } => {
+                self.log.push(format!("step {step}: saved {}", path.display()));
+                if matches!(self.status, RunStatus::SaveFailed { .. }) {
+                    // The run still waits, as the save's failure left it.
+                    self.status = RunStatus::Paused;
+                }
+            }
+            TrainEvent::SaveFailed { path, step, message } => {
+                self.log.push(format!("step {step}: saving {} failed: {message}", path.display()));
+                self.status = RunStatus::SaveFailed { step, message };
+            }
             TrainEvent::Paused { step } => {
                 self.status = RunStatus::Paused;
                 self.log.push(format!("paused at step {step}"));
@@ -103,7 +116,7 @@ impl TrainingSession {
     }
 
     pub fn is_active(&self) -> bool {
-        matches!(self.status, RunStatus::Starting | RunStatus::Preparing { .. } | RunStatus::Running | RunStatus::Paused | RunStatus::Diverged { .. })
+        matches!(self.status, RunStatus::Starting | RunStatus::Preparing { .. } | RunStatus::Running | RunStatus::Paused | RunStatus::Diverged { .. } | RunStatus::SaveFailed { .. })
     }
 
     pub fn send(&self, command: TrainCommand) {
@@ -113,7 +126,7 @@ impl TrainingSession {
     pub fn toggle_pause(&mut self) {
         match self.status {
             RunStatus::Running => self.send(TrainCommand::Pause),
-            RunStatus::Paused | RunStatus::Diverged { .. } => self.send(TrainCommand::Resume),
+            RunStatus::Paused | RunStatus::Diverged { .. } | RunStatus::SaveFailed { .. } => self.send(TrainCommand::Resume),
             _ => {}
         }
     }
@@ -141,6 +154,7 @@ impl TrainingSession {
             RunStatus::Running => self.compiling_text().unwrap_or_else(|| "training".to_string()),
             RunStatus::Paused => "paused".to_string(),
             RunStatus::Diverged { step, term } => format!("diverged at step {step} ({term} not finite)"),
+            RunStatus::SaveFailed { step, .. } => format!("paused: the checkpoint of step {step} is not saved"),
             RunStatus::Finished => "finished".to_string(),
             RunStatus::Failed(m) => format!("failed: {m}"),
         };

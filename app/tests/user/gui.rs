@@ -1148,3 +1148,52 @@ fn runs_are_renamed_in_the_runs_view() {
     assert!(err.contains("exists already") && renamed.is_dir(), "{err}");
     assert!(patchwork::gui::views::runs::rename_run(&mut h.state_mut().state, &renamed, "a/b").is_err());
 }
+
+#[test]
+fn a_diverged_run_offers_a_lower_learning_rate_and_a_failed_save_offers_to_save_again() {
+    use patchwork::gui::session::TrainingSession;
+    use patchwork_core::train::{Progress, TrainCommand, TrainEvent, TrainerHandle};
+    let mut h = harness();
+    h.run_steps(2);
+    // A run whose events this test plays, as the training thread would send them; the
+    // window's commands come back on `commands`.
+    let (events, event_rx) = std::sync::mpsc::channel();
+    let (command_tx, commands) = std::sync::mpsc::channel();
+    let session = TrainingSession::new(TrainerHandle::from_channels(event_rx, command_tx), None, "cpu: test".into());
+    h.state_mut().state.session = Some(session);
+    h.state_mut().state.settings.form.lr = 1e-3;
+    let progress = Progress { step: 7, total_steps: 100, epoch: 0, epochs: 1, steps_per_epoch: 100 };
+    events.send(TrainEvent::Started { device: "cpu: test".into(), parameters: 10, progress, images: 100, skipped: vec![], compiles_kernels: false }).unwrap();
+    events.send(TrainEvent::Diverged { step: 7, term: "loss".into(), value: f64::NAN }).unwrap();
+    h.get_by_label("Train").click();
+    h.run_steps(2);
+    let diverged = RunStatus::Diverged { step: 7, term: "loss".into() };
+    assert_eq!(h.state().state.session.as_ref().unwrap().status, diverged);
+    assert!(h.query_all_by_label_contains("Diverged at step 7: loss is not finite").next().is_some());
+    h.get_by_label("Halve the learning rate and resume").click();
+    h.run_steps(1);
+    let sent: Vec<TrainCommand> = commands.try_iter().collect();
+    assert_eq!(sent, vec![TrainCommand::SetHyperparameter { name: "lr".into(), value: 5e-4 }, TrainCommand::Resume]);
+    assert_eq!(h.state().state.settings.form.lr, 5e-4, "the form shows the rate the run goes on with");
+
+    // The checkpoint of step 9 could not be written (a full disk): the window says so, the
+    // run waits, and Save again asks for another save.
+    events.send(TrainEvent::Resumed { step: 7 }).unwrap();
+    events.send(TrainEvent::SaveFailed { path: "/runs/a/checkpoint".into(), step: 9, message: "cannot write model.bpk: No space left on device (os error 28)".into() }).unwrap();
+    h.run_steps(2);
+    assert!(matches!(h.state().state.session.as_ref().unwrap().status, RunStatus::SaveFailed { step: 9, .. }));
+    assert!(h.query_all_by_label_contains("Free some space and save again").next().is_some());
+    assert!(h.state().state.status_line().contains("not saved"), "{}", h.state().state.status_line());
+    h.get_by_label("Save again").click();
+    h.run_steps(1);
+    assert_eq!(commands.try_iter().collect::<Vec<_>>(), vec![TrainCommand::SaveNow(None)]);
+    // Space resumes it unsaved, as Resume does.
+    h.key_press(egui::Key::Space);
+    h.run_steps(1);
+    assert_eq!(commands.try_iter().collect::<Vec<_>>(), vec![TrainCommand::Resume]);
+    // Once a save works the run waits, paused, for the person to resume it.
+    events.send(TrainEvent::CheckpointSaved { path: "/runs/a/checkpoint".into(), step: 9 }).unwrap();
+    h.run_steps(2);
+    assert_eq!(h.state().state.session.as_ref().unwrap().status, RunStatus::Paused);
+    assert!(h.query_all_by_label_contains("Free some space and save again").next().is_none());
+}

@@ -67,6 +67,8 @@ pub struct StepInput<'a, C, P> {
     pub rng: &'a mut SeededRng,
     pub source: &'a SharedSource,
     pub prepared: &'a P,
+    /// Every update of the step goes through it: gradients that are not finite are refused.
+    pub guard: crate::train::UpdateGuard,
 }
 
 /// Why a step was not applied.
@@ -148,7 +150,7 @@ pub trait Trainable: Module + std::fmt::Debug + Sized + 'static {
         let losses = loss_values(named)?;
         let schedules = loss.schedules.iter().map(|(n, v)| (n.to_string(), *v)).collect();
         let grads = GradientsParams::from_grads(loss.total.backward(), self);
-        *self = optimizer.step(input.lr, self.clone(), grads);
+        *self = input.guard.step(optimizer, input.lr, self.clone(), grads)?;
         Ok(StepReport { losses, schedules, measures: vec![] })
     }
 }

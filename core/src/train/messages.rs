@@ -139,6 +139,11 @@ pub enum TrainEvent {
     /// Boxed: a few kilobytes of images, where every other event is a few words.
     Snapshot(Box<Snapshot>),
     CheckpointSaved { path: PathBuf, step: u64 },
+    /// Saving the weights of `step` to `path` failed (`message` says why: a full disk, a
+    /// folder gone). They are still in memory and the run is paused until a save works
+    /// (`SaveNow`) or it is resumed or stopped; a run stopping with an unsaved checkpoint
+    /// waits for a `SaveNow` or a second `Stop`.
+    SaveFailed { path: PathBuf, step: u64, message: String },
     Paused { step: u64 },
     Resumed { step: u64 },
     HyperparameterChanged { name: String, value: f64 },

@@ -12,6 +12,7 @@ use rand::SeedableRng;
 use crate::rng::SeededRng;
 
 use super::snapshots::Moment;
+use super::faults::{FaultKind, InjectedFault, UpdateGuard, poison_input};
 use super::{Progress, Snapshot, SnapshotArchive, StepMetrics, TrainCommand, TrainConfig, TrainEvent};
 use crate::analysis::explorable::{ExplorableModel, ModelOrigin};
 use crate::checkpoint::{self, CheckpointMeta, TrainState};
@@ -33,6 +34,9 @@ pub struct RunSpec {
     pub start: RunStart,
     /// Use this training source instead of opening `config.data`.
     pub source: Option<SharedSource>,
+    /// Numerical faults to inject, each once at its step (the reliability harness; see
+    /// [`super::faults`]). Empty for every ordinary run.
+    pub faults: Vec<InjectedFault>,
 }
 
 /// Where a run's weights come from.
@@ -160,6 +164,8 @@ struct Run<'a, M: Trainable> {
     /// The run folder's snapshots, for scrubbing the run once it is opened from disk;
     /// `RefCell`: snapshots are taken from `&self` methods.
     snapshot_archive: std::cell::RefCell<Option<SnapshotArchive>>,
+    /// Faults still to inject (see [`RunSpec::faults`]).
+    faults: Vec<InjectedFault>,
 }
 
 /// A run folder's log: one JSON [`StepMetrics`] per line.
@@ -174,6 +180,7 @@ pub const DISCARDED_METRICS_FILE: &str = "metrics.discarded.jsonl";
 /// folder's checkpoint first moves the rows past its step to [`DISCARDED_METRICS_FILE`],
 /// so the log has each step once.
 fn open_metrics(dir: &Path, resumed: Option<(&Path, u64)>) -> anyhow::Result<std::fs::File> {
+    refuse_links_out(dir)?;
     let path = dir.join(METRICS_FILE);
     let checkpoint = dir.join("checkpoint");
     let holds_run = path.is_file() || checkpoint.join(checkpoint::CONFIG_FILE).is_file();
@@ -194,6 +201,26 @@ fn open_metrics(dir: &Path, resumed: Option<(&Path, u64)>) -> anyhow::Result<std
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create run folder {}", dir.display()))?;
     let file = std::fs::OpenOptions::new().create(true).append(true).open(&path);
     file.with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// What a run appends to or writes inside in its folder. The checkpoint is not among
+/// them: it is replaced whole, a link at its place included, and what a link pointed to
+/// is left alone.
+const APPENDED_ENTRIES: [&str; 3] = [METRICS_FILE, DISCARDED_METRICS_FILE, super::snapshots::SNAPSHOTS_DIR];
+
+/// Refuses a run folder where one of [`APPENDED_ENTRIES`] is a symbolic link: writing
+/// through it would change a file outside the folder (a copied run folder could point
+/// `metrics.jsonl` at any file of the user's). The run folder itself may be a link: the
+/// user chose where it lives.
+fn refuse_links_out(dir: &Path) -> anyhow::Result<()> {
+    for name in APPENDED_ENTRIES {
+        let path = dir.join(name);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            let target = std::fs::read_link(&path).map(|t| t.display().to_string()).unwrap_or_else(|_| "?".into());
+            anyhow::bail!("{} is a symbolic link (to {target}): a run writes only inside its own folder; remove the link or choose another folder", path.display());
+        }
+    }
+    Ok(())
 }
 
 fn set_aside_metrics_past(path: &Path, step: u64) -> anyhow::Result<()> {
@@ -288,6 +315,7 @@ impl<'a, M: Trainable> Run<'a, M> {
             events,
             metrics_file,
             snapshot_archive: std::cell::RefCell::new(snapshot_archive),
+            faults: spec.faults,
         })
     }
 
@@ -337,7 +365,7 @@ impl<'a, M: Trainable> Run<'a, M> {
                     match commands.recv_timeout(Duration::from_millis(200)) {
                         Ok(c) => Some(c),
                         Err(RecvTimeoutError::Timeout) => continue,
-                        Err(RecvTimeoutError::Disconnected) => return self.finish(),
+                        Err(RecvTimeoutError::Disconnected) => return self.finish(commands),
                     }
                 } else {
                     commands.try_recv().ok()
@@ -358,8 +386,14 @@ impl<'a, M: Trainable> Run<'a, M> {
                             self.emit(TrainEvent::Resumed { step: self.state.step });
                         }
                     }
-                    TrainCommand::Stop => return self.finish(),
-                    TrainCommand::SaveNow(path) => self.save(path)?,
+                    TrainCommand::Stop => return self.finish(commands),
+                    TrainCommand::SaveNow(path) => {
+                        let attempted = path.is_some() || self.run_dir.is_some();
+                        if self.save(path).is_none() && attempted && !paused {
+                            elapsed_before += started.elapsed().as_secs_f64();
+                            paused = true;
+                        }
+                    }
                     TrainCommand::SetHyperparameter { name, value } => self.set_hyperparameter(&name, value),
                 }
             }
@@ -394,11 +428,13 @@ impl<'a, M: Trainable> Run<'a, M> {
                 last_snapshot = Instant::now();
             }
             let every = self.config.checkpoint_every_epochs;
-            if every > 0 && self.state.step.is_multiple_of(spe * every) && self.state.step < self.total_steps() {
-                self.save(None)?;
+            if every > 0 && self.state.step.is_multiple_of(spe * every) && self.state.step < self.total_steps() && self.save(None).is_none() {
+                // The weights stay in memory; the run waits for a save that works.
+                elapsed_before += started.elapsed().as_secs_f64();
+                paused = true;
             }
         }
-        self.finish()
+        self.finish(commands)
     }
 
     /// One optimisation step. Returns the first non-finite term, if any, in which
@@ -406,7 +442,14 @@ impl<'a, M: Trainable> Run<'a, M> {
     fn step(&mut self, batch: &Batch) -> anyhow::Result<Option<(String, f64)>> {
         let model_config = M::config_of(&self.config.model).context("model family mismatch")?.clone();
         let shape = [batch.batch_size, batch.channels, batch.size, batch.size];
-        let x = Tensor::<4>::from_data(TensorData::new(batch.images.clone(), shape), &self.ad_device);
+        // An injected fault happens once: the retry of its step is clean.
+        let fault = self.faults.iter().position(|f| f.step == self.state.step).map(|i| self.faults.remove(i));
+        let mut images = batch.images.clone();
+        if let Some(fault) = fault {
+            poison_input(&mut images, fault.kind);
+        }
+        let guard = UpdateGuard { infinite_gradient: fault.is_some_and(|f| f.kind == FaultKind::InfiniteGradient) };
+        let x = Tensor::<4>::from_data(TensorData::new(images, shape), &self.ad_device);
         let mut rng = step_rng(self.config.seed, self.state.step);
         let lr = self.lr_now();
         let input = StepInput {
@@ -419,10 +462,21 @@ impl<'a, M: Trainable> Run<'a, M> {
             rng: &mut rng,
             source: &self.source,
             prepared: &self.prepared,
+            guard,
         };
+        // What a refused step gives back: a family with several networks may have updated
+        // some before another's loss or gradients turned out not finite, and the forward
+        // pass updates running statistics (batch norm, spectral norm's u) in place, inside
+        // state a clone would share. `valid()` copies those out (tensors themselves are
+        // shared, so it costs no copy of the weights); `train()` makes them new again.
+        let last_good = (self.model.valid(), self.optimizer.clone());
         let report = match self.model.train_step(&mut self.optimizer, input) {
             Ok(report) => report,
-            Err(StepError::Diverged { term, value }) => return Ok(Some((term, value))),
+            Err(StepError::Diverged { term, value }) => {
+                self.model = last_good.0.train();
+                self.optimizer = last_good.1;
+                return Ok(Some((term, value)));
+            }
             Err(StepError::Failed(message)) => anyhow::bail!("step {}: {message}", self.state.step),
         };
         self.state.step += 1;
@@ -505,20 +559,44 @@ impl<'a, M: Trainable> Run<'a, M> {
         self.run_dir.as_ref().map(|d| d.join("checkpoint"))
     }
 
-    fn save(&self, path: Option<PathBuf>) -> anyhow::Result<()> {
+    /// Saves a checkpoint to `path`, or the run folder's; returns where it went. A save
+    /// that fails (a full disk, a folder gone) is reported as [`TrainEvent::SaveFailed`] and
+    /// costs nothing else: the weights stay in memory and the caller pauses the run until
+    /// a save works.
+    fn save(&self, path: Option<PathBuf>) -> Option<PathBuf> {
         let Some(dir) = path.or_else(|| self.checkpoint_dir()) else {
             self.emit(TrainEvent::Failed { message: "not saved: this run has no folder; choose where to save".into() });
-            return Ok(());
+            return None;
         };
-        checkpoint::save(&dir, &self.config, &self.model, &self.optimizer, &self.state, &self.prepared)?;
-        self.emit(TrainEvent::CheckpointSaved { path: dir, step: self.state.step });
-        Ok(())
+        match checkpoint::save(&dir, &self.config, &self.model, &self.optimizer, &self.state, &self.prepared) {
+            Ok(()) => {
+                self.emit(TrainEvent::CheckpointSaved { path: dir.clone(), step: self.state.step });
+                Some(dir)
+            }
+            Err(e) => {
+                self.emit(TrainEvent::SaveFailed { path: dir, step: self.state.step, message: format!("{e:#}") });
+                None
+            }
+        }
     }
 
-    fn finish(self) -> anyhow::Result<()> {
-        let checkpoint = self.checkpoint_dir();
-        if checkpoint.is_some() {
-            self.save(None)?;
+    /// Ends the run with a checkpoint in its folder. If that save fails, the run waits with
+    /// its weights for a save that works (`SaveNow`, to the folder or elsewhere) or a
+    /// second `Stop`, which ends it unsaved.
+    fn finish(self, commands: &Receiver<TrainCommand>) -> anyhow::Result<()> {
+        let mut checkpoint = None;
+        if self.checkpoint_dir().is_some() {
+            checkpoint = self.save(None);
+            while checkpoint.is_none() {
+                match commands.recv() {
+                    Ok(TrainCommand::SaveNow(path)) => checkpoint = self.save(path),
+                    Ok(TrainCommand::Stop) | Err(_) => {
+                        self.emit(TrainEvent::Failed { message: format!("not saved: stopped with the weights of step {} unsaved", self.state.step) });
+                        break;
+                    }
+                    Ok(_) => {}
+                }
+            }
         }
         self.snapshot_at(Moment::Last);
         self.emit(TrainEvent::Finished { step: self.state.step, checkpoint });

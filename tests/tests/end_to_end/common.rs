@@ -43,7 +43,7 @@ pub fn quick_config(model: ModelConfig, batch: usize, max_steps: u64) -> TrainCo
 }
 
 pub fn run(config: TrainConfig, source: SharedSource, run_dir: Option<std::path::PathBuf>, resume: Option<std::path::PathBuf>) -> TrainerHandle {
-    spawn(RunSpec { config, device: cpu(), run_dir, start: resume.map_or(RunStart::Fresh, RunStart::Resume), source: Some(source) })
+    spawn(RunSpec { config, device: cpu(), run_dir, start: resume.map_or(RunStart::Fresh, RunStart::Resume), source: Some(source), faults: vec![] })
 }
 
 /// Collects every event until the run ends; panics on failure.

@@ -3,10 +3,12 @@
 
 mod common;
 mod cycle;
+mod faults;
 mod fuzz_checkpoints;
 mod fuzz_images;
 mod mixing;
 mod patchvae;
 mod registry;
+mod run_folder;
 mod training;
 mod wgpu_smoke;

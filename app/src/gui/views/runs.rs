@@ -74,7 +74,7 @@ pub fn resume_training(state: &mut AppState, checkpoint: &Path) {
     // One more epoch than the checkpoint reached, unless its run was not finished.
     let mut config = meta.config.clone();
     config.epochs = config.epochs.max(meta.state.epoch + 1);
-    let handle = spawn(RunSpec { config, device, run_dir: Some(run_dir.clone()), start: RunStart::Resume(checkpoint.to_path_buf()), source: None });
+    let handle = spawn(RunSpec { config, device, run_dir: Some(run_dir.clone()), start: RunStart::Resume(checkpoint.to_path_buf()), source: None, faults: vec![] });
     state.remember_recent(run_dir.clone());
     state.session = Some(TrainingSession::new(handle, Some(run_dir), description));
     state.model.set_follow_training(true);

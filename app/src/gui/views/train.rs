@@ -216,7 +216,15 @@ pub fn start_training(state: &mut AppState) {
     let run_dir = state.new_run_dir(&AppState::run_name(config.model.kind().name(), &config.data, stamp));
     let description = device.description.clone();
     let start = state.start_weights.as_ref().map_or(RunStart::Fresh, |w| RunStart::Init(w.dir.clone()));
-    let handle = spawn(RunSpec { config, device, run_dir: Some(run_dir.clone()), start, source: state.data.source.clone() });
+    // The reliability harness's injected faults (none unless PATCHWORK_INJECT_FAULT is set).
+    let faults = match patchwork_core::train::faults_from_env() {
+        Ok(faults) => faults,
+        Err(e) => {
+            state.message = Some(format!("cannot start: {e:#}"));
+            return;
+        }
+    };
+    let handle = spawn(RunSpec { config, device, run_dir: Some(run_dir.clone()), start, source: state.data.source.clone(), faults });
     state.remember_recent(run_dir.clone());
     state.session = Some(TrainingSession::new(handle, Some(run_dir), description));
     state.model.set_follow_training(true);
@@ -363,7 +371,7 @@ impl TrainView {
                             session.send(TrainCommand::Pause);
                         }
                     }
-                    RunStatus::Paused | RunStatus::Diverged { .. } => {
+                    RunStatus::Paused | RunStatus::Diverged { .. } | RunStatus::SaveFailed { .. } => {
                         if ui.button("Resume").on_hover_text("space").clicked() {
                             session.send(TrainCommand::Resume);
                         }
@@ -391,6 +399,15 @@ impl TrainView {
                     state.settings.form.lr = lr;
                     session.send(TrainCommand::SetHyperparameter { name: "lr".into(), value: lr });
                     session.send(TrainCommand::Resume);
+                }
+            }
+            if let RunStatus::SaveFailed { step, message } = &session.status {
+                ui.colored_label(
+                    ui.visuals().error_fg_color,
+                    format!("Saving the checkpoint of step {step} failed: {message}. The weights are still in memory and the run is paused. Free some space and save again; Resume trains on unsaved; Stop, pressed twice, ends the run without saving."),
+                );
+                if ui.button("Save again").clicked() {
+                    session.save_now();
                 }
             }
             ui.separator();
@@ -521,6 +538,7 @@ pub fn progress_text(session: &TrainingSession, batch_size: usize) -> String {
         }
         RunStatus::Paused => " · paused".to_string(),
         RunStatus::Diverged { .. } => " · diverged".to_string(),
+        RunStatus::SaveFailed { .. } => " · not saved".to_string(),
         RunStatus::Finished => format!(" · {}", if p.step >= p.total_steps { "finished" } else { "stopped" }),
         RunStatus::Failed(_) => " · failed".to_string(),
         _ => String::new(),

@@ -225,7 +225,7 @@ impl Trainable for CycleVae {
         named.insert(0, ("loss".to_string(), total.clone()));
         let losses = loss_values(named)?;
         let grads = GradientsParams::from_grads(total.backward(), self);
-        *self = optimizer.step(input.lr, self.clone(), grads);
+        *self = input.guard.step(optimizer, input.lr, self.clone(), grads)?;
         Ok(StepReport { losses, ..StepReport::default() })
     }
 }
@@ -345,7 +345,7 @@ mod tests {
         let (decoder_before, encoder_before) = (flat(&model.decoder.style_input.weight), flat(&model.encoder.style_mu.weight));
         let mut optimizer = burn::optim::AdamConfig::new().init();
         let mut rng = SeededRng::seed_from_u64(2);
-        let input = StepInput { x, indices: &indices, config: &config, step: 0, lr: 1e-3, lr_factor: 1.0, rng: &mut rng, source: &source, prepared: &index };
+        let input = StepInput { x, indices: &indices, config: &config, step: 0, lr: 1e-3, lr_factor: 1.0, rng: &mut rng, source: &source, prepared: &index, guard: Default::default() };
         let report = model.train_step(&mut optimizer, input).unwrap();
         assert!(report.losses.iter().any(|(n, v)| n == "reverse" && *v > 0.0), "{:?}", report.losses);
         assert_eq!(flat(&model.decoder.style_input.weight), decoder_before, "the decoder gets nothing from the reverse cycle");

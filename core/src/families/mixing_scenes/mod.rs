@@ -40,7 +40,7 @@ use crate::data::{HostImage, SharedSource};
 use crate::mixing::QuadrantMask;
 use crate::mixing::algorithm::choose_mix;
 use crate::mixing::neighbours::{NEIGHBOURS_FILE, NeighbourConfig, NeighbourIndex};
-use crate::train::StepReport;
+use crate::train::{StepReport, UpdateGuard};
 
 pub const SCENE_SIZE: usize = 64;
 
@@ -172,6 +172,19 @@ impl MixingScenesConfig {
         }
         if self.neighbours.neighbours == 0 || self.neighbours.neighbours > 255 {
             return Err("neighbours per quadrant must be between 1 and 255".into());
+        }
+        let n = &self.neighbours;
+        if !(1..=65_536).contains(&n.clusters) {
+            return Err(format!("neighbours: clusters per quadrant must be between 1 and 65,536, not {}", n.clusters));
+        }
+        if !(0.0..=1.0).contains(&n.tau_quantile) {
+            return Err(format!("neighbours: tau_quantile is a quantile, between 0 and 1, not {}", n.tau_quantile));
+        }
+        if n.tau.is_some_and(|t| !(t.is_finite() && t >= 0.0)) {
+            return Err("neighbours: tau must be a finite distance ≥ 0".into());
+        }
+        if n.kmeans_iterations > 10_000 {
+            return Err(format!("neighbours: kmeans_iterations of at most 10,000, not {}", n.kmeans_iterations));
         }
         Ok(())
     }
@@ -395,7 +408,7 @@ impl MixingScenes {
     /// one decode, about a sixth of a mixing iteration's work), plus, where
     /// `warmup_collage` is set, the collage term (see [`MixingScenesConfig::warmup_collage`]):
     /// the mixes reuse the batch's own codes, so it costs a second decode and no encode.
-    fn autoencoder_step(&mut self, optimizer: &mut ModuleOptimizer, x: Tensor<4>, lr: f64, config: &MixingScenesConfig, rng: &mut SeededRng) -> Result<StepReport, StepError> {
+    fn autoencoder_step(&mut self, optimizer: &mut ModuleOptimizer, guard: UpdateGuard, x: Tensor<4>, lr: f64, config: &MixingScenesConfig, rng: &mut SeededRng) -> Result<StepReport, StepError> {
         let [b, c, h, _] = x.dims();
         let z = self.encode(x.clone());
         let collage_weight = config.warmup_collage.unwrap_or(0.0);
@@ -418,17 +431,18 @@ impl MixingScenes {
         }
         named.insert(0, ("loss".to_string(), total.clone()));
         let losses = loss_values(named)?;
-        self.generator_step(optimizer, lr, total);
+        self.generator_step(optimizer, guard, lr, total)?;
         Ok(StepReport { losses, ..StepReport::default() })
     }
 
     /// One Adam step of the encoder and decoder on `loss`.
-    fn generator_step(&mut self, optimizer: &mut ModuleOptimizer, lr: f64, loss: Tensor<1>) {
+    fn generator_step(&mut self, optimizer: &mut ModuleOptimizer, guard: UpdateGuard, lr: f64, loss: Tensor<1>) -> Result<(), StepError> {
         let mut grads = loss.backward();
         let encoder = GradientsParams::from_module(&mut grads, &self.encoder);
         let decoder = GradientsParams::from_module(&mut grads, &self.decoder);
-        *self = optimizer.step(lr, self.clone(), encoder);
-        *self = optimizer.step(lr, self.clone(), decoder);
+        *self = guard.step(optimizer, lr, self.clone(), encoder)?;
+        *self = guard.step(optimizer, lr, self.clone(), decoder)?;
+        Ok(())
     }
 
     /// Draws Algorithm 1's candidates for every reference of the batch and loads them.
@@ -530,7 +544,7 @@ impl Trainable for MixingScenes {
         };
         let config = input.config;
         if config.in_warmup(input.step) {
-            return self.autoencoder_step(optimizer, input.x, input.lr, config, input.rng);
+            return self.autoencoder_step(optimizer, input.guard, input.x, input.lr, config, input.rng);
         }
         let batch = Self::mix_batch(input.x, input.indices, index, input.source, input.rng)?;
         let replaced = batch.masks.iter().map(|m| m.replaced() as f64).sum::<f64>() / batch.masks.len().max(1) as f64;
@@ -543,7 +557,7 @@ impl Trainable for MixingScenes {
             let mut named = vec![("loss".to_string(), pass.total.clone())];
             named.extend(pass.terms);
             g_terms = loss_values(named)?;
-            self.generator_step(optimizer, input.lr, pass.total);
+            self.generator_step(optimizer, input.guard, input.lr, pass.total)?;
             mix = Some(pass.mix.detach());
         }
         let Some(mix) = mix else { return Err(StepError::Failed("no generator step ran".into())) };
@@ -554,7 +568,7 @@ impl Trainable for MixingScenes {
             terms.extend(loss_values(vec![("d".to_string(), d_loss.clone())])?);
             let mut grads = d_loss.backward();
             let d_grads = GradientsParams::from_module(&mut grads, &self.discriminator);
-            *self = optimizer.step(config.lr_discriminator * input.lr_factor, self.clone(), d_grads);
+            *self = input.guard.step(optimizer, config.lr_discriminator * input.lr_factor, self.clone(), d_grads)?;
         }
         if weights.cls > 0.0 {
             // Classifier step on the same mixes.
@@ -562,7 +576,7 @@ impl Trainable for MixingScenes {
             terms.extend(loss_values(vec![("cls".to_string(), c_loss.clone())])?);
             let mut grads = c_loss.backward();
             let c_grads = GradientsParams::from_module(&mut grads, &self.classifier);
-            *self = optimizer.step(config.lr_classifier * input.lr_factor, self.clone(), c_grads);
+            *self = input.guard.step(optimizer, config.lr_classifier * input.lr_factor, self.clone(), c_grads)?;
         }
         Ok(StepReport { losses: terms, schedules: vec![], measures: vec![("replaced".to_string(), replaced)] })
     }
@@ -575,6 +589,22 @@ impl Trainable for MixingScenes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nested_neighbour_settings_out_of_range_are_refused() {
+        assert_eq!(MixingScenesConfig::new().validate(), Ok(()));
+        let with = |f: fn(&mut NeighbourConfig)| {
+            let mut c = MixingScenesConfig::new();
+            f(&mut c.neighbours);
+            c.validate().unwrap_err()
+        };
+        assert!(with(|n| n.clusters = 0).contains("clusters"));
+        assert!(with(|n| n.clusters = 1_000_000_000).contains("clusters"));
+        assert!(with(|n| n.tau_quantile = -1.0).contains("tau_quantile"));
+        assert!(with(|n| n.tau_quantile = f64::NAN).contains("tau_quantile"));
+        assert!(with(|n| n.tau = Some(f64::INFINITY)).contains("tau"));
+        assert!(with(|n| n.kmeans_iterations = 1_000_000_000).contains("kmeans_iterations"));
+    }
 
     #[test]
     fn mask_zero_is_the_plain_reconstruction_and_masks_take_whole_chunks() {

@@ -169,8 +169,9 @@ impl PatchVaeConfig {
             }
         }
         let t = &self.temperature;
-        if !(t.start > 0.0 && t.floor > 0.0 && t.rate >= 0.0 && t.start.is_finite()) {
-            return Err("temperature start and floor must be > 0 and rate ≥ 0".into());
+        // A rate of 10⁹ is valid: τ is at its floor from the first update on.
+        if !(t.start > 0.0 && t.floor > 0.0 && t.rate >= 0.0 && [t.start, t.floor, t.rate].iter().all(|v| v.is_finite())) {
+            return Err("temperature start and floor must be finite and > 0, and rate finite and ≥ 0".into());
         }
         if self.ngf < 4 {
             return Err("ngf must be at least 4".into());

@@ -30,7 +30,9 @@ use burn::tensor::module::{avg_pool2d, interpolate};
 use burn::tensor::ops::{AvgPoolOptions, InterpolateMode, InterpolateOptions};
 use serde::{Deserialize, Serialize};
 
+use crate::families::trainable::uniform_noise;
 use crate::nn::blocks::{conv, deconv, leaky_relu};
+use crate::rng::SeededRng;
 
 pub use train::ReferencePool;
 
@@ -280,7 +282,10 @@ impl Generator {
 }
 
 /// d(x, z, e), or d′(x, z) without the e branch: the trunk without pixel norm to 64
-/// features, z and e each to 32, then [dropout, FC 128, LeakyReLU, logit].
+/// features, z and e each to 32, then [dropout, FC 128, LeakyReLU, logit]. The dropout
+/// masks come from the step's host RNG, as all of a step's randomness does: burn's
+/// `Dropout::forward` draws from the device's generator, whose state a checkpoint does not
+/// keep, so a resumed run (or a step retried after a refused update) would drop others.
 #[derive(Module, Debug)]
 pub struct Discriminator {
     convs: Vec<Conv2d>,
@@ -307,14 +312,26 @@ impl Discriminator {
         }
     }
 
-    /// Logits `[b]`; `e` is ignored by d′.
-    pub fn forward(&self, x: Tensor<4>, z: Tensor<2>, e: Option<Tensor<2>>) -> Tensor<1> {
+    /// Logits `[b]`; `e` is ignored by d′. `dropout`: the RNG of a training step (no
+    /// dropout without one).
+    pub fn forward(&self, x: Tensor<4>, z: Tensor<2>, e: Option<Tensor<2>>, dropout: Option<&mut SeededRng>) -> Tensor<1> {
         let image = leaky_relu(self.image.forward(trunk_forward(&self.convs, x, false)), 0.2);
         let mut parts = vec![image, leaky_relu(self.common.forward(z), 0.2)];
         if let (Some(target), Some(e)) = (&self.target, e) {
             parts.push(leaky_relu(target.forward(e), 0.2));
         }
-        let h = leaky_relu(self.hidden.forward(self.dropout.forward(Tensor::cat(parts, 1))), 0.2);
+        let joined = Tensor::cat(parts, 1);
+        let joined = match dropout {
+            Some(rng) if self.dropout.prob > 0.0 => {
+                let [b, n] = joined.dims();
+                let p = self.dropout.prob as f32;
+                let keep: Vec<f32> = uniform_noise(rng, b * n).into_iter().map(|u| if u < p { 0.0 } else { 1.0 / (1.0 - p) }).collect();
+                let mask = Tensor::<2>::from_data(TensorData::new(keep, [b, n]), &joined.device());
+                joined * mask
+            }
+            _ => joined,
+        };
+        let h = leaky_relu(self.hidden.forward(joined), 0.2);
         let [b, _] = h.dims();
         self.output.forward(h).reshape([b])
     }
@@ -410,8 +427,8 @@ mod tests {
         assert_eq!((z.mu.dims(), e.logvar.dims()), ([2, 32], [2, 32]));
         assert_eq!(model.decode(z.mu.clone(), e.mu.clone()).dims(), [2, 3, 64, 64]);
         let d = model.d.as_ref().unwrap();
-        assert_eq!(d.forward(x.clone(), z.mu.clone(), Some(e.mu)).dims(), [2]);
-        assert_eq!(model.d_reference.as_ref().unwrap().forward(x, z.mu, None).dims(), [2]);
+        assert_eq!(d.forward(x.clone(), z.mu.clone(), Some(e.mu), None).dims(), [2]);
+        assert_eq!(model.d_reference.as_ref().unwrap().forward(x, z.mu, None, None).dims(), [2]);
         // The trunk: 3·32·9+32, then 32→32, 32→64, 64→64, 64→128, 128→128, 128→256, 256→256.
         let trunk = [(3, 32), (32, 32), (32, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256)].iter().map(|&(i, o)| i * o * 9 + o).sum::<usize>();
         let encoder = trunk + 2 * (4096 * 32 + 32);

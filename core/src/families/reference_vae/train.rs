@@ -26,7 +26,7 @@ use crate::data::pools::{PoolIndices, is_two_pool};
 use crate::data::{DataSpec, HostImage, SharedSource, Split, Subset};
 use crate::families::trainable::{Preparation, StepError, StepInput, StepLoss, Trainable, explorable_from_trainable, loss_values, normal_tensor, host_rows, padded, to_host_images};
 use crate::nn::losses::{gaussian_kl, reparameterize};
-use crate::train::StepReport;
+use crate::train::{StepReport, UpdateGuard};
 
 /// The reference pool a run draws from (opened from its data before the first step; never
 /// saved: it is the data's).
@@ -142,15 +142,15 @@ impl ReferenceVae {
     }
 
     /// One Adam step of every network on `total` (the baselines, Rb-VAE), its terms read first.
-    fn step_on(&mut self, optimizer: &mut ModuleOptimizer, lr: f64, total: Tensor<1>, terms: Terms) -> Result<StepReport, StepError> {
+    fn step_on(&mut self, optimizer: &mut ModuleOptimizer, guard: UpdateGuard, lr: f64, total: Tensor<1>, terms: Terms) -> Result<StepReport, StepError> {
         let report = terms.read(total.clone())?;
         let grads = GradientsParams::from_grads(total.backward(), self);
-        *self = optimizer.step(lr, self.clone(), grads);
+        *self = guard.step(optimizer, lr, self.clone(), grads)?;
         Ok(report)
     }
 
     /// One sRb-VAE step (Algorithm 1 with Eq. 10's terms).
-    fn srb_step(&mut self, optimizer: &mut ModuleOptimizer, x_u: Tensor<4>, x_r: Tensor<4>, config: &ReferenceVaeConfig, lr: f64, rng: &mut SeededRng) -> Result<StepReport, StepError> {
+    fn srb_step(&mut self, optimizer: &mut ModuleOptimizer, guard: UpdateGuard, x_u: Tensor<4>, x_r: Tensor<4>, config: &ReferenceVaeConfig, lr: f64, rng: &mut SeededRng) -> Result<StepReport, StepError> {
         let (Some(d), Some(d_ref)) = (&self.d, &self.d_reference) else {
             return Err(StepError::Failed("this sRb-VAE has no discriminators (its weights were trained with another objective)".into()));
         };
@@ -168,10 +168,10 @@ impl ReferenceVae {
         let x_p = self.decode(z_p.clone(), e_p.clone());
         let x_pr = self.decode(z_pr.clone(), e_r.clone());
         // Eq. 8.
-        let real = d.forward(x_u.clone(), z_u.clone(), Some(e_u.clone()));
-        let fake = d.forward(x_p.clone(), z_p.clone(), Some(e_p.clone()));
-        let real_r = d_ref.forward(x_r.clone(), z_r.clone(), None);
-        let fake_r = d_ref.forward(x_pr.clone(), z_pr.clone(), None);
+        let real = d.forward(x_u.clone(), z_u.clone(), Some(e_u.clone()), Some(&mut *rng));
+        let fake = d.forward(x_p.clone(), z_p.clone(), Some(e_p.clone()), Some(&mut *rng));
+        let real_r = d_ref.forward(x_r.clone(), z_r.clone(), None, Some(&mut *rng));
+        let fake_r = d_ref.forward(x_pr.clone(), z_pr.clone(), None, Some(&mut *rng));
         let adversarial = real.mean() - fake.mean() + real_r.mean() - fake_r.mean();
         let mut total = terms.loss("adversarial", adversarial);
         // Eq. 10.
@@ -191,8 +191,8 @@ impl ReferenceVae {
         }
         terms.measure("e_effect", e_effect(self, z_u.clone(), decoded_u, rng));
         // The discriminators on the same samples, detached: logistic regression.
-        let (real, fake) = (d.forward(x_u, z_u.detach(), Some(e_u.detach())), d.forward(x_p.detach(), z_p, Some(e_p)));
-        let (real_r, fake_r) = (d_ref.forward(x_r, z_r.detach(), None), d_ref.forward(x_pr.detach(), z_pr, None));
+        let (real, fake) = (d.forward(x_u, z_u.detach(), Some(e_u.detach()), Some(&mut *rng)), d.forward(x_p.detach(), z_p, Some(e_p), Some(&mut *rng)));
+        let (real_r, fake_r) = (d_ref.forward(x_r, z_r.detach(), None, Some(&mut *rng)), d_ref.forward(x_pr.detach(), z_pr, None, Some(&mut *rng)));
         terms.measure("d_accuracy", accuracy(real.clone().detach(), fake.clone().detach()));
         terms.measure("d_reference_accuracy", accuracy(real_r.clone().detach(), fake_r.clone().detach()));
         let d_loss = discriminator_loss(real, fake) + discriminator_loss(real_r, fake_r);
@@ -203,7 +203,7 @@ impl ReferenceVae {
         let mut d_grads = d_loss.backward();
         let d_parts = [GradientsParams::from_module(&mut d_grads, d), GradientsParams::from_module(&mut d_grads, d_ref)];
         for part in parts.into_iter().chain(d_parts) {
-            *self = optimizer.step(lr, self.clone(), part);
+            *self = guard.step(optimizer, lr, self.clone(), part)?;
         }
         Ok(report)
     }
@@ -296,11 +296,11 @@ impl Trainable for ReferenceVae {
             PoolBatch::Total => (b / 2).max(1),
         };
         let x_u = if m < b { x.slice(0..m) } else { x };
-        let rng = input.rng;
+        let (rng, guard) = (input.rng, input.guard);
         if !config.objective.uses_reference() {
             let mut terms = Terms::default();
             let total = self.baseline_loss(x_u, config, rng, &mut terms);
-            return self.step_on(optimizer, input.lr, total, terms);
+            return self.step_on(optimizer, guard, input.lr, total, terms);
         }
         let Some(pool) = input.prepared.0.as_ref().filter(|p| !p.is_empty()) else {
             return Err(StepError::Failed("the reference-based VAE draws from a reference pool, and none was prepared".into()));
@@ -308,11 +308,11 @@ impl Trainable for ReferenceVae {
         let picks: Vec<usize> = (0..m).map(|_| rng.random_range(0..pool.len())).collect();
         let x_r = Tensor::<4>::from_data(TensorData::new(assemble(pool, &picks, h, c).0, [m, c, h, w]), &device);
         match config.objective {
-            Objective::SrbVae => self.srb_step(optimizer, x_u, x_r, config, input.lr, rng),
+            Objective::SrbVae => self.srb_step(optimizer, guard, x_u, x_r, config, input.lr, rng),
             _ => {
                 let mut terms = Terms::default();
                 let total = self.rb_loss(x_u, x_r, config, rng, &mut terms);
-                self.step_on(optimizer, input.lr, total, terms)
+                self.step_on(optimizer, guard, input.lr, total, terms)
             }
         }
     }
@@ -460,7 +460,7 @@ mod tests {
         let indices: Vec<usize> = (0..8).map(|i| (i * 37 + step as usize * 8) % source.len()).collect();
         let x = batch(source, &indices, &device);
         let mut rng = step_rng(5, step);
-        let input = StepInput { x, indices: &indices, config, step, lr: 1e-3, lr_factor: 1.0, rng: &mut rng, source, prepared: pool };
+        let input = StepInput { x, indices: &indices, config, step, lr: 1e-3, lr_factor: 1.0, rng: &mut rng, source, prepared: pool, guard: Default::default() };
         model.train_step(optimizer, input).unwrap()
     }
 
