@@ -40,3 +40,28 @@ for i in $(seq 1 "$N"); do
 done
 left=$(find "$run" -maxdepth 1 -name '.*' | wc -l)
 echo "$N kills: $loaded checkpoints loaded, $continued rounds ended further than the round before, $left temporary entries left in the run folder"
+
+# A resumed run's metrics against an uninterrupted run's: the same 160 steps trained
+# straight through (a) and killed once past its first checkpoint, then resumed (b).
+eq="$OUT/equal"; mkdir -p "$eq"
+"$PW" train "${fresh[@]}" --max-steps 160 --device cpu --out "$eq/a" > "$eq/a.log" 2>&1
+"$PW" train "${fresh[@]}" --max-steps 160 --device cpu --out "$eq/b" > "$eq/b.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do grep -q "checkpoint saved" "$eq/b.log" && break; sleep 0.1; done
+sleep 1.5
+kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+"$PW" train --resume "$eq/b/checkpoint" --max-steps 160 --device cpu --out "$eq/b" > "$eq/b-resumed.log" 2>&1
+python3 - "$eq" <<'PY'
+import json, sys
+eq = sys.argv[1]
+rows = lambda path: {m["step"]: m for m in map(json.loads, open(path))}
+a, b = rows(f"{eq}/a/metrics.jsonl"), rows(f"{eq}/b/metrics.jsonl")
+import os, re
+saved = [int(s) for s in re.findall(r"step (\d+): checkpoint saved", open(f"{eq}/b.log").read())]
+steps = sorted(set(a) & set(b))
+values = lambda m: [(k, v) for field in ("losses", "schedules", "hyper", "measures") for k, v in m.get(field, [])] + [("lr", m["lr"])]
+differ = [s for s in steps if values(a[s]) != values(b[s])]
+discarded = sum(1 for _ in open(f"{eq}/b/metrics.discarded.jsonl")) if os.path.exists(f"{eq}/b/metrics.discarded.jsonl") else 0
+print(f"killed after the checkpoint of step {saved[-1] if saved else '?'}, resumed from it to 160: {len(steps)} of 160 steps in both logs, {len(differ)} differ in any loss, schedule, setting or lr"
+      f"{' (first: step %d)' % differ[0] if differ else ''}; {discarded} rows the killed run logged past its checkpoint set aside")
+PY

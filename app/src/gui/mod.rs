@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod dialogs;
+pub mod frame_log;
 pub mod image_drop;
 pub mod images;
 pub mod jobs;
@@ -34,6 +35,8 @@ pub trait View {
 pub struct PatchworkApp {
     pub state: AppState,
     pub views: Vec<Box<dyn View>>,
+    /// Frame times to a file, when asked for (see [`frame_log`]).
+    frame_log: Option<frame_log::FrameLog>,
 }
 
 const STORAGE_KEY: &str = "patchwork-settings";
@@ -50,7 +53,7 @@ impl PatchworkApp {
         if device != DeviceChoice::Auto {
             settings.device = device;
         }
-        Self { state: AppState::new(settings), views: views::all() }
+        Self { state: AppState::new(settings), views: views::all(), frame_log: None }
     }
 
     fn shortcuts(&mut self, ctx: &egui::Context) {
@@ -138,7 +141,10 @@ impl PatchworkApp {
 }
 
 impl eframe::App for PatchworkApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        if let Some(log) = &mut self.frame_log {
+            log.record(frame.info().cpu_usage);
+        }
         self.frame_ui(ui);
     }
 
@@ -173,6 +179,10 @@ pub fn run_native(device: DeviceChoice) -> anyhow::Result<()> {
         persist_window: true,
         ..Default::default()
     };
-    eframe::run_native("Patchwork", options, Box::new(move |cc| Ok(Box::new(PatchworkApp::new(cc, device)))))
+    eframe::run_native("Patchwork", options, Box::new(move |cc| {
+        let mut app = PatchworkApp::new(cc, device);
+        app.frame_log = frame_log::FrameLog::from_env();
+        Ok(Box::new(app))
+    }))
         .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
 }

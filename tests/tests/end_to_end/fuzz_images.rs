@@ -21,7 +21,18 @@ use rand::{Rng, SeedableRng};
 const DEFAULT_CASES: usize = 300;
 
 /// The kinds of valid image the faults start from.
-const KINDS: &[&str] = &["png-l8", "png-la8", "png-rgb8", "png-rgba8", "png-l16", "png-rgb16", "jpeg", "bmp", "webp"];
+const KINDS: &[&str] = &[
+    "png-l8", "png-la8", "png-rgb8", "png-rgba8", "png-l16", "png-rgb16", "jpeg", "bmp", "webp",
+    // Stored seed files (tests/fixtures/images, made by scripts/make-image-fixtures.py):
+    // kinds `image` decodes but does not write.
+    "stored:palette-8bit.png", "stored:palette-4bit.png", "stored:cmyk.jpg", "stored:progressive.jpg", "stored:animated.webp", "stored:lossy.webp",
+];
+
+/// A stored seed file's bytes.
+fn stored(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/images").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
 const FAULTS: &[&str] = &["none", "truncated", "bit flips", "zeroed range", "wrong magic", "huge header", "empty", "random bytes"];
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -30,6 +41,9 @@ fn env_number(name: &str, default: u64) -> u64 {
 
 fn encode(kind: &str, w: u32, h: u32, seed: u32) -> Vec<u8> {
     use image::{DynamicImage, ImageFormat};
+    if let Some(name) = kind.strip_prefix("stored:") {
+        return stored(name);
+    }
     let pixel = |x: u32, y: u32, c: u32| ((x * 7 + y * 13 + c * 29 + seed) % 251) as u8;
     let image: DynamicImage = match kind {
         "png-l8" | "jpeg" => image::GrayImage::from_fn(w, h, |x, y| image::Luma([pixel(x, y, 0)])).into(),
@@ -73,9 +87,9 @@ fn claim_size(kind: &str, bytes: &mut [u8], side: u32) {
     } else if kind == "bmp" && bytes.len() > 26 {
         bytes[18..22].copy_from_slice(&(side as i32).to_le_bytes());
         bytes[22..26].copy_from_slice(&(side as i32).to_le_bytes());
-    } else if kind == "jpeg" {
-        // SOF0: FF C0, length (2), precision (1), height (2), width (2).
-        if let Some(at) = bytes.windows(2).position(|w| w == [0xFF, 0xC0]) {
+    } else if kind.starts_with("jpeg") || kind.ends_with(".jpg") {
+        // SOF0 (baseline) or SOF2 (progressive): FF C0/C2, length (2), precision (1), height (2), width (2).
+        if let Some(at) = bytes.windows(2).position(|w| w == [0xFF, 0xC0] || w == [0xFF, 0xC2]) {
             if at + 9 <= bytes.len() {
                 let side = side.min(u16::MAX as u32) as u16;
                 bytes[at + 5..at + 7].copy_from_slice(&side.to_be_bytes());
@@ -124,14 +138,16 @@ fn make_case(index: usize, rng: &mut patchwork_core::rng::SeededRng) -> Case {
         _ => {}
     }
     let extension = match kind {
+        stored if stored.starts_with("stored:") => stored.rsplit('.').next().unwrap_or("bin"),
         "jpeg" => "jpg",
         "bmp" => "bmp",
         "webp" => "webp",
         _ => "png",
     };
+    let kind_name = kind.trim_start_matches("stored:").replace('.', "-");
     let name = match index % 5 {
-        0 => format!("case {index:05} {kind} {fault}.{extension}"),
-        _ => format!("case-{index:05}-{kind}-{}.{extension}", fault.replace(' ', "-")),
+        0 => format!("case {index:05} {kind_name} {fault}.{extension}"),
+        _ => format!("case-{index:05}-{kind_name}-{}.{extension}", fault.replace(' ', "-")),
     };
     Case { name, bytes }
 }
@@ -217,4 +233,19 @@ fn a_header_claiming_a_huge_image_is_refused_before_it_is_allocated() {
         let reason = decode_file(&path).expect_err(kind);
         eprintln!("{kind} claiming 60000×60000: {reason}");
     }
+}
+
+#[test]
+fn palette_cmyk_progressive_and_animated_images_decode() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/images");
+    for name in ["palette-8bit.png", "palette-4bit.png", "cmyk.jpg", "progressive.jpg", "animated.webp", "lossy.webp"] {
+        let image = decode_file(&dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((image.width, image.height), (24, 16), "{name}");
+        assert!(matches!(image.channels, 1 | 3 | 4), "{name}: {} channels", image.channels);
+    }
+    // CMYK comes back as the colours it was made from (the top-left pixel was RGB 0, 29, 58),
+    // not inverted or channel-swapped.
+    let cmyk = decode_file(&dir.join("cmyk.jpg")).unwrap();
+    let first: Vec<i32> = cmyk.pixels[..3].iter().map(|&v| v as i32).collect();
+    assert!(first.iter().zip([0, 29, 58]).all(|(a, b)| (a - b).abs() <= 16), "CMYK top-left pixel {first:?}");
 }
