@@ -106,6 +106,20 @@ impl Terms {
     }
 }
 
+/// How a step's updates are applied: its optimizer and learning rate, each update through
+/// the guard.
+struct Updates<'a> {
+    optimizer: &'a mut ModuleOptimizer,
+    guard: UpdateGuard,
+    lr: f64,
+}
+
+impl Updates<'_> {
+    fn apply<M: burn::module::Module>(&mut self, module: M, grads: GradientsParams) -> Result<M, StepError> {
+        self.guard.step(self.optimizer, self.lr, module, grads)
+    }
+}
+
 impl ReferenceVae {
     /// The baselines' loss on the unlabelled pool: ℓ1/b + β·KL (+ DIP-VAE-I's regulariser),
     /// z ⊕ e one code.
@@ -142,15 +156,15 @@ impl ReferenceVae {
     }
 
     /// One Adam step of every network on `total` (the baselines, Rb-VAE), its terms read first.
-    fn step_on(&mut self, optimizer: &mut ModuleOptimizer, guard: UpdateGuard, lr: f64, total: Tensor<1>, terms: Terms) -> Result<StepReport, StepError> {
+    fn step_on(&mut self, mut updates: Updates<'_>, total: Tensor<1>, terms: Terms) -> Result<StepReport, StepError> {
         let report = terms.read(total.clone())?;
         let grads = GradientsParams::from_grads(total.backward(), self);
-        *self = guard.step(optimizer, lr, self.clone(), grads)?;
+        *self = updates.apply(self.clone(), grads)?;
         Ok(report)
     }
 
     /// One sRb-VAE step (Algorithm 1 with Eq. 10's terms).
-    fn srb_step(&mut self, optimizer: &mut ModuleOptimizer, guard: UpdateGuard, x_u: Tensor<4>, x_r: Tensor<4>, config: &ReferenceVaeConfig, lr: f64, rng: &mut SeededRng) -> Result<StepReport, StepError> {
+    fn srb_step(&mut self, mut updates: Updates<'_>, x_u: Tensor<4>, x_r: Tensor<4>, config: &ReferenceVaeConfig, rng: &mut SeededRng) -> Result<StepReport, StepError> {
         let (Some(d), Some(d_ref)) = (&self.d, &self.d_reference) else {
             return Err(StepError::Failed("this sRb-VAE has no discriminators (its weights were trained with another objective)".into()));
         };
@@ -203,7 +217,7 @@ impl ReferenceVae {
         let mut d_grads = d_loss.backward();
         let d_parts = [GradientsParams::from_module(&mut d_grads, d), GradientsParams::from_module(&mut d_grads, d_ref)];
         for part in parts.into_iter().chain(d_parts) {
-            *self = guard.step(optimizer, lr, self.clone(), part)?;
+            *self = updates.apply(self.clone(), part)?;
         }
         Ok(report)
     }
@@ -300,7 +314,7 @@ impl Trainable for ReferenceVae {
         if !config.objective.uses_reference() {
             let mut terms = Terms::default();
             let total = self.baseline_loss(x_u, config, rng, &mut terms);
-            return self.step_on(optimizer, guard, input.lr, total, terms);
+            return self.step_on(Updates { optimizer, guard, lr: input.lr }, total, terms);
         }
         let Some(pool) = input.prepared.0.as_ref().filter(|p| !p.is_empty()) else {
             return Err(StepError::Failed("the reference-based VAE draws from a reference pool, and none was prepared".into()));
@@ -308,11 +322,11 @@ impl Trainable for ReferenceVae {
         let picks: Vec<usize> = (0..m).map(|_| rng.random_range(0..pool.len())).collect();
         let x_r = Tensor::<4>::from_data(TensorData::new(assemble(pool, &picks, h, c).0, [m, c, h, w]), &device);
         match config.objective {
-            Objective::SrbVae => self.srb_step(optimizer, guard, x_u, x_r, config, input.lr, rng),
+            Objective::SrbVae => self.srb_step(Updates { optimizer, guard, lr: input.lr }, x_u, x_r, config, rng),
             _ => {
                 let mut terms = Terms::default();
                 let total = self.rb_loss(x_u, x_r, config, rng, &mut terms);
-                self.step_on(optimizer, guard, input.lr, total, terms)
+                self.step_on(Updates { optimizer, guard, lr: input.lr }, total, terms)
             }
         }
     }
