@@ -67,14 +67,25 @@ def drive(args):
     # for the whole soak (the default 5 take minutes).
     click(args.window, TABS["Train"])
     time.sleep(1)
+    if not args.no_training:
+        start_training(args.window)
+    actions = ["Train", "Parts", "Swap", "drop-source", "exchange", "drop-target", "Traverse", "Swap", "exchange", "Data"]
+    if args.no_actions:
+        actions = []
+    return run_actions(args, actions, files, source)
+
+
+def start_training(window):
     # Keys go to the focused window (there is no window manager to give it focus).
-    subprocess.run(["xdotool", "windowfocus", str(args.window)], check=False)
-    click(args.window, EPOCHS)
+    subprocess.run(["xdotool", "windowfocus", str(window)], check=False)
+    click(window, EPOCHS)
     subprocess.run(["xdotool", "key", "ctrl+a", "type", "--delay", "50", "500"], check=False)
     subprocess.run(["xdotool", "key", "Return"], check=False)
     time.sleep(1)
-    click(args.window, START)
-    actions = ["Train", "Parts", "Swap", "drop-source", "exchange", "drop-target", "Traverse", "Swap", "exchange", "Data"]
+    click(window, START)
+
+
+def run_actions(args, actions, files, source):
     counts, outcomes = {}, {}
     start = time.time()
     end = start + args.minutes * 60
@@ -91,8 +102,10 @@ def drive(args):
                 rss.writerow([round(now - start, 1), round(rss_kib(args.pid) / 1024, 1)])
                 rss_file.flush()
                 next_sample += 10
-            action = actions[i % len(actions)]
-            if action in TABS:
+            action = actions[i % len(actions)] if actions else "none"
+            if action == "none":
+                pass
+            elif action in TABS:
                 click(args.window, TABS[action])
             elif action == "exchange":
                 click(args.window, EXCHANGE)
@@ -195,6 +208,8 @@ def main():
     p.add_argument("--window", type=int)
     p.add_argument("--minutes", type=float, default=60)
     p.add_argument("--out", required=True)
+    p.add_argument("--no-training", action="store_true", help="the window only: no run is started")
+    p.add_argument("--no-actions", action="store_true", help="the run only: no tab switches, drops or swaps")
     args = p.parse_args()
     sys.exit(drive(args) if args.mode == "drive" else report(args))
 

@@ -7,6 +7,7 @@
 #
 #   bash scripts/soak.sh                         # 60 minutes, into /tmp/patchwork-soak
 #   MINUTES=5 OUT=/tmp/soak bash scripts/soak.sh
+#   DRIVER_ARGS=--no-actions bash scripts/soak.sh      # the run alone (or --no-training)
 # Needs Xvfb, xdotool and python-xlib (apt-get install xvfb xdotool; pip install python-xlib).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +34,7 @@ done
 [ -n "$window" ] || { echo "no Patchwork window after 60 s"; cat "$OUT/app.log"; exit 1; }
 xdotool windowsize "$window" 1280 820 windowmove "$window" 0 0
 sleep 5
-python3 scripts/soak-driver.py drive --pid "$app" --window "$window" --minutes "$MINUTES" --out "$OUT"
+python3 scripts/soak-driver.py drive --pid "$app" --window "$window" --minutes "$MINUTES" --out "$OUT" ${DRIVER_ARGS:-}
 import -window root -crop 1280x820+0+0 "$OUT/last.png" 2>/dev/null || true
 kill "$app"; wait "$app" 2>/dev/null || true
 python3 scripts/soak-driver.py report --out "$OUT"
